@@ -1,0 +1,49 @@
+/**
+ * The BlobStore contract: opaque, immutable byte strings named by id.
+ *
+ * Writing is two-phase so that a crash never exposes a partial blob and never
+ * loses a committed one: `write` makes the bytes durable in a staging area and
+ * returns a PendingBlob; the caller commits its metadata, then `publish`es (or
+ * `discard`s on failure). After a crash, `recover` asks which staged blobs the
+ * metadata references, publishes those and deletes the rest.
+ */
+
+export interface PendingBlob {
+  readonly blobId: string;
+  readonly size: number;
+  /** Moves the blob to its final place. Readable by id before and after. */
+  publish(): Promise<void>;
+  /** Deletes the staged blob (the metadata commit failed). */
+  discard(): Promise<void>;
+}
+
+export interface ByteRange {
+  /** First byte, inclusive. */
+  start: number;
+  /** Last byte, inclusive. */
+  end: number;
+}
+
+export interface BlobStats {
+  /** Bytes read from storage since start (exposed so tests can assert range reads stay small). */
+  bytesRead: number;
+}
+
+export interface BlobStore {
+  /** Streams `source` into a new durable, staged blob. If `source` throws, nothing is left behind. */
+  write(source: AsyncIterable<Buffer>, options?: { signal?: AbortSignal }): Promise<PendingBlob>;
+  /** Streams a blob or a byte range of it. Throws BlobNotFoundError before yielding if it does not exist. */
+  read(blobId: string, range?: ByteRange): Promise<AsyncIterable<Buffer>>;
+  /** Deletes a blob wherever it is; absent blobs are fine. */
+  delete(blobId: string): Promise<void>;
+  /** Startup crash recovery: publish staged blobs that metadata references, delete the rest. */
+  recover(referenced: (blobIds: string[]) => Promise<Set<string>>): Promise<{ published: number; removed: number }>;
+  stats(): BlobStats;
+}
+
+export class BlobNotFoundError extends Error {
+  constructor(readonly blobId: string) {
+    super(`blob ${blobId} not found`);
+    this.name = 'BlobNotFoundError';
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * BlobStore on the local filesystem: `<root>/blobs/<2 hex>/<id>` for published
+ * blobs and `<root>/tmp/<id>` for staged ones. A staged blob is fsynced (file
+ * and directory) before `write` resolves, so once metadata commits, the bytes
+ * are durable even if `publish`'s rename is lost to a crash.
+ */
+import { randomUUID } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BlobStats, BlobStore, ByteRange, PendingBlob } from '../blob-store.js';
+import { BlobNotFoundError } from '../blob-store.js';
+
+export interface FsBlobStoreOptions {
+  root: string;
+  /** Bytes gathered before one write syscall. */
+  writeBufferSize?: number;
+  /** Bytes per read call. */
+  readChunkSize?: number;
+}
+
+const ID_RE = /^[0-9a-f]{32}$/;
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export class FsBlobStore implements BlobStore {
+  readonly #root: string;
+  readonly #tmp: string;
+  readonly #blobs: string;
+  readonly #writeBufferSize: number;
+  readonly #readChunkSize: number;
+  #bytesRead = 0;
+
+  private constructor(options: FsBlobStoreOptions) {
+    this.#root = options.root;
+    this.#tmp = join(this.#root, 'tmp');
+    this.#blobs = join(this.#root, 'blobs');
+    this.#writeBufferSize = options.writeBufferSize ?? 1024 * 1024;
+    this.#readChunkSize = options.readChunkSize ?? 256 * 1024;
+  }
+
+  static async open(options: FsBlobStoreOptions): Promise<FsBlobStore> {
+    const store = new FsBlobStore(options);
+    await mkdir(store.#tmp, { recursive: true, mode: 0o700 });
+    for (let i = 0; i < 256; i++) await mkdir(join(store.#blobs, i.toString(16).padStart(2, '0')), { recursive: true, mode: 0o700 });
+    return store;
+  }
+
+  #finalPath(id: string): string {
+    return join(this.#blobs, id.slice(0, 2), id);
+  }
+
+  #stagedPath(id: string): string {
+    return join(this.#tmp, id);
+  }
+
+  async write(source: AsyncIterable<Buffer>, options: { signal?: AbortSignal } = {}): Promise<PendingBlob> {
+    const blobId = randomUUID().replaceAll('-', '');
+    const path = this.#stagedPath(blobId);
+    const fh = await open(path, 'wx', 0o600);
+    let size = 0;
+    try {
+      let batch: Buffer[] = [];
+      let batchBytes = 0;
+      const flush = async (): Promise<void> => {
+        // writev may write partially; loop until every byte of the batch is down.
+        let pending = batch;
+        while (pending.length > 0) {
+          const { bytesWritten } = await fh.writev(pending);
+          let n = bytesWritten;
+          while (pending.length > 0 && n >= pending[0]!.length) n -= pending.shift()!.length;
+          if (n > 0) pending[0] = pending[0]!.subarray(n);
+        }
+        batch = [];
+        batchBytes = 0;
+      };
+      for await (const chunk of source) {
+        options.signal?.throwIfAborted();
+        if (chunk.length === 0) continue;
+        batch.push(chunk);
+        batchBytes += chunk.length;
+        size += chunk.length;
+        if (batchBytes >= this.#writeBufferSize) await flush();
+      }
+      if (batchBytes > 0) await flush();
+      await fh.sync();
+      await fh.close();
+      await fsyncDir(this.#tmp);
+    } catch (err) {
+      await fh.close().catch(() => {});
+      await unlink(path).catch(() => {});
+      throw err;
+    }
+    return {
+      blobId,
+      size,
+      publish: async () => {
+        await rename(path, this.#finalPath(blobId));
+      },
+      discard: async () => {
+        await unlink(path).catch(() => {});
+      },
+    };
+  }
+
+  async #openExisting(id: string): Promise<FileHandle> {
+    if (!ID_RE.test(id)) throw new BlobNotFoundError(id);
+    try {
+      return await open(this.#finalPath(id), 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    try {
+      // Committed but not yet published (or its rename was lost to a crash).
+      return await open(this.#stagedPath(id), 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new BlobNotFoundError(id);
+      throw err;
+    }
+  }
+
+  async read(blobId: string, range?: ByteRange): Promise<AsyncIterable<Buffer>> {
+    const fh = await this.#openExisting(blobId);
+    const start = range?.start ?? 0;
+    const end = range ? range.end + 1 : Infinity;
+    const chunkSize = this.#readChunkSize;
+    const self = this;
+    async function* chunks(): AsyncGenerator<Buffer> {
+      try {
+        let pos = start;
+        while (pos < end) {
+          const want = Math.min(chunkSize, end - pos);
+          const buf = Buffer.allocUnsafe(want);
+          const { bytesRead } = await fh.read(buf, 0, want, pos);
+          if (bytesRead === 0) {
+            if (end !== Infinity) throw new Error(`blob ${blobId} is shorter than expected`);
+            break;
+          }
+          self.#bytesRead += bytesRead;
+          pos += bytesRead;
+          yield bytesRead === want ? buf : buf.subarray(0, bytesRead);
+        }
+      } finally {
+        await fh.close();
+      }
+    }
+    return chunks();
+  }
+
+  async delete(blobId: string): Promise<void> {
+    if (!ID_RE.test(blobId)) return;
+    await rm(this.#finalPath(blobId), { force: true });
+    await rm(this.#stagedPath(blobId), { force: true });
+  }
+
+  async recover(referenced: (blobIds: string[]) => Promise<Set<string>>): Promise<{ published: number; removed: number }> {
+    const staged = (await readdir(this.#tmp)).filter((n) => ID_RE.test(n));
+    const others = (await readdir(this.#tmp)).filter((n) => !ID_RE.test(n));
+    const keep = await referenced(staged);
+    let published = 0;
+    let removed = 0;
+    for (const id of staged) {
+      if (keep.has(id)) {
+        await rename(this.#stagedPath(id), this.#finalPath(id));
+        published++;
+      } else {
+        await unlink(this.#stagedPath(id));
+        removed++;
+      }
+    }
+    for (const name of others) {
+      await rm(join(this.#tmp, name), { force: true, recursive: true });
+      removed++;
+    }
+    return { published, removed };
+  }
+
+  stats(): BlobStats {
+    return { bytesRead: this.#bytesRead };
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Coffer's configuration: one typed, validated, frozen object built from
+ * command-line flags, then environment variables, then defaults.
+ */
+import { z } from 'zod';
+
+const MiB = 1024 * 1024;
+
+export const ConfigSchema = z
+  .object({
+    address: z.string().min(1).default('127.0.0.1'),
+    port: z.coerce.number().int().min(0).max(65535).default(9000),
+    dataDir: z.string().min(1).default('./data'),
+    region: z.string().regex(/^[a-z0-9-]+$/).default('us-east-1'),
+    /** Domains for virtual-hosted-style requests: `bucket.<domain>`. */
+    domains: z.array(z.string().min(1)).default(['localhost']),
+    accessKeyId: z.string().min(3).max(128).optional(),
+    secretAccessKey: z.string().min(8).max(256).optional(),
+    tlsCert: z.string().optional(),
+    tlsKey: z.string().optional(),
+    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    /** Smallest size of every part but the last (S3: 5 MiB). */
+    minPartSize: z.coerce.number().int().min(0).default(5 * MiB),
+    /** Largest single PUT (S3: 5 GiB). */
+    maxObjectSize: z.coerce.number().int().min(1).default(5 * 1024 * MiB),
+    /** Multipart uploads older than this are aborted by the background sweep. */
+    staleUploadAgeMs: z.coerce.number().int().min(1000).default(7 * 24 * 3600 * 1000),
+    sweepIntervalMs: z.coerce.number().int().min(100).default(3600 * 1000),
+    /** How long graceful shutdown waits for in-flight requests. */
+    shutdownTimeoutMs: z.coerce.number().int().min(0).default(30_000),
+  })
+  .refine((c) => (c.accessKeyId === undefined) === (c.secretAccessKey === undefined), {
+    message: 'COFFER_ACCESS_KEY_ID and COFFER_SECRET_ACCESS_KEY must be set together',
+  })
+  .refine((c) => (c.tlsCert === undefined) === (c.tlsKey === undefined), {
+    message: '--tls-cert and --tls-key must be given together',
+  });
+
+export type Config = Readonly<z.infer<typeof ConfigSchema>>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
+
+/** Environment variable for each setting that has one. */
+export const ENV_NAMES: Partial<Record<keyof ConfigInput, string>> = {
+  address: 'COFFER_ADDRESS',
+  port: 'COFFER_PORT',
+  dataDir: 'COFFER_DATA',
+  region: 'COFFER_REGION',
+  domains: 'COFFER_DOMAIN',
+  accessKeyId: 'COFFER_ACCESS_KEY_ID',
+  secretAccessKey: 'COFFER_SECRET_ACCESS_KEY',
+  tlsCert: 'COFFER_TLS_CERT',
+  tlsKey: 'COFFER_TLS_KEY',
+  logLevel: 'COFFER_LOG_LEVEL',
+  minPartSize: 'COFFER_MIN_PART_SIZE',
+  maxObjectSize: 'COFFER_MAX_OBJECT_SIZE',
+  staleUploadAgeMs: 'COFFER_STALE_UPLOAD_AGE_MS',
+  sweepIntervalMs: 'COFFER_SWEEP_INTERVAL_MS',
+  shutdownTimeoutMs: 'COFFER_SHUTDOWN_TIMEOUT_MS',
+};
+
+/** Merges flags over environment over defaults, validates once and freezes. */
+export function loadConfig(flags: Partial<ConfigInput>, env: NodeJS.ProcessEnv = process.env): Config {
+  const merged: Record<string, unknown> = {};
+  for (const [key, envName] of Object.entries(ENV_NAMES)) {
+    const v = envName ? env[envName] : undefined;
+    if (v !== undefined && v !== '') merged[key] = key === 'domains' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v;
+  }
+  for (const [key, v] of Object.entries(flags)) if (v !== undefined) merged[key] = v;
+  const parsed = ConfigSchema.safeParse(merged);
+  if (!parsed.success) {
+    const msg = parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`).join('; ');
+    throw new Error(`invalid configuration: ${msg}`);
+  }
+  return Object.freeze({ ...parsed.data, domains: Object.freeze([...parsed.data.domains]) as string[] });
+}

@@ -1,0 +1,58 @@
+/**
+ * The one place responses become bytes: S3Response values and S3 errors.
+ * Anything thrown that is not an S3Error goes out as InternalError, and its
+ * message stays in the server log.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { S3Error } from '../errors/s3-errors.js';
+import { buildXml, type XmlNode } from '../xml/xml.js';
+import type { S3Response } from './types.js';
+
+export function errorXml(err: S3Error, resource: string, requestId: string): string {
+  const fields: XmlNode[] = Object.entries(err.fields).map(([k, v]) => [k, String(v)]);
+  return buildXml([
+    'Error',
+    [['Code', err.code], ['Message', err.message], ...fields, ['Resource', resource], ['RequestId', requestId]],
+  ]);
+}
+
+export function toS3Error(err: unknown): S3Error {
+  if (err instanceof S3Error) return err;
+  return new S3Error('InternalError');
+}
+
+/** Renders an S3Error. HEAD responses and 304 carry no body, as S3 sends them. */
+export function errorResponse(err: S3Error, opts: { method: string; resource: string; requestId: string }): S3Response {
+  const headers: Record<string, string> = { ...err.headers };
+  if (opts.method === 'HEAD' || err.status === 304) return { status: err.status, headers };
+  headers['content-type'] = 'application/xml';
+  return { status: err.status, headers, body: errorXml(err, opts.resource, opts.requestId) };
+}
+
+/** Writes a response; resolves when the last byte is handed to the socket. */
+export async function writeResponse(req: IncomingMessage, res: ServerResponse, response: S3Response): Promise<void> {
+  res.statusCode = response.status;
+  for (const [name, value] of Object.entries(response.headers ?? {})) {
+    if (value !== undefined) res.setHeader(name, typeof value === 'number' ? String(value) : value);
+  }
+  const body = response.body;
+  const noBody = req.method === 'HEAD' || response.status === 304 || response.status === 204;
+  if (body === undefined || noBody) {
+    if (body !== undefined && typeof body !== 'string' && !Buffer.isBuffer(body)) {
+      // A stream we will not send: let its producer release what it holds.
+      await (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]().return?.();
+    }
+    if (!res.hasHeader('content-length') && !noBody) res.setHeader('content-length', '0');
+    res.end();
+    return;
+  }
+  if (typeof body === 'string' || Buffer.isBuffer(body)) {
+    const buf = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+    res.setHeader('content-length', String(buf.length));
+    res.end(buf);
+    return;
+  }
+  await pipeline(Readable.from(body, { objectMode: false }), res);
+}

@@ -1,0 +1,198 @@
+/**
+ * Turns method + host + path + query into a typed Endpoint before anything is
+ * handled (the shape Garage's router has). Pure: no I/O, no node:http.
+ */
+import { S3Error } from '../errors/s3-errors.js';
+
+export type ServiceOperation = 'ListBuckets';
+export type BucketOperation =
+  | 'CreateBucket'
+  | 'HeadBucket'
+  | 'DeleteBucket'
+  | 'GetBucketLocation'
+  | 'GetBucketVersioning'
+  | 'ListObjects'
+  | 'ListObjectsV2'
+  | 'ListMultipartUploads'
+  | 'DeleteObjects';
+export type ObjectOperation =
+  | 'PutObject'
+  | 'CopyObject'
+  | 'GetObject'
+  | 'HeadObject'
+  | 'DeleteObject'
+  | 'PutObjectTagging'
+  | 'GetObjectTagging'
+  | 'DeleteObjectTagging'
+  | 'CreateMultipartUpload'
+  | 'UploadPart'
+  | 'UploadPartCopy'
+  | 'CompleteMultipartUpload'
+  | 'AbortMultipartUpload'
+  | 'ListParts';
+
+export type Endpoint =
+  | { kind: 'health' }
+  | { kind: 'service'; operation: ServiceOperation }
+  | { kind: 'bucket'; operation: BucketOperation; bucket: string }
+  | { kind: 'object'; operation: ObjectOperation; bucket: string; key: string }
+  /** A real S3 operation Coffer does not implement: answered 501 NotImplemented. */
+  | { kind: 'unsupported'; operation: string; bucket?: string; key?: string };
+
+export interface RouteInput {
+  method: string;
+  /** Host header (may include a port). */
+  host: string | undefined;
+  /** Raw, still percent-encoded path. */
+  rawPath: string;
+  query: URLSearchParams;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+export interface RouterOptions {
+  /** Domains under which `bucket.<domain>` is virtual-hosted-style addressing. */
+  domains: readonly string[];
+}
+
+export const HEALTH_PATH = '/_coffer/health';
+
+/** Bucket sub-resources S3 has and Coffer does not (yet): named so the 501 says which. */
+const BUCKET_SUBRESOURCES: Record<string, string> = {
+  accelerate: 'BucketAccelerateConfiguration',
+  acl: 'BucketAcl',
+  analytics: 'BucketAnalyticsConfiguration',
+  cors: 'BucketCors',
+  encryption: 'BucketEncryption',
+  'intelligent-tiering': 'BucketIntelligentTieringConfiguration',
+  inventory: 'BucketInventoryConfiguration',
+  lifecycle: 'BucketLifecycleConfiguration',
+  logging: 'BucketLogging',
+  metrics: 'BucketMetricsConfiguration',
+  notification: 'BucketNotificationConfiguration',
+  'object-lock': 'ObjectLockConfiguration',
+  ownershipControls: 'BucketOwnershipControls',
+  policy: 'BucketPolicy',
+  policyStatus: 'BucketPolicyStatus',
+  publicAccessBlock: 'PublicAccessBlock',
+  replication: 'BucketReplication',
+  requestPayment: 'BucketRequestPayment',
+  tagging: 'BucketTagging',
+  versioning: 'BucketVersioning',
+  website: 'BucketWebsite',
+  metadataTable: 'BucketMetadataTableConfiguration',
+};
+
+const OBJECT_SUBRESOURCES: Record<string, string> = {
+  acl: 'ObjectAcl',
+  attributes: 'ObjectAttributes',
+  'legal-hold': 'ObjectLegalHold',
+  retention: 'ObjectRetention',
+  torrent: 'ObjectTorrent',
+  restore: 'RestoreObject',
+  select: 'SelectObjectContent',
+  encryption: 'ObjectEncryption',
+  renameObject: 'RenameObject',
+};
+
+const VERB: Record<string, string> = { GET: 'Get', PUT: 'Put', DELETE: 'Delete', HEAD: 'Head', POST: 'Post' };
+
+function decodeSegment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw new S3Error('InvalidURI');
+  }
+}
+
+/** Splits host-or-path into bucket and key, honouring virtual-hosted-style domains. */
+export function locate(input: Pick<RouteInput, 'host' | 'rawPath'>, options: RouterOptions): { bucket?: string; key?: string } {
+  const host = (input.host ?? '').toLowerCase().replace(/:\d+$/, '');
+  const path = input.rawPath.startsWith('/') ? input.rawPath.slice(1) : input.rawPath;
+  for (const domain of options.domains) {
+    const suffix = `.${domain.toLowerCase()}`;
+    if (host.endsWith(suffix) && host.length > suffix.length) {
+      const bucket = host.slice(0, -suffix.length);
+      return path === '' ? { bucket } : { bucket, key: decodeSegment(path) };
+    }
+  }
+  if (path === '') return {};
+  const slash = path.indexOf('/');
+  if (slash < 0) return { bucket: decodeSegment(path) };
+  const bucket = decodeSegment(path.slice(0, slash));
+  const rest = path.slice(slash + 1);
+  return rest === '' ? { bucket } : { bucket, key: decodeSegment(rest) };
+}
+
+function firstSubresource(query: URLSearchParams, table: Record<string, string>): string | undefined {
+  for (const name of query.keys()) if (name in table) return name;
+  return undefined;
+}
+
+export function parseEndpoint(input: RouteInput, options: RouterOptions): Endpoint {
+  const method = input.method.toUpperCase();
+  if (input.rawPath === HEALTH_PATH && (method === 'GET' || method === 'HEAD')) return { kind: 'health' };
+  const { bucket, key } = locate(input, options);
+  const q = input.query;
+  const verb = VERB[method] ?? method;
+
+  if (bucket === undefined) {
+    if (method === 'GET') return { kind: 'service', operation: 'ListBuckets' };
+    throw new S3Error('MethodNotAllowed');
+  }
+
+  if (key === undefined) {
+    const sub = firstSubresource(q, BUCKET_SUBRESOURCES);
+    if (method === 'GET' && sub === 'versioning') return { kind: 'bucket', operation: 'GetBucketVersioning', bucket };
+    if (sub) return { kind: 'unsupported', operation: `${verb}${BUCKET_SUBRESOURCES[sub]}`, bucket };
+    switch (method) {
+      case 'PUT':
+        return { kind: 'bucket', operation: 'CreateBucket', bucket };
+      case 'HEAD':
+        return { kind: 'bucket', operation: 'HeadBucket', bucket };
+      case 'DELETE':
+        return { kind: 'bucket', operation: 'DeleteBucket', bucket };
+      case 'GET':
+        if (q.has('location')) return { kind: 'bucket', operation: 'GetBucketLocation', bucket };
+        if (q.has('uploads')) return { kind: 'bucket', operation: 'ListMultipartUploads', bucket };
+        if (q.has('versions')) return { kind: 'unsupported', operation: 'ListObjectVersions', bucket };
+        if (q.get('list-type') === '2') return { kind: 'bucket', operation: 'ListObjectsV2', bucket };
+        return { kind: 'bucket', operation: 'ListObjects', bucket };
+      case 'POST':
+        if (q.has('delete')) return { kind: 'bucket', operation: 'DeleteObjects', bucket };
+        return { kind: 'unsupported', operation: 'PostObject', bucket };
+      default:
+        throw new S3Error('MethodNotAllowed');
+    }
+  }
+
+  const sub = firstSubresource(q, OBJECT_SUBRESOURCES);
+  if (sub) return { kind: 'unsupported', operation: `${verb}${OBJECT_SUBRESOURCES[sub]}`, bucket, key };
+  const copySource = input.headers['x-amz-copy-source'] !== undefined;
+  switch (method) {
+    case 'PUT':
+      if (q.has('tagging')) return { kind: 'object', operation: 'PutObjectTagging', bucket, key };
+      if (q.has('uploadId') || q.has('partNumber')) {
+        return { kind: 'object', operation: copySource ? 'UploadPartCopy' : 'UploadPart', bucket, key };
+      }
+      return { kind: 'object', operation: copySource ? 'CopyObject' : 'PutObject', bucket, key };
+    case 'GET':
+      if (q.has('tagging')) return { kind: 'object', operation: 'GetObjectTagging', bucket, key };
+      if (q.has('uploadId')) return { kind: 'object', operation: 'ListParts', bucket, key };
+      return { kind: 'object', operation: 'GetObject', bucket, key };
+    case 'HEAD':
+      return { kind: 'object', operation: 'HeadObject', bucket, key };
+    case 'DELETE':
+      if (q.has('tagging')) return { kind: 'object', operation: 'DeleteObjectTagging', bucket, key };
+      if (q.has('uploadId')) return { kind: 'object', operation: 'AbortMultipartUpload', bucket, key };
+      return { kind: 'object', operation: 'DeleteObject', bucket, key };
+    case 'POST':
+      if (q.has('uploads')) return { kind: 'object', operation: 'CreateMultipartUpload', bucket, key };
+      if (q.has('uploadId')) return { kind: 'object', operation: 'CompleteMultipartUpload', bucket, key };
+      return { kind: 'unsupported', operation: 'PostObject', bucket, key };
+    default:
+      throw new S3Error('MethodNotAllowed');
+  }
+}
+
+export type BucketEndpoint = Extract<Endpoint, { kind: 'bucket' }>;
+export type ObjectEndpoint = Extract<Endpoint, { kind: 'object' }>;

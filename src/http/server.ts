@@ -1,0 +1,201 @@
+/**
+ * The HTTP front: one request goes router → SigV4 → handler → renderer.
+ * Owns the node:http (or https) server, request ids, client-abort signals and
+ * graceful shutdown; knows nothing of S3 semantics beyond that pipeline.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { decodePayload, verifySigV4, type Credential } from '../auth/sigv4/index.js';
+import type { Config } from '../config/config.js';
+import { S3Error } from '../errors/s3-errors.js';
+import { errorResponse, toS3Error, writeResponse } from './render.js';
+import { parseEndpoint, type Endpoint } from './router.js';
+import type { Principal, S3Request, S3Response } from './types.js';
+
+export interface AccountCredential extends Credential {
+  principal: Principal;
+}
+
+export interface ServerDeps {
+  config: Config;
+  log: Logger;
+  lookupCredential: (accessKeyId: string) => AccountCredential | undefined | Promise<AccountCredential | undefined>;
+  /** Handles an authenticated request for an S3 endpoint. */
+  dispatch: (req: S3Request) => Promise<S3Response>;
+  /** Whether the service is ready (health check). */
+  ready: () => boolean;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly port: number;
+  /** Stops accepting, lets in-flight requests finish (up to the timeout), then closes. */
+  shutdown(): Promise<void>;
+}
+
+function newRequestId(): string {
+  return randomBytes(8).toString('hex').toUpperCase();
+}
+
+function firstHeader(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export async function startServer(deps: ServerDeps): Promise<RunningServer> {
+  const { config, log } = deps;
+  const secure = config.tlsCert !== undefined;
+  let inFlight = 0;
+  let draining = false;
+  let drained: (() => void) | undefined;
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    inFlight++;
+    void handle(req, res).finally(() => {
+      inFlight--;
+      if (draining && inFlight === 0) drained?.();
+    });
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const requestId = newRequestId();
+    const started = process.hrtime.bigint();
+    res.setHeader('x-amz-request-id', requestId);
+    res.setHeader('x-amz-id-2', requestId);
+    res.setHeader('server', 'Coffer');
+    const abort = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort(new Error('client closed the connection'));
+    });
+    const rawUrl = req.url ?? '/';
+    const q = rawUrl.indexOf('?');
+    const rawPath = q < 0 ? rawUrl : rawUrl.slice(0, q);
+    const rawQuery = q < 0 ? '' : rawUrl.slice(q + 1);
+    const method = (req.method ?? 'GET').toUpperCase();
+    let endpoint: Endpoint | undefined;
+    let response: S3Response;
+    let bodyTaken = false;
+    try {
+      if (draining) res.setHeader('connection', 'close');
+      const query = new URLSearchParams(rawQuery);
+      endpoint = parseEndpoint({ method, host: req.headers.host, rawPath, query, headers: req.headers }, config);
+      if (endpoint.kind === 'health') {
+        response = deps.ready()
+          ? { status: 200, headers: { 'content-type': 'application/json' }, body: '{"status":"ok"}' }
+          : { status: 503, headers: { 'content-type': 'application/json' }, body: '{"status":"starting"}' };
+      } else {
+        const auth = await verifySigV4(
+          { method, rawPath, rawQuery, headers: req.headers, rawHeaders: req.rawHeaders },
+          { region: config.region, services: ['s3'], lookup: deps.lookupCredential },
+        );
+        // No policies yet: anonymous requests reach nothing (S3's default for private buckets).
+        if (auth.anonymous) throw new S3Error('AccessDenied');
+        if (endpoint.kind === 'unsupported') {
+          throw new S3Error('NotImplemented', `Coffer does not implement the ${endpoint.operation} operation.`);
+        }
+        const decodedLengthHeader = firstHeader(req.headers['x-amz-decoded-content-length']);
+        const contentLengthHeader = firstHeader(req.headers['content-length']);
+        const lengthText = decodedLengthHeader ?? contentLengthHeader;
+        const contentLength = lengthText !== undefined && /^\d+$/.test(lengthText) ? Number(lengthText) : undefined;
+        let decoded: ReturnType<typeof decodePayload> | undefined;
+        const takeBody = () => {
+          if (decoded) throw new Error('request body read twice');
+          bodyTaken = true;
+          decoded = decodePayload(req, auth.payload, decodedLengthHeader !== undefined ? { decodedContentLength: Number(decodedLengthHeader) } : {});
+          return decoded;
+        };
+        const s3req: S3Request = {
+          requestId,
+          endpoint,
+          method,
+          rawPath,
+          headers: req.headers,
+          query,
+          principal: auth.credential.principal,
+          secure,
+          remoteAddress: req.socket.remoteAddress ?? '',
+          signal: abort.signal,
+          contentLength,
+          body: () => takeBody().body,
+          trailers: () => decoded?.trailers() ?? {},
+          readBody: async (limit: number) => {
+            const chunks: Buffer[] = [];
+            let total = 0;
+            for await (const chunk of takeBody().body) {
+              total += chunk.length;
+              if (total > limit) throw new S3Error('InvalidRequest', 'Your request body is too large.');
+              chunks.push(chunk);
+            }
+            return Buffer.concat(chunks, total);
+          },
+        };
+        response = await deps.dispatch(s3req);
+      }
+    } catch (err) {
+      const s3err = toS3Error(err);
+      if (s3err.code === 'InternalError') log.error({ err, requestId }, 'request failed');
+      response = errorResponse(s3err, { method, resource: rawPath, requestId });
+      // A body we did not read to the end cannot be skipped safely: close after replying.
+      if (!req.complete) res.setHeader('connection', 'close');
+    }
+    try {
+      await writeResponse(req, res, response);
+      if (!bodyTaken && !req.complete) req.resume();
+    } catch (err) {
+      log.debug({ err, requestId }, 'response aborted');
+      res.destroy();
+    }
+    log.debug(
+      {
+        requestId,
+        method,
+        path: rawPath,
+        operation: endpoint && 'operation' in endpoint ? endpoint.operation : endpoint?.kind,
+        status: response.status,
+        ms: Number(process.hrtime.bigint() - started) / 1e6,
+      },
+      'request',
+    );
+  }
+
+  const server = secure
+    ? https.createServer({ cert: readFileSync(config.tlsCert!), key: readFileSync(config.tlsKey!) }, onRequest)
+    : http.createServer(onRequest);
+  // Large uploads over slow links must not be cut off by a whole-request timer.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 65_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.address, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const hostForUrl = config.address.includes(':') ? `[${config.address}]` : config.address;
+  const url = `${secure ? 'https' : 'http'}://${hostForUrl}:${port}`;
+
+  return {
+    url,
+    port,
+    shutdown: async () => {
+      draining = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      if (inFlight > 0) {
+        await Promise.race([
+          new Promise<void>((resolve) => (drained = resolve)),
+          new Promise<void>((resolve) => setTimeout(resolve, config.shutdownTimeoutMs).unref()),
+        ]);
+      }
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * The values that cross the boundary between the HTTP layer and the S3
+ * handlers: handlers get an S3Request and return an S3Response; they never
+ * see node:http.
+ */
+import type { Endpoint } from './router.js';
+
+export type HeaderValue = string | number | undefined;
+
+export interface S3Response {
+  status: number;
+  headers?: Record<string, HeaderValue>;
+  /** A small document, or a stream of bytes (sent with backpressure). */
+  body?: string | Buffer | AsyncIterable<Buffer>;
+}
+
+/** Who made the request. */
+export interface Principal {
+  accessKeyId: string;
+  /** Canonical user id of the account (64 hex). */
+  accountId: string;
+  displayName: string;
+}
+
+export interface S3Request<E extends Endpoint = Endpoint> {
+  readonly requestId: string;
+  readonly endpoint: E;
+  readonly method: string;
+  readonly rawPath: string;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly query: URLSearchParams;
+  readonly principal: Principal | undefined;
+  /** True when the request came over TLS. */
+  readonly secure: boolean;
+  readonly remoteAddress: string;
+  /** Aborted when the client goes away. */
+  readonly signal: AbortSignal;
+  /**
+   * The request body with any aws-chunked framing removed and every signature
+   * and payload hash verified as it streams. Call once.
+   */
+  body(): AsyncIterable<Buffer>;
+  /** Trailing headers (lower-case) of an aws-chunked body; only after body() is consumed. */
+  trailers(): Record<string, string>;
+  /** The body's decoded length if the client declared it (Content-Length or x-amz-decoded-content-length). */
+  readonly contentLength: number | undefined;
+  /** Reads a small body (an XML document) whole; larger than `limit` → MaxMessageLengthExceeded-like 400. */
+  readBody(limit: number): Promise<Buffer>;
+}
+
+/** A header's single value (first of repeated ones), or undefined. */
+export function header(req: Pick<S3Request, 'headers'>, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}

@@ -1,0 +1,372 @@
+/**
+ * The embedded MetadataStore: SQLite through better-sqlite3, in WAL mode with
+ * synchronous=FULL so an acknowledged write survives power loss. Keys are
+ * stored as BLOBs so that SQLite's memcmp ordering is S3's UTF-8 byte order
+ * and prefix scans are index range scans.
+ */
+import Database from 'better-sqlite3';
+import type { Database as Db, Statement } from 'better-sqlite3';
+import { S3Error } from '../../errors/s3-errors.js';
+import type {
+  BucketRecord,
+  KeyRange,
+  MetadataStore,
+  ObjectRecord,
+  PartRecord,
+  UploadListRange,
+  UploadRecord,
+  WriteCondition,
+} from '../metadata-store.js';
+import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
+
+export interface SqliteStoreOptions {
+  /** Database file path, or ':memory:'. */
+  path: string;
+}
+
+type ObjectDoc = Omit<ObjectRecord, 'bucket' | 'key'>;
+type UploadDoc = Omit<UploadRecord, 'uploadId' | 'bucket' | 'key' | 'initiated'>;
+type PartDoc = Omit<PartRecord, 'uploadId' | 'partNumber'>;
+
+interface ObjectRow { bucket: string; key: Buffer; doc: string }
+interface UploadRow { upload_id: string; bucket: string; key: Buffer; initiated: number; doc: string }
+interface PartRow { upload_id: string; part_number: number; doc: string }
+
+const utf8 = (s: string): Buffer => Buffer.from(s, 'utf8');
+
+/** The smallest byte string greater than every string starting with `prefix`, or undefined if none. */
+export function prefixSuccessor(prefix: Buffer): Buffer | undefined {
+  const out = Buffer.from(prefix);
+  for (let i = out.length - 1; i >= 0; i--) {
+    if (out[i]! < 0xff) {
+      out[i]! += 1;
+      return out.subarray(0, i + 1);
+    }
+  }
+  return undefined;
+}
+
+export class SqliteMetadataStore implements MetadataStore {
+  readonly #db: Db;
+  readonly #stmts = new Map<string, Statement>();
+
+  constructor(options: SqliteStoreOptions) {
+    this.#db = new Database(options.path);
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma('synchronous = FULL');
+    this.#db.pragma('busy_timeout = 10000');
+    this.#db.pragma('foreign_keys = ON');
+  }
+
+  #stmt(sql: string): Statement {
+    let s = this.#stmts.get(sql);
+    if (!s) {
+      s = this.#db.prepare(sql);
+      this.#stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  async migrate(): Promise<void> {
+    this.#db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+    const row = this.#db.prepare('SELECT max(version) AS v FROM schema_version').get() as { v: number | null };
+    const current = row.v ?? 0;
+    for (const [i, sql] of SQLITE_MIGRATIONS.entries()) {
+      const version = i + 1;
+      if (version <= current) continue;
+      this.#db.transaction(() => {
+        this.#db.exec(sql);
+        this.#db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(version);
+      }).immediate();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#db.close();
+  }
+
+  // ---- buckets
+
+  async createBucket(b: BucketRecord): Promise<boolean> {
+    const r = this.#stmt(
+      'INSERT INTO buckets (name, created_at, owner_id, region) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING',
+    ).run(b.name, b.createdAt, b.ownerId, b.region);
+    return r.changes === 1;
+  }
+
+  async getBucket(name: string): Promise<BucketRecord | undefined> {
+    const row = this.#stmt('SELECT name, created_at, owner_id, region FROM buckets WHERE name = ?').get(name) as
+      | { name: string; created_at: number; owner_id: string; region: string }
+      | undefined;
+    return row && { name: row.name, createdAt: row.created_at, ownerId: row.owner_id, region: row.region };
+  }
+
+  async listBuckets(): Promise<BucketRecord[]> {
+    const rows = this.#stmt('SELECT name, created_at, owner_id, region FROM buckets ORDER BY name').all() as {
+      name: string;
+      created_at: number;
+      owner_id: string;
+      region: string;
+    }[];
+    return rows.map((r) => ({ name: r.name, createdAt: r.created_at, ownerId: r.owner_id, region: r.region }));
+  }
+
+  async deleteBucket(name: string): Promise<'deleted' | 'not-empty' | 'missing'> {
+    return this.#db
+      .transaction((): 'deleted' | 'not-empty' | 'missing' => {
+        if (!this.#stmt('SELECT 1 FROM buckets WHERE name = ?').get(name)) return 'missing';
+        if (this.#stmt('SELECT 1 FROM objects WHERE bucket = ? LIMIT 1').get(name)) return 'not-empty';
+        if (this.#stmt('SELECT 1 FROM uploads WHERE bucket = ? LIMIT 1').get(name)) return 'not-empty';
+        this.#stmt('DELETE FROM buckets WHERE name = ?').run(name);
+        return 'deleted';
+      })
+      .immediate();
+  }
+
+  // ---- objects
+
+  #rowToObject(row: ObjectRow): ObjectRecord {
+    const doc = JSON.parse(row.doc) as ObjectDoc;
+    return { bucket: row.bucket, key: row.key.toString('utf8'), ...doc };
+  }
+
+  #getObjectSync(bucket: string, key: string): ObjectRecord | undefined {
+    const row = this.#stmt('SELECT bucket, key, doc FROM objects WHERE bucket = ? AND key = ?').get(bucket, utf8(key)) as
+      | ObjectRow
+      | undefined;
+    return row && this.#rowToObject(row);
+  }
+
+  #queueGarbage(blobIds: Iterable<string>): void {
+    const now = Date.now();
+    const ins = this.#stmt('INSERT INTO garbage (blob_id, queued_at) VALUES (?, ?) ON CONFLICT (blob_id) DO NOTHING');
+    for (const id of blobIds) ins.run(id, now);
+  }
+
+  #checkCondition(existing: ObjectRecord | undefined, condition: WriteCondition | undefined): void {
+    if (!condition) return;
+    if (condition.ifNoneMatch && existing) throw new S3Error('PreconditionFailed');
+    if (condition.ifMatch !== undefined) {
+      if (!existing) throw new S3Error('NoSuchKey');
+      if (existing.etag !== condition.ifMatch) throw new S3Error('PreconditionFailed');
+    }
+  }
+
+  /** Writes the object row; queues the replaced object's blobs unless the new object reuses them. */
+  #putObjectSync(object: ObjectRecord, condition: WriteCondition | undefined): void {
+    const existing = this.#getObjectSync(object.bucket, object.key);
+    this.#checkCondition(existing, condition);
+    const { bucket, key, ...doc } = object;
+    this.#stmt('INSERT INTO objects (bucket, key, doc) VALUES (?, ?, ?) ON CONFLICT (bucket, key) DO UPDATE SET doc = excluded.doc').run(
+      bucket,
+      utf8(key),
+      JSON.stringify(doc),
+    );
+    if (existing) {
+      const kept = new Set(object.parts.map((p) => p.blobId));
+      this.#queueGarbage(existing.parts.map((p) => p.blobId).filter((id) => !kept.has(id)));
+    }
+  }
+
+  async getObject(bucket: string, key: string): Promise<ObjectRecord | undefined> {
+    return this.#getObjectSync(bucket, key);
+  }
+
+  async putObject(object: ObjectRecord, condition?: WriteCondition): Promise<void> {
+    this.#db.transaction(() => {
+      if (!this.#stmt('SELECT 1 FROM buckets WHERE name = ?').get(object.bucket)) throw new S3Error('NoSuchBucket');
+      this.#putObjectSync(object, condition);
+    }).immediate();
+  }
+
+  async deleteObject(bucket: string, key: string): Promise<ObjectRecord | undefined> {
+    return this.#db
+      .transaction(() => {
+        const existing = this.#getObjectSync(bucket, key);
+        if (!existing) return undefined;
+        this.#stmt('DELETE FROM objects WHERE bucket = ? AND key = ?').run(bucket, utf8(key));
+        this.#queueGarbage(existing.parts.map((p) => p.blobId));
+        return existing;
+      })
+      .immediate();
+  }
+
+  async putObjectTags(bucket: string, key: string, tags: [string, string][]): Promise<boolean> {
+    return this.#db
+      .transaction(() => {
+        const existing = this.#getObjectSync(bucket, key);
+        if (!existing) return false;
+        const { bucket: _b, key: _k, ...doc } = existing;
+        doc.tags = tags;
+        this.#stmt('UPDATE objects SET doc = ? WHERE bucket = ? AND key = ?').run(JSON.stringify(doc), bucket, utf8(key));
+        return true;
+      })
+      .immediate();
+  }
+
+  /** Lower and upper bounds of a prefix + start scan, as SQL and parameters. */
+  #rangeSql(column: string, prefix: string, start: { key: string; inclusive: boolean } | undefined): { sql: string; params: Buffer[] } {
+    const p = utf8(prefix);
+    const upper = prefix === '' ? undefined : prefixSuccessor(p);
+    let lower: { bound: Buffer; inclusive: boolean } = { bound: p, inclusive: true };
+    if (start) {
+      const s = utf8(start.key);
+      if (Buffer.compare(s, p) >= 0) lower = { bound: s, inclusive: start.inclusive };
+    }
+    const sql = [`${column} ${lower.inclusive ? '>=' : '>'} ?`];
+    const params = [lower.bound];
+    if (upper) {
+      sql.push(`${column} < ?`);
+      params.push(upper);
+    }
+    return { sql: sql.join(' AND '), params };
+  }
+
+  async listObjects(bucket: string, range: KeyRange): Promise<ObjectRecord[]> {
+    const { sql, params } = this.#rangeSql('key', range.prefix, range.start);
+    const rows = this.#stmt(`SELECT bucket, key, doc FROM objects WHERE bucket = ? AND ${sql} ORDER BY key LIMIT ?`).all(
+      bucket,
+      ...params,
+      range.limit,
+    ) as ObjectRow[];
+    return rows.map((r) => this.#rowToObject(r));
+  }
+
+  // ---- multipart
+
+  #rowToUpload(row: UploadRow): UploadRecord {
+    const doc = JSON.parse(row.doc) as UploadDoc;
+    return { uploadId: row.upload_id, bucket: row.bucket, key: row.key.toString('utf8'), initiated: row.initiated, ...doc };
+  }
+
+  #rowToPart(row: PartRow): PartRecord {
+    const doc = JSON.parse(row.doc) as PartDoc;
+    return { uploadId: row.upload_id, partNumber: row.part_number, ...doc };
+  }
+
+  async createUpload(upload: UploadRecord): Promise<void> {
+    const { uploadId, bucket, key, initiated, ...doc } = upload;
+    this.#db.transaction(() => {
+      if (!this.#stmt('SELECT 1 FROM buckets WHERE name = ?').get(bucket)) throw new S3Error('NoSuchBucket');
+      this.#stmt('INSERT INTO uploads (upload_id, bucket, key, initiated, doc) VALUES (?, ?, ?, ?, ?)').run(
+        uploadId,
+        bucket,
+        utf8(key),
+        initiated,
+        JSON.stringify(doc),
+      );
+    }).immediate();
+  }
+
+  async getUpload(uploadId: string): Promise<UploadRecord | undefined> {
+    const row = this.#stmt('SELECT upload_id, bucket, key, initiated, doc FROM uploads WHERE upload_id = ?').get(uploadId) as
+      | UploadRow
+      | undefined;
+    return row && this.#rowToUpload(row);
+  }
+
+  async putPart(part: PartRecord): Promise<void> {
+    const { uploadId, partNumber, ...doc } = part;
+    this.#db.transaction(() => {
+      if (!this.#stmt('SELECT 1 FROM uploads WHERE upload_id = ?').get(uploadId)) throw new S3Error('NoSuchUpload');
+      const old = this.#stmt('SELECT upload_id, part_number, doc FROM parts WHERE upload_id = ? AND part_number = ?').get(
+        uploadId,
+        partNumber,
+      ) as PartRow | undefined;
+      this.#stmt(
+        'INSERT INTO parts (upload_id, part_number, doc) VALUES (?, ?, ?) ON CONFLICT (upload_id, part_number) DO UPDATE SET doc = excluded.doc',
+      ).run(uploadId, partNumber, JSON.stringify(doc));
+      if (old) {
+        const oldPart = this.#rowToPart(old);
+        if (oldPart.blobId !== part.blobId) this.#queueGarbage([oldPart.blobId]);
+      }
+    }).immediate();
+  }
+
+  async listParts(uploadId: string, after: number, limit: number): Promise<PartRecord[]> {
+    const rows = this.#stmt(
+      'SELECT upload_id, part_number, doc FROM parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?',
+    ).all(uploadId, after, limit) as PartRow[];
+    return rows.map((r) => this.#rowToPart(r));
+  }
+
+  async listUploads(bucket: string, range: UploadListRange): Promise<UploadRecord[]> {
+    const { sql, params } = this.#rangeSql('key', range.prefix, range.start);
+    const where = [sql];
+    const all: unknown[] = [bucket, ...params];
+    if (range.keyMarker !== undefined) {
+      // S3: keys after key-marker, plus uploads of key-marker itself after upload-id-marker.
+      if (range.uploadIdMarker !== undefined) {
+        where.push('(key > ? OR (key = ? AND upload_id > ?))');
+        all.push(utf8(range.keyMarker), utf8(range.keyMarker), range.uploadIdMarker);
+      } else {
+        where.push('key > ?');
+        all.push(utf8(range.keyMarker));
+      }
+    }
+    // Upload ids start with their creation time, so id order is initiation order within a key.
+    const rows = this.#stmt(
+      `SELECT upload_id, bucket, key, initiated, doc FROM uploads WHERE bucket = ? AND ${where.join(' AND ')} ORDER BY key, upload_id LIMIT ?`,
+    ).all(...all, range.limit) as UploadRow[];
+    return rows.map((r) => this.#rowToUpload(r));
+  }
+
+  #removeUploadSync(uploadId: string, keepBlobIds: Set<string>): boolean {
+    const parts = this.#stmt('SELECT upload_id, part_number, doc FROM parts WHERE upload_id = ?').all(uploadId) as PartRow[];
+    const r = this.#stmt('DELETE FROM uploads WHERE upload_id = ?').run(uploadId);
+    if (r.changes === 0) return false;
+    this.#stmt('DELETE FROM parts WHERE upload_id = ?').run(uploadId);
+    this.#queueGarbage(parts.map((p) => this.#rowToPart(p).blobId).filter((id) => !keepBlobIds.has(id)));
+    return true;
+  }
+
+  async completeUpload(uploadId: string, object: ObjectRecord, condition?: WriteCondition): Promise<void> {
+    this.#db.transaction(() => {
+      if (!this.#stmt('SELECT 1 FROM uploads WHERE upload_id = ?').get(uploadId)) throw new S3Error('NoSuchUpload');
+      // The condition is checked before anything changes, so a failed Complete leaves the upload intact.
+      this.#checkCondition(this.#getObjectSync(object.bucket, object.key), condition);
+      this.#removeUploadSync(uploadId, new Set(object.parts.map((p) => p.blobId)));
+      this.#putObjectSync(object, undefined);
+    }).immediate();
+  }
+
+  async abortUpload(uploadId: string): Promise<boolean> {
+    return this.#db.transaction(() => this.#removeUploadSync(uploadId, new Set())).immediate();
+  }
+
+  async staleUploads(before: number, limit: number): Promise<UploadRecord[]> {
+    const rows = this.#stmt(
+      'SELECT upload_id, bucket, key, initiated, doc FROM uploads WHERE initiated < ? ORDER BY initiated LIMIT ?',
+    ).all(before, limit) as UploadRow[];
+    return rows.map((r) => this.#rowToUpload(r));
+  }
+
+  // ---- garbage
+
+  async takeGarbage(limit: number): Promise<string[]> {
+    const rows = this.#stmt('SELECT blob_id FROM garbage ORDER BY queued_at LIMIT ?').all(limit) as { blob_id: string }[];
+    return rows.map((r) => r.blob_id);
+  }
+
+  async garbageCollected(blobIds: string[]): Promise<void> {
+    const del = this.#stmt('DELETE FROM garbage WHERE blob_id = ?');
+    this.#db.transaction(() => {
+      for (const id of blobIds) del.run(id);
+    }).immediate();
+  }
+
+  async referencedBlobIds(blobIds: string[]): Promise<Set<string>> {
+    const wanted = new Set(blobIds);
+    const found = new Set<string>();
+    if (wanted.size === 0) return found;
+    // Crash recovery only: a full scan is acceptable here, never on a request path.
+    for (const row of this.#stmt('SELECT doc FROM objects').iterate() as Iterable<{ doc: string }>) {
+      for (const p of (JSON.parse(row.doc) as ObjectDoc).parts) if (wanted.has(p.blobId)) found.add(p.blobId);
+    }
+    for (const row of this.#stmt('SELECT doc FROM parts').iterate() as Iterable<{ doc: string }>) {
+      const id = (JSON.parse(row.doc) as PartDoc).blobId;
+      if (wanted.has(id)) found.add(id);
+    }
+    return found;
+  }
+}

@@ -1,0 +1,111 @@
+/** Service and bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation, GetBucketVersioning. */
+import type { BucketEndpoint } from '../http/router.js';
+import { isIP } from 'node:net';
+import { S3Error } from '../errors/s3-errors.js';
+import { header, type S3Request, type S3Response } from '../http/types.js';
+import { buildS3Xml, buildXml, childText, onlyChildren, parseXml, S3_XMLNS } from '../xml/xml.js';
+import { requireBucket } from './access.js';
+import type { S3Context } from './context.js';
+
+
+const XML = { 'content-type': 'application/xml' };
+
+/** S3's bucket naming rules (general purpose buckets). */
+export function validateBucketName(name: string): void {
+  const bad = (why: string): never => {
+    throw new S3Error('InvalidBucketName', `The specified bucket is not valid: ${why}`, { fields: { BucketName: name } });
+  };
+  if (name.length < 3 || name.length > 63) bad('names must be between 3 and 63 characters long');
+  if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name)) {
+    bad('names may contain only lowercase letters, numbers, dots and hyphens, and must begin and end with a letter or number');
+  }
+  if (name.includes('..')) bad('names must not contain two adjacent periods');
+  if (isIP(name)) bad('names must not be formatted as an IP address');
+  for (const p of ['xn--', 'sthree-', 'amzn-s3-demo-']) if (name.startsWith(p)) bad(`names must not start with ${p}`);
+  for (const s of ['-s3alias', '--ol-s3', '.mrap', '--x-s3', '--table-s3']) if (name.endsWith(s)) bad(`names must not end with ${s}`);
+}
+
+export async function listBuckets(ctx: S3Context, req: S3Request): Promise<S3Response> {
+  const principal = req.principal!;
+  const prefix = req.query.get('prefix') ?? '';
+  const buckets = (await ctx.metadata.listBuckets()).filter((b) => b.ownerId === principal.accountId && b.name.startsWith(prefix));
+  return {
+    status: 200,
+    headers: XML,
+    body: buildS3Xml('ListAllMyBucketsResult', [
+      ['Owner', [['ID', principal.accountId], ['DisplayName', principal.displayName]]],
+      [
+        'Buckets',
+        buckets.map((b) => [
+          'Bucket',
+          [
+            ['Name', b.name],
+            ['CreationDate', new Date(b.createdAt)],
+            ['BucketRegion', b.region],
+          ],
+        ]),
+      ],
+      ['Prefix', req.query.has('prefix') ? prefix : undefined],
+    ]),
+  };
+}
+
+export async function createBucket(ctx: S3Context, req: S3Request<BucketEndpoint>): Promise<S3Response> {
+  const name = req.endpoint.bucket;
+  validateBucketName(name);
+  const acl = header(req, 'x-amz-acl');
+  if (acl !== undefined && acl !== 'private') {
+    throw new S3Error('NotImplemented', 'Bucket ACLs other than private are not implemented by this Coffer version.');
+  }
+  const ownership = header(req, 'x-amz-object-ownership');
+  if (ownership !== undefined && ownership !== 'BucketOwnerEnforced') {
+    throw new S3Error('NotImplemented', 'Only the BucketOwnerEnforced object ownership is implemented by this Coffer version.');
+  }
+  const body = (await req.readBody(64 * 1024)).toString('utf8');
+  if (body.trim() !== '') {
+    const doc = parseXml(body, 'CreateBucketConfiguration');
+    onlyChildren(doc, ['LocationConstraint', 'Location', 'Bucket', 'Tags']);
+    if (doc.children.has('Location') || doc.children.has('Bucket') || doc.children.has('Tags')) {
+      throw new S3Error('NotImplemented', 'Directory buckets and bucket tags at creation are not implemented by this Coffer version.');
+    }
+    const location = childText(doc, 'LocationConstraint');
+    // Lenient: some clients (boto3, rclone) send us-east-1 explicitly, which S3 itself refuses.
+    if (location !== undefined && location !== '' && location !== ctx.config.region) {
+      throw new S3Error('IllegalLocationConstraintException', `The ${location} location constraint is incompatible for the region specific endpoint this request was sent to.`);
+    }
+  }
+  const existing = await ctx.metadata.getBucket(name);
+  if (existing) {
+    if (existing.ownerId === req.principal!.accountId) throw new S3Error('BucketAlreadyOwnedByYou', undefined, { fields: { BucketName: name } });
+    throw new S3Error('BucketAlreadyExists', undefined, { fields: { BucketName: name } });
+  }
+  const created = await ctx.metadata.createBucket({ name, createdAt: Date.now(), ownerId: req.principal!.accountId, region: ctx.config.region });
+  if (!created) throw new S3Error('BucketAlreadyOwnedByYou', undefined, { fields: { BucketName: name } });
+  return { status: 200, headers: { location: `/${name}` } };
+}
+
+export async function headBucket(ctx: S3Context, req: S3Request<BucketEndpoint>): Promise<S3Response> {
+  const bucket = await requireBucket(ctx, req, req.endpoint.bucket);
+  return { status: 200, headers: { 'x-amz-bucket-region': bucket.region, 'x-amz-access-point-alias': 'false' } };
+}
+
+export async function deleteBucket(ctx: S3Context, req: S3Request<BucketEndpoint>): Promise<S3Response> {
+  await requireBucket(ctx, req, req.endpoint.bucket);
+  const result = await ctx.metadata.deleteBucket(req.endpoint.bucket);
+  if (result === 'not-empty') throw new S3Error('BucketNotEmpty', undefined, { fields: { BucketName: req.endpoint.bucket } });
+  if (result === 'missing') throw new S3Error('NoSuchBucket', undefined, { fields: { BucketName: req.endpoint.bucket } });
+  return { status: 204 };
+}
+
+export async function getBucketLocation(ctx: S3Context, req: S3Request<BucketEndpoint>): Promise<S3Response> {
+  const bucket = await requireBucket(ctx, req, req.endpoint.bucket);
+  // S3 answers an empty LocationConstraint for us-east-1.
+  const region = bucket.region === 'us-east-1' ? '' : bucket.region;
+  return { status: 200, headers: XML, body: buildXml(['LocationConstraint', region, { xmlns: S3_XMLNS }]) };
+}
+
+export async function getBucketVersioning(ctx: S3Context, req: S3Request<BucketEndpoint>): Promise<S3Response> {
+  await requireBucket(ctx, req, req.endpoint.bucket);
+  // Versioning has never been enabled on a Coffer bucket: S3 answers an empty configuration.
+  return { status: 200, headers: XML, body: buildS3Xml('VersioningConfiguration', []) };
+}

@@ -1,0 +1,176 @@
+/**
+ * Server-side copies: CopyObject and UploadPartCopy. The source streams through
+ * the same write pipeline as an upload (new blob, new MD5), never buffered whole.
+ */
+import type { ObjectEndpoint } from '../http/router.js';
+import { S3Error } from '../errors/s3-errors.js';
+import { header, type HeaderValue, type S3Request, type S3Response } from '../http/types.js';
+import type { ObjectRecord } from '../metadata/metadata-store.js';
+import { checksumHeaderName, parseChecksumAlgorithm } from '../storage/checksums.js';
+import { readParts } from '../storage/object-reader.js';
+import { commitWith, writeData } from '../storage/object-writer.js';
+import { buildS3Xml, type XmlNode } from '../xml/xml.js';
+import { requireBucket } from './access.js';
+import type { S3Context } from './context.js';
+import {
+  checkConditions,
+  parseTaggingHeader,
+  quoteEtag,
+  refuseSseHeaders,
+  storedHeadersFrom,
+  userMetadataFrom,
+  validateKey,
+} from './headers.js';
+import { commitPart, parsePartNumber, requireUpload } from './multipart.js';
+import { loadObject, writeConditionFrom } from './object.js';
+
+const MAX_COPY_SIZE = 5 * 1024 * 1024 * 1024;
+
+/** Parses `x-amz-copy-source`: `[/]bucket/key[?versionId=…]`, URL-encoded. */
+export function parseCopySource(value: string): { bucket: string; key: string } {
+  let v = value.trim();
+  const q = v.indexOf('?');
+  if (q >= 0) {
+    const versionId = new URLSearchParams(v.slice(q + 1)).get('versionId');
+    if (versionId !== null && versionId !== 'null') throw new S3Error('NoSuchVersion');
+    v = v.slice(0, q);
+  }
+  if (v.startsWith('/')) v = v.slice(1);
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(v);
+  } catch {
+    throw new S3Error('InvalidArgument', 'Invalid copy source encoding', { fields: { ArgumentName: 'x-amz-copy-source', ArgumentValue: value } });
+  }
+  const slash = decoded.indexOf('/');
+  if (slash <= 0 || slash === decoded.length - 1) {
+    throw new S3Error('InvalidArgument', 'Invalid copy source object key', { fields: { ArgumentName: 'x-amz-copy-source', ArgumentValue: value } });
+  }
+  return { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1) };
+}
+
+/** Loads the copy source and applies the `x-amz-copy-source-if-*` conditions (412 on failure). */
+async function loadCopySource(ctx: S3Context, req: S3Request): Promise<ObjectRecord> {
+  const source = parseCopySource(header(req, 'x-amz-copy-source')!);
+  await requireBucket(ctx, req, source.bucket);
+  const object = await loadObject(ctx, source.bucket, source.key);
+  checkConditions(
+    object,
+    {
+      ifMatch: header(req, 'x-amz-copy-source-if-match'),
+      ifNoneMatch: header(req, 'x-amz-copy-source-if-none-match'),
+      ifModifiedSince: header(req, 'x-amz-copy-source-if-modified-since'),
+      ifUnmodifiedSince: header(req, 'x-amz-copy-source-if-unmodified-since'),
+    },
+    'PreconditionFailed',
+  );
+  return object;
+}
+
+function directive(req: S3Request, name: string): 'COPY' | 'REPLACE' {
+  const v = header(req, name);
+  if (v === undefined) return 'COPY';
+  const upper = v.toUpperCase();
+  if (upper !== 'COPY' && upper !== 'REPLACE') {
+    throw new S3Error('InvalidArgument', `Unknown ${name}`, { fields: { ArgumentName: name, ArgumentValue: v } });
+  }
+  return upper;
+}
+
+export async function copyObject(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
+  const { bucket, key } = req.endpoint;
+  validateKey(key);
+  refuseSseHeaders(req);
+  await requireBucket(ctx, req, bucket);
+  const source = await loadCopySource(ctx, req);
+  const metadataDirective = directive(req, 'x-amz-metadata-directive');
+  const taggingDirective = directive(req, 'x-amz-tagging-directive');
+  const storageClass = header(req, 'x-amz-storage-class') ?? 'STANDARD';
+  if (storageClass !== 'STANDARD') throw new S3Error('InvalidStorageClass');
+  if (source.bucket === bucket && source.key === key && metadataDirective !== 'REPLACE') {
+    throw new S3Error(
+      'InvalidRequest',
+      "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+    );
+  }
+  if (source.size > MAX_COPY_SIZE) {
+    throw new S3Error('InvalidRequest', 'The specified copy source is larger than the maximum allowable size for a copy source: 5368709120');
+  }
+  const algorithmText = header(req, 'x-amz-checksum-algorithm');
+  const algorithm = algorithmText !== undefined ? parseChecksumAlgorithm(algorithmText) : source.checksum?.type === 'FULL_OBJECT' ? source.checksum.algorithm : undefined;
+  const condition = writeConditionFrom(req);
+  const written = await writeData(ctx.blobs, readParts(ctx.blobs, source.parts, { start: 0, end: source.size - 1 }), {
+    ...(algorithm ? { checksumAlgorithm: algorithm } : {}),
+    expectedSize: source.size,
+    maxSize: MAX_COPY_SIZE,
+    signal: req.signal,
+  });
+  const object: ObjectRecord = {
+    bucket,
+    key,
+    size: written.size,
+    etag: written.md5,
+    lastModified: Date.now(),
+    headers: metadataDirective === 'REPLACE' ? storedHeadersFrom(req) : source.headers,
+    userMetadata: metadataDirective === 'REPLACE' ? userMetadataFrom(req) : source.userMetadata,
+    tags: taggingDirective === 'REPLACE' ? parseTaggingHeader(header(req, 'x-amz-tagging')) : source.tags,
+    ...(written.checksum ? { checksum: written.checksum } : {}),
+    parts: written.size === 0 ? [] : [{ partNumber: 1, blobId: written.pending.blobId, size: written.size, etag: written.md5 }],
+    multipart: false,
+    storageClass,
+    ownerId: req.principal!.accountId,
+  };
+  await commitWith([written.pending], () => ctx.metadata.putObject(object, condition));
+  const result: XmlNode[] = [
+    ['ETag', quoteEtag(object.etag)],
+    ['LastModified', new Date(object.lastModified)],
+  ];
+  if (object.checksum) result.push(['ChecksumType', object.checksum.type], [`Checksum${object.checksum.algorithm}`, object.checksum.value]);
+  return { status: 200, headers: { 'content-type': 'application/xml' }, body: buildS3Xml('CopyObjectResult', result) };
+}
+
+/** `x-amz-copy-source-range: bytes=first-last`, which must lie inside the source. */
+function parseCopyRange(value: string | undefined, size: number): { start: number; end: number } | undefined {
+  if (value === undefined) return undefined;
+  const m = /^bytes=(\d+)-(\d+)$/.exec(value.trim());
+  if (!m) {
+    throw new S3Error('InvalidArgument', 'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy', {
+      fields: { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: value },
+    });
+  }
+  const start = Number(m[1]);
+  const end = Number(m[2]);
+  if (end < start || end >= size) {
+    throw new S3Error('InvalidRange', undefined, { fields: { RangeRequested: value, ActualObjectSize: size } });
+  }
+  return { start, end };
+}
+
+export async function uploadPartCopy(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
+  await requireBucket(ctx, req, req.endpoint.bucket);
+  const partNumber = parsePartNumber(req);
+  const upload = await requireUpload(ctx, req);
+  const source = await loadCopySource(ctx, req);
+  const range = parseCopyRange(header(req, 'x-amz-copy-source-range'), source.size) ?? { start: 0, end: source.size - 1 };
+  const length = range.end - range.start + 1;
+  if (length > MAX_COPY_SIZE) throw new S3Error('InvalidRequest', 'The specified copy range is larger than the maximum allowable part size: 5368709120');
+  const written = await writeData(ctx.blobs, source.size === 0 ? emptySource() : readParts(ctx.blobs, source.parts, range), {
+    ...(upload.checksumAlgorithm ? { checksumAlgorithm: upload.checksumAlgorithm } : {}),
+    expectedSize: source.size === 0 ? 0 : length,
+    maxSize: MAX_COPY_SIZE,
+    signal: req.signal,
+  });
+  const part = await commitPart(ctx, upload, partNumber, written);
+  const result: XmlNode[] = [
+    ['ETag', quoteEtag(part.etag)],
+    ['LastModified', new Date(part.lastModified)],
+  ];
+  const headers: Record<string, HeaderValue> = { 'content-type': 'application/xml' };
+  if (part.checksum) {
+    result.push([`Checksum${part.checksum.algorithm}`, part.checksum.value]);
+    headers[checksumHeaderName(part.checksum.algorithm)] = part.checksum.value;
+  }
+  return { status: 200, headers, body: buildS3Xml('CopyPartResult', result) };
+}
+
+async function* emptySource(): AsyncGenerator<Buffer> {}

@@ -1,0 +1,73 @@
+/** Maps each routed S3 operation to its handler. */
+import type { BucketOperation, ObjectOperation } from '../http/router.js';
+import type { S3Request, S3Response } from '../http/types.js';
+import { createBucket, deleteBucket, getBucketLocation, getBucketVersioning, headBucket, listBuckets } from './bucket.js';
+import type { S3Context } from './context.js';
+import { copyObject, uploadPartCopy } from './copy.js';
+import { listObjectsV1, listObjectsV2 } from './list.js';
+import {
+  abortMultipartUpload,
+  completeMultipartUpload,
+  createMultipartUpload,
+  listMultipartUploads,
+  listParts,
+  uploadPart,
+} from './multipart.js';
+import {
+  deleteObject,
+  deleteObjects,
+  deleteObjectTagging,
+  getObject,
+  getObjectTagging,
+  headObject,
+  putObject,
+  putObjectTagging,
+} from './object.js';
+
+type BucketHandler = (ctx: S3Context, req: S3Request<{ kind: 'bucket'; operation: BucketOperation; bucket: string }>) => Promise<S3Response>;
+type ObjectHandler = (ctx: S3Context, req: S3Request<{ kind: 'object'; operation: ObjectOperation; bucket: string; key: string }>) => Promise<S3Response>;
+
+const BUCKET_HANDLERS: Record<BucketOperation, BucketHandler> = {
+  CreateBucket: createBucket,
+  HeadBucket: headBucket,
+  DeleteBucket: deleteBucket,
+  GetBucketLocation: getBucketLocation,
+  GetBucketVersioning: getBucketVersioning,
+  ListObjects: listObjectsV1,
+  ListObjectsV2: listObjectsV2,
+  ListMultipartUploads: listMultipartUploads,
+  DeleteObjects: deleteObjects,
+};
+
+const OBJECT_HANDLERS: Record<ObjectOperation, ObjectHandler> = {
+  PutObject: putObject,
+  CopyObject: copyObject,
+  GetObject: getObject,
+  HeadObject: headObject,
+  DeleteObject: deleteObject,
+  PutObjectTagging: putObjectTagging,
+  GetObjectTagging: getObjectTagging,
+  DeleteObjectTagging: deleteObjectTagging,
+  CreateMultipartUpload: createMultipartUpload,
+  UploadPart: uploadPart,
+  UploadPartCopy: uploadPartCopy,
+  CompleteMultipartUpload: completeMultipartUpload,
+  AbortMultipartUpload: abortMultipartUpload,
+  ListParts: listParts,
+};
+
+export function createDispatcher(ctx: S3Context): (req: S3Request) => Promise<S3Response> {
+  return async (req) => {
+    const e = req.endpoint;
+    switch (e.kind) {
+      case 'service':
+        return listBuckets(ctx, req);
+      case 'bucket':
+        return BUCKET_HANDLERS[e.operation](ctx, req as S3Request<typeof e>);
+      case 'object':
+        return OBJECT_HANDLERS[e.operation](ctx, req as S3Request<typeof e>);
+      default:
+        throw new Error(`no handler for ${e.kind}`);
+    }
+  };
+}

@@ -1,0 +1,197 @@
+/**
+ * ListObjects (v1) and ListObjectsV2. Pages are built from index range scans:
+ * a run of keys that rolls up into one CommonPrefix is skipped with one seek
+ * past the prefix, never walked, so a page costs O(page), not O(bucket).
+ */
+import type { BucketEndpoint } from '../http/router.js';
+import { S3Error } from '../errors/s3-errors.js';
+import type { S3Request, S3Response } from '../http/types.js';
+import type { ObjectRecord } from '../metadata/metadata-store.js';
+import { buildS3Xml, type XmlNode } from '../xml/xml.js';
+import { requireBucket } from './access.js';
+import type { S3Context } from './context.js';
+import { quoteEtag } from './headers.js';
+
+
+/** The smallest string greater than every string that starts with `prefix` (UTF-8 order), or undefined. */
+export function prefixEnd(prefix: string): string | undefined {
+  const cps = [...prefix];
+  while (cps.length > 0) {
+    let cp = cps.pop()!.codePointAt(0)! + 1;
+    if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xe000;
+    if (cp <= 0x10ffff) return cps.join('') + String.fromCodePoint(cp);
+  }
+  return undefined;
+}
+
+export interface ListPage {
+  contents: ObjectRecord[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  /** The last key or common prefix returned (S3's NextMarker). */
+  last?: string;
+}
+
+export interface ListRequest {
+  prefix: string;
+  delimiter: string;
+  /** Exclusive start: a key, or a common prefix already returned. */
+  after?: string;
+  maxKeys: number;
+}
+
+/** One page of a listing with prefix/delimiter roll-up, in UTF-8 key order. */
+export async function listPage(ctx: S3Context, bucket: string, r: ListRequest): Promise<ListPage> {
+  const page: ListPage = { contents: [], commonPrefixes: [], isTruncated: false };
+  if (r.maxKeys === 0) return page;
+  let start: { key: string; inclusive: boolean } | undefined = r.after !== undefined ? { key: r.after, inclusive: false } : undefined;
+  // A marker that is itself a common prefix means "after everything under it".
+  if (r.after !== undefined && r.delimiter !== '' && r.after.startsWith(r.prefix) && r.after.endsWith(r.delimiter)
+    && r.after.indexOf(r.delimiter, r.prefix.length) === r.after.length - r.delimiter.length) {
+    const end = prefixEnd(r.after);
+    if (end === undefined) return page;
+    start = { key: end, inclusive: true };
+  }
+  let count = 0;
+  for (;;) {
+    const batchSize = Math.min(1000, r.maxKeys - count + 1);
+    const batch = await ctx.metadata.listObjects(bucket, { prefix: r.prefix, ...(start ? { start } : {}), limit: batchSize });
+    if (batch.length === 0) return page;
+    let jumped = false;
+    for (const obj of batch) {
+      const cut = r.delimiter === '' ? -1 : obj.key.indexOf(r.delimiter, r.prefix.length);
+      const item = cut < 0 ? obj.key : obj.key.slice(0, cut + r.delimiter.length);
+      if (count === r.maxKeys) {
+        page.isTruncated = true;
+        return page;
+      }
+      count++;
+      page.last = item;
+      if (cut < 0) {
+        page.contents.push(obj);
+        start = { key: obj.key, inclusive: false };
+        continue;
+      }
+      page.commonPrefixes.push(item);
+      const end = prefixEnd(item);
+      if (end === undefined) return page;
+      start = { key: end, inclusive: true };
+      jumped = true;
+      break;
+    }
+    if (!jumped && batch.length < batchSize) return page;
+  }
+}
+
+/** S3's `encoding-type=url`: percent-encode everything but unreserved characters and '/'. */
+export function urlEncodeKey(s: string): string {
+  return encodeURIComponent(s)
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    .replaceAll('%2F', '/');
+}
+
+export function parseMaxKeys(v: string | null, name = 'max-keys'): number {
+  if (v === null) return 1000;
+  if (!/^-?\d+$/.test(v)) throw new S3Error('InvalidArgument', `Provided ${name} not an integer or within integer range`, { fields: { ArgumentName: name, ArgumentValue: v } });
+  const n = Number(v);
+  if (n < 0) throw new S3Error('InvalidArgument', `Argument ${name} must be an integer between 0 and 2147483647`, { fields: { ArgumentName: name, ArgumentValue: v } });
+  return Math.min(n, 1000);
+}
+
+export function parseEncodingType(v: string | null): boolean {
+  if (v === null) return false;
+  if (v.toLowerCase() !== 'url') throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', { fields: { ArgumentName: 'encoding-type', ArgumentValue: v } });
+  return true;
+}
+
+function contentsXml(objects: ObjectRecord[], enc: (s: string) => string, owner: XmlNode | undefined): XmlNode[] {
+  return objects.map((o) => [
+    'Contents',
+    [
+      ['Key', enc(o.key)],
+      ['LastModified', new Date(o.lastModified)],
+      ['ETag', quoteEtag(o.etag)],
+      ['ChecksumAlgorithm', o.checksum?.algorithm],
+      ['ChecksumType', o.checksum?.type],
+      ['Size', o.size],
+      ...(owner ? [owner] : []),
+      ['StorageClass', o.storageClass],
+    ],
+  ]);
+}
+
+function ownerXml(req: S3Request): XmlNode {
+  return ['Owner', [['ID', req.principal!.accountId], ['DisplayName', req.principal!.displayName]]];
+}
+
+export async function listObjectsV1(ctx: S3Context, req: S3Request<BucketEndpoint>): Promise<S3Response> {
+  const bucket = await requireBucket(ctx, req, req.endpoint.bucket);
+  const q = req.query;
+  const prefix = q.get('prefix') ?? '';
+  const delimiter = q.get('delimiter') ?? '';
+  const marker = q.get('marker') ?? '';
+  const maxKeys = parseMaxKeys(q.get('max-keys'));
+  const url = parseEncodingType(q.get('encoding-type'));
+  const enc = url ? urlEncodeKey : (s: string) => s;
+  const page = await listPage(ctx, bucket.name, { prefix, delimiter, maxKeys, ...(marker ? { after: marker } : {}) });
+  return {
+    status: 200,
+    headers: { 'content-type': 'application/xml' },
+    body: buildS3Xml('ListBucketResult', [
+      ['Name', bucket.name],
+      ['Prefix', enc(prefix)],
+      ['Marker', enc(marker)],
+      ['MaxKeys', q.get('max-keys') !== null ? maxKeys : 1000],
+      ['Delimiter', delimiter ? enc(delimiter) : undefined],
+      ['IsTruncated', page.isTruncated],
+      // S3 returns NextMarker only when a delimiter was given; clients use the last key otherwise.
+      ['NextMarker', page.isTruncated && delimiter && page.last !== undefined ? enc(page.last) : undefined],
+      ['EncodingType', url ? 'url' : undefined],
+      ...contentsXml(page.contents, enc, ownerXml(req)),
+      ...page.commonPrefixes.map((p): XmlNode => ['CommonPrefixes', [['Prefix', enc(p)]]]),
+    ]),
+  };
+}
+
+function decodeToken(token: string): string {
+  const key = Buffer.from(token, 'base64url').toString('utf8');
+  if (token === '' || Buffer.from(key, 'utf8').toString('base64url') !== token) {
+    throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { fields: { ArgumentName: 'continuation-token' } });
+  }
+  return key;
+}
+
+export async function listObjectsV2(ctx: S3Context, req: S3Request<BucketEndpoint>): Promise<S3Response> {
+  const bucket = await requireBucket(ctx, req, req.endpoint.bucket);
+  const q = req.query;
+  const prefix = q.get('prefix') ?? '';
+  const delimiter = q.get('delimiter') ?? '';
+  const maxKeys = parseMaxKeys(q.get('max-keys'));
+  const url = parseEncodingType(q.get('encoding-type'));
+  const enc = url ? urlEncodeKey : (s: string) => s;
+  const token = q.get('continuation-token');
+  const startAfter = q.get('start-after');
+  const fetchOwner = q.get('fetch-owner') === 'true';
+  let after: string | undefined;
+  if (token !== null) after = decodeToken(token);
+  else if (startAfter) after = startAfter;
+  const page = await listPage(ctx, bucket.name, { prefix, delimiter, maxKeys, ...(after !== undefined ? { after } : {}) });
+  return {
+    status: 200,
+    headers: { 'content-type': 'application/xml' },
+    body: buildS3Xml('ListBucketResult', [
+      ['Name', bucket.name],
+      ['Prefix', enc(prefix)],
+      ['MaxKeys', maxKeys],
+      ['Delimiter', delimiter ? enc(delimiter) : undefined],
+      ['IsTruncated', page.isTruncated],
+      ['EncodingType', url ? 'url' : undefined],
+      ['KeyCount', page.contents.length + page.commonPrefixes.length],
+      ['ContinuationToken', token ?? undefined],
+      ['NextContinuationToken', page.isTruncated && page.last !== undefined ? Buffer.from(page.last, 'utf8').toString('base64url') : undefined],
+      ['StartAfter', startAfter !== null ? enc(startAfter) : undefined],
+      ...contentsXml(page.contents, enc, fetchOwner ? ownerXml(req) : undefined),
+      ...page.commonPrefixes.map((p): XmlNode => ['CommonPrefixes', [['Prefix', enc(p)]]]),
+    ]),
+  };
+}

@@ -1,0 +1,410 @@
+/**
+ * Multipart uploads: Create, UploadPart, Complete, Abort, ListParts,
+ * ListMultipartUploads, and the background sweep of stale uploads. Complete
+ * stitches parts by reference in metadata; no byte is copied again.
+ */
+import type { BucketEndpoint, ObjectEndpoint } from '../http/router.js';
+import { createHash, randomBytes } from 'node:crypto';
+import { S3Error } from '../errors/s3-errors.js';
+import { header, type HeaderValue, type S3Request, type S3Response } from '../http/types.js';
+import type { ChecksumAlgorithm, ChecksumType, ObjectRecord, PartRecord, StoredPart, UploadRecord } from '../metadata/metadata-store.js';
+import { checksumHeaderName, compositeChecksum, parseChecksumAlgorithm } from '../storage/checksums.js';
+import { commitWith, writeData, type WrittenData } from '../storage/object-writer.js';
+import { buildS3Xml, childList, childText, onlyChildren, parseXml, type XmlNode } from '../xml/xml.js';
+import { requireBucket } from './access.js';
+import type { S3Context } from './context.js';
+import {
+  contentMd5From,
+  parseTaggingHeader,
+  quoteEtag,
+  refuseSseHeaders,
+  requestedChecksum,
+  storedHeadersFrom,
+  unquoteEtag,
+  userMetadataFrom,
+  validateKey,
+} from './headers.js';
+import { parseEncodingType, prefixEnd, urlEncodeKey } from './list.js';
+import { writeConditionFrom } from './object.js';
+
+const XML = { 'content-type': 'application/xml' };
+export const MAX_PART_NUMBER = 10000;
+const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024;
+
+/** Upload ids begin with the creation time, so their order is initiation order. */
+function newUploadId(): string {
+  return `${Date.now().toString(16).padStart(12, '0')}${randomBytes(16).toString('hex')}`;
+}
+
+function checksumElement(algorithm: ChecksumAlgorithm): string {
+  return `Checksum${algorithm}`;
+}
+
+export async function createMultipartUpload(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
+  const { bucket, key } = req.endpoint;
+  validateKey(key);
+  refuseSseHeaders(req);
+  await requireBucket(ctx, req, bucket);
+  const storageClass = header(req, 'x-amz-storage-class') ?? 'STANDARD';
+  if (storageClass !== 'STANDARD') throw new S3Error('InvalidStorageClass');
+  const acl = header(req, 'x-amz-acl');
+  if (acl !== undefined && acl !== 'private' && acl !== 'bucket-owner-full-control') {
+    throw new S3Error('NotImplemented', 'Object ACLs are not implemented by this Coffer version.');
+  }
+  const algorithmText = header(req, 'x-amz-checksum-algorithm');
+  const checksumAlgorithm = algorithmText !== undefined ? parseChecksumAlgorithm(algorithmText) : undefined;
+  const typeText = header(req, 'x-amz-checksum-type')?.toUpperCase();
+  if (typeText !== undefined && typeText !== 'COMPOSITE' && typeText !== 'FULL_OBJECT') {
+    throw new S3Error('InvalidRequest', 'Value for x-amz-checksum-type header is invalid.');
+  }
+  let checksumType: ChecksumType | undefined = typeText as ChecksumType | undefined;
+  if (checksumAlgorithm) {
+    checksumType ??= checksumAlgorithm === 'CRC64NVME' ? 'FULL_OBJECT' : 'COMPOSITE';
+    if (checksumType === 'FULL_OBJECT') {
+      // S3 supports full-object checksums only for CRCs; combining part CRCs is not built yet.
+      if (checksumAlgorithm === 'SHA1' || checksumAlgorithm === 'SHA256') {
+        throw new S3Error('InvalidRequest', `The FULL_OBJECT checksum type cannot be used with the ${checksumAlgorithm.toLowerCase()} checksum algorithm.`);
+      }
+      throw new S3Error('NotImplemented', 'Full-object multipart checksums are not implemented by this Coffer version; use COMPOSITE.');
+    }
+  } else if (checksumType !== undefined) {
+    throw new S3Error('InvalidRequest', 'The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.');
+  }
+  const upload: UploadRecord = {
+    uploadId: newUploadId(),
+    bucket,
+    key,
+    initiated: Date.now(),
+    ownerId: req.principal!.accountId,
+    headers: storedHeadersFrom(req),
+    userMetadata: userMetadataFrom(req),
+    tags: parseTaggingHeader(header(req, 'x-amz-tagging')),
+    ...(checksumAlgorithm ? { checksumAlgorithm } : {}),
+    ...(checksumType ? { checksumType } : {}),
+    storageClass,
+  };
+  await ctx.metadata.createUpload(upload);
+  const headers: Record<string, HeaderValue> = { ...XML };
+  if (checksumAlgorithm) {
+    headers['x-amz-checksum-algorithm'] = checksumAlgorithm;
+    headers['x-amz-checksum-type'] = checksumType;
+  }
+  return {
+    status: 200,
+    headers,
+    body: buildS3Xml('InitiateMultipartUploadResult', [
+      ['Bucket', bucket],
+      ['Key', key],
+      ['UploadId', upload.uploadId],
+    ]),
+  };
+}
+
+export function parsePartNumber(req: S3Request): number {
+  const text = req.query.get('partNumber') ?? '';
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > MAX_PART_NUMBER) {
+    throw new S3Error('InvalidArgument', `Part number must be an integer between 1 and ${MAX_PART_NUMBER}, inclusive`, {
+      fields: { ArgumentName: 'partNumber', ArgumentValue: text },
+    });
+  }
+  return n;
+}
+
+/** The upload named by `uploadId`, checked to belong to this bucket and key. */
+export async function requireUpload(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<UploadRecord> {
+  const uploadId = req.query.get('uploadId') ?? '';
+  const upload = uploadId ? await ctx.metadata.getUpload(uploadId) : undefined;
+  if (!upload || upload.bucket !== req.endpoint.bucket || upload.key !== req.endpoint.key) {
+    throw new S3Error('NoSuchUpload', undefined, { fields: { UploadId: uploadId } });
+  }
+  return upload;
+}
+
+/** Commits a written part and answers as UploadPart / UploadPartCopy do. */
+export async function commitPart(ctx: S3Context, upload: UploadRecord, partNumber: number, written: WrittenData): Promise<PartRecord> {
+  const part: PartRecord = {
+    uploadId: upload.uploadId,
+    partNumber,
+    blobId: written.pending.blobId,
+    size: written.size,
+    etag: written.md5,
+    lastModified: Date.now(),
+    ...(written.checksum ? { checksum: { ...written.checksum, type: upload.checksumType ?? 'COMPOSITE' } } : {}),
+  };
+  await commitWith([written.pending], () => ctx.metadata.putPart(part));
+  return part;
+}
+
+export async function uploadPart(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
+  await requireBucket(ctx, req, req.endpoint.bucket);
+  const partNumber = parsePartNumber(req);
+  const upload = await requireUpload(ctx, req);
+  if (req.contentLength === undefined) throw new S3Error('MissingContentLength');
+  const contentMd5 = contentMd5From(req);
+  const requested = requestedChecksum(req);
+  if (requested && upload.checksumAlgorithm && requested.algorithm !== upload.checksumAlgorithm) {
+    throw new S3Error('InvalidRequest', `Checksum Type mismatch occurred, expected checksum Type: ${upload.checksumAlgorithm.toLowerCase()}, actual checksum Type: ${requested.algorithm.toLowerCase()}`);
+  }
+  const algorithm = upload.checksumAlgorithm ?? requested?.algorithm;
+  const written = await writeData(ctx.blobs, req.body(), {
+    ...(contentMd5 ? { contentMd5 } : {}),
+    ...(algorithm ? { checksumAlgorithm: algorithm } : {}),
+    ...(requested ? { expectedChecksum: requested.expected } : {}),
+    expectedSize: req.contentLength,
+    maxSize: MAX_PART_SIZE,
+    signal: req.signal,
+  });
+  const part = await commitPart(ctx, upload, partNumber, written);
+  const headers: Record<string, HeaderValue> = { etag: quoteEtag(part.etag) };
+  if (part.checksum) headers[checksumHeaderName(part.checksum.algorithm)] = part.checksum.value;
+  return { status: 200, headers };
+}
+
+interface RequestedPart {
+  partNumber: number;
+  etag: string;
+  checksums: Map<ChecksumAlgorithm, string>;
+}
+
+function parseCompleteBody(body: string): RequestedPart[] {
+  const doc = parseXml(body, 'CompleteMultipartUpload');
+  onlyChildren(doc, ['Part']);
+  const parts = childList(doc, 'Part').map((p): RequestedPart => {
+    onlyChildren(p, ['PartNumber', 'ETag', 'ChecksumCRC32', 'ChecksumCRC32C', 'ChecksumCRC64NVME', 'ChecksumSHA1', 'ChecksumSHA256']);
+    const numberText = childText(p, 'PartNumber')?.trim();
+    const etag = childText(p, 'ETag');
+    if (numberText === undefined || etag === undefined || !/^\d+$/.test(numberText)) throw new S3Error('MalformedXML');
+    const checksums = new Map<ChecksumAlgorithm, string>();
+    for (const alg of ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'] as const) {
+      const v = childText(p, checksumElement(alg));
+      if (v !== undefined) checksums.set(alg, v.trim());
+    }
+    return { partNumber: Number(numberText), etag: unquoteEtag(etag), checksums };
+  });
+  if (parts.length === 0) throw new S3Error('MalformedXML');
+  return parts;
+}
+
+export async function completeMultipartUpload(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
+  await requireBucket(ctx, req, req.endpoint.bucket);
+  const upload = await requireUpload(ctx, req);
+  const condition = writeConditionFrom(req);
+  const requested = parseCompleteBody((await req.readBody(4 * 1024 * 1024)).toString('utf8'));
+  for (let i = 1; i < requested.length; i++) {
+    if (requested[i]!.partNumber <= requested[i - 1]!.partNumber) throw new S3Error('InvalidPartOrder');
+  }
+  const stored = new Map<number, PartRecord>();
+  for (let after = 0; ; ) {
+    const page = await ctx.metadata.listParts(upload.uploadId, after, 1000);
+    for (const p of page) stored.set(p.partNumber, p);
+    if (page.length < 1000) break;
+    after = page[page.length - 1]!.partNumber;
+  }
+  const parts: StoredPart[] = [];
+  for (const [i, r] of requested.entries()) {
+    const p = stored.get(r.partNumber);
+    if (!p || p.etag !== r.etag) throw new S3Error('InvalidPart', undefined, { fields: { UploadId: upload.uploadId, PartNumber: r.partNumber, ETag: r.etag } });
+    for (const [alg, value] of r.checksums) {
+      if (!p.checksum || p.checksum.algorithm !== alg || p.checksum.value !== value) {
+        throw new S3Error('InvalidPart', `The ${alg} checksum of part ${r.partNumber} does not match the uploaded part.`);
+      }
+    }
+    if (upload.checksumAlgorithm && !p.checksum) throw new S3Error('InvalidPart', `Part ${r.partNumber} has no ${upload.checksumAlgorithm} checksum.`);
+    if (i < requested.length - 1 && p.size < ctx.config.minPartSize) {
+      throw new S3Error('EntityTooSmall', undefined, {
+        fields: { ProposedSize: p.size, MinSizeAllowed: ctx.config.minPartSize, PartNumber: r.partNumber, ETag: quoteEtag(p.etag) },
+      });
+    }
+    parts.push({ partNumber: p.partNumber, blobId: p.blobId, size: p.size, etag: p.etag, ...(p.checksum ? { checksum: p.checksum } : {}) });
+  }
+  const md5s = createHash('md5');
+  for (const p of parts) md5s.update(Buffer.from(p.etag, 'hex'));
+  const etag = `${md5s.digest('hex')}-${parts.length}`;
+  const object: ObjectRecord = {
+    bucket: upload.bucket,
+    key: upload.key,
+    size: parts.reduce((n, p) => n + p.size, 0),
+    etag,
+    lastModified: Date.now(),
+    headers: upload.headers,
+    userMetadata: upload.userMetadata,
+    tags: upload.tags,
+    parts,
+    multipart: true,
+    storageClass: upload.storageClass,
+    ownerId: upload.ownerId,
+  };
+  if (upload.checksumAlgorithm) {
+    const alg = upload.checksumAlgorithm;
+    object.checksum = { algorithm: alg, type: 'COMPOSITE', value: await compositeChecksum(alg, parts.map((p) => p.checksum!.value)) };
+  }
+  await ctx.metadata.completeUpload(upload.uploadId, object, condition);
+  const headers: Record<string, HeaderValue> = { ...XML };
+  const body: XmlNode[] = [
+    ['Location', `/${upload.bucket}/${urlEncodeKey(upload.key)}`],
+    ['Bucket', upload.bucket],
+    ['Key', upload.key],
+    ['ETag', quoteEtag(etag)],
+  ];
+  if (object.checksum) {
+    body.push([checksumElement(object.checksum.algorithm), object.checksum.value], ['ChecksumType', object.checksum.type]);
+    headers['x-amz-checksum-type'] = object.checksum.type;
+  }
+  return { status: 200, headers, body: buildS3Xml('CompleteMultipartUploadResult', body) };
+}
+
+export async function abortMultipartUpload(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
+  await requireBucket(ctx, req, req.endpoint.bucket);
+  const upload = await requireUpload(ctx, req);
+  if (!(await ctx.metadata.abortUpload(upload.uploadId))) throw new S3Error('NoSuchUpload', undefined, { fields: { UploadId: upload.uploadId } });
+  return { status: 204 };
+}
+
+function ownerNodes(req: S3Request, ownerId: string): XmlNode[] {
+  const name = req.principal?.accountId === ownerId ? req.principal.displayName : ownerId;
+  return [
+    ['Initiator', [['ID', ownerId], ['DisplayName', name]]],
+    ['Owner', [['ID', ownerId], ['DisplayName', name]]],
+  ];
+}
+
+function parseLimit(v: string | null, name: string): number {
+  if (v === null) return 1000;
+  if (!/^\d+$/.test(v)) throw new S3Error('InvalidArgument', `Provided ${name} not an integer or within integer range`, { fields: { ArgumentName: name, ArgumentValue: v } });
+  return Math.min(Number(v), 1000);
+}
+
+export async function listParts(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
+  await requireBucket(ctx, req, req.endpoint.bucket);
+  const upload = await requireUpload(ctx, req);
+  const maxParts = parseLimit(req.query.get('max-parts'), 'max-parts');
+  const markerText = req.query.get('part-number-marker') ?? '0';
+  if (!/^\d+$/.test(markerText)) throw new S3Error('InvalidArgument', 'Provided part-number-marker not an integer or within integer range', { fields: { ArgumentName: 'part-number-marker', ArgumentValue: markerText } });
+  const marker = Number(markerText);
+  const page = maxParts === 0 ? [] : await ctx.metadata.listParts(upload.uploadId, marker, maxParts + 1);
+  const truncated = page.length > maxParts;
+  const shown = page.slice(0, maxParts);
+  return {
+    status: 200,
+    headers: XML,
+    body: buildS3Xml('ListPartsResult', [
+      ['Bucket', upload.bucket],
+      ['Key', upload.key],
+      ['UploadId', upload.uploadId],
+      ['PartNumberMarker', marker],
+      ['NextPartNumberMarker', shown.length > 0 ? shown[shown.length - 1]!.partNumber : marker],
+      ['MaxParts', maxParts],
+      ['IsTruncated', truncated],
+      ...shown.map((p): XmlNode => [
+        'Part',
+        [
+          ['PartNumber', p.partNumber],
+          ['LastModified', new Date(p.lastModified)],
+          ['ETag', quoteEtag(p.etag)],
+          ['Size', p.size],
+          ...(p.checksum ? [[checksumElement(p.checksum.algorithm), p.checksum.value] as XmlNode] : []),
+        ],
+      ]),
+      ...ownerNodes(req, upload.ownerId),
+      ['StorageClass', upload.storageClass],
+      ['ChecksumAlgorithm', upload.checksumAlgorithm],
+      ['ChecksumType', upload.checksumType],
+    ]),
+  };
+}
+
+export async function listMultipartUploads(ctx: S3Context, req: S3Request<BucketEndpoint>): Promise<S3Response> {
+  const bucket = await requireBucket(ctx, req, req.endpoint.bucket);
+  const q = req.query;
+  const prefix = q.get('prefix') ?? '';
+  const delimiter = q.get('delimiter') ?? '';
+  const keyMarker = q.get('key-marker') ?? '';
+  const uploadIdMarker = q.get('upload-id-marker') ?? '';
+  const maxUploads = parseLimit(q.get('max-uploads'), 'max-uploads');
+  const url = parseEncodingType(q.get('encoding-type'));
+  const enc = url ? urlEncodeKey : (s: string) => s;
+
+  const uploads: UploadRecord[] = [];
+  const prefixes: string[] = [];
+  let truncated = false;
+  let start: { key: string; inclusive: boolean } | undefined;
+  let markers: { keyMarker?: string; uploadIdMarker?: string } = keyMarker ? { keyMarker, ...(uploadIdMarker ? { uploadIdMarker } : {}) } : {};
+  // A key-marker that is itself a common prefix means "after everything under it" (as in ListObjects).
+  let exhausted = false;
+  if (delimiter && keyMarker.startsWith(prefix) && keyMarker.indexOf(delimiter, prefix.length) === keyMarker.length - delimiter.length) {
+    const end = prefixEnd(keyMarker);
+    if (end === undefined) exhausted = true;
+    else {
+      start = { key: end, inclusive: true };
+      markers = {};
+    }
+  }
+  outer: while (maxUploads > 0 && !exhausted) {
+    const batch = await ctx.metadata.listUploads(bucket.name, { prefix, ...markers, ...(start ? { start } : {}), limit: 1000 });
+    if (batch.length === 0) break;
+    for (const u of batch) {
+      const cut = delimiter === '' ? -1 : u.key.indexOf(delimiter, prefix.length);
+      if (uploads.length + prefixes.length === maxUploads) {
+        truncated = true;
+        break outer;
+      }
+      if (cut < 0) {
+        uploads.push(u);
+        markers = { keyMarker: u.key, uploadIdMarker: u.uploadId };
+        start = undefined;
+        continue;
+      }
+      const cp = u.key.slice(0, cut + delimiter.length);
+      prefixes.push(cp);
+      const end = prefixEnd(cp);
+      if (end === undefined) break outer;
+      start = { key: end, inclusive: true };
+      markers = {};
+      continue outer;
+    }
+    if (batch.length < 1000) break;
+  }
+  const lastUpload = uploads[uploads.length - 1];
+  const lastPrefix = prefixes[prefixes.length - 1];
+  const nextKey = lastPrefix !== undefined && (!lastUpload || lastPrefix > lastUpload.key) ? lastPrefix : lastUpload?.key;
+  return {
+    status: 200,
+    headers: XML,
+    body: buildS3Xml('ListMultipartUploadsResult', [
+      ['Bucket', bucket.name],
+      ['KeyMarker', enc(keyMarker)],
+      ['UploadIdMarker', uploadIdMarker],
+      ['NextKeyMarker', truncated && nextKey !== undefined ? enc(nextKey) : undefined],
+      ['NextUploadIdMarker', truncated && lastUpload && nextKey === lastUpload.key ? lastUpload.uploadId : undefined],
+      ['Delimiter', delimiter ? enc(delimiter) : undefined],
+      ['Prefix', enc(prefix)],
+      ['MaxUploads', maxUploads],
+      ['IsTruncated', truncated],
+      ['EncodingType', url ? 'url' : undefined],
+      ...uploads.map((u): XmlNode => [
+        'Upload',
+        [
+          ['Key', enc(u.key)],
+          ['UploadId', u.uploadId],
+          ...ownerNodes(req, u.ownerId),
+          ['StorageClass', u.storageClass],
+          ['Initiated', new Date(u.initiated)],
+          ['ChecksumAlgorithm', u.checksumAlgorithm],
+          ['ChecksumType', u.checksumType],
+        ],
+      ]),
+      ...prefixes.map((p): XmlNode => ['CommonPrefixes', [['Prefix', enc(p)]]]),
+    ]),
+  };
+}
+
+/** Aborts uploads older than the configured age; returns how many. */
+export async function sweepStaleUploads(ctx: S3Context, now = Date.now()): Promise<number> {
+  let n = 0;
+  for (;;) {
+    const stale = await ctx.metadata.staleUploads(now - ctx.config.staleUploadAgeMs, 100);
+    for (const u of stale) if (await ctx.metadata.abortUpload(u.uploadId)) n++;
+    if (stale.length < 100) return n;
+  }
+}

@@ -1,0 +1,301 @@
+/**
+ * Single objects: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects,
+ * and object tagging.
+ */
+import type { BucketEndpoint, ObjectEndpoint } from '../http/router.js';
+import { S3Error } from '../errors/s3-errors.js';
+import { header, type HeaderValue, type S3Request, type S3Response } from '../http/types.js';
+import type { ObjectRecord, WriteCondition } from '../metadata/metadata-store.js';
+import { checksumHeaderName } from '../storage/checksums.js';
+import { readParts } from '../storage/object-reader.js';
+import { commitWith, writeData } from '../storage/object-writer.js';
+import { buildS3Xml, childList, childText, onlyChildren, parseXml, type XmlNode } from '../xml/xml.js';
+import { requireBucket } from './access.js';
+import type { S3Context } from './context.js';
+import {
+  checkConditions,
+  contentMd5From,
+  httpDate,
+  parseTaggingHeader,
+  quoteEtag,
+  refuseSseHeaders,
+  requestedChecksum,
+  storedHeadersFrom,
+  unquoteEtag,
+  userMetadataFrom,
+  validateKey,
+  validateTags,
+  verifyBodyIntegrity,
+} from './headers.js';
+
+
+/** S3 refuses version ids on buckets that never had versioning, except the literal "null". */
+export function refuseVersionId(req: S3Request): void {
+  const v = req.query.get('versionId');
+  if (v !== null && v !== 'null') throw new S3Error('InvalidArgument', 'Invalid version id specified', { fields: { ArgumentName: 'versionId', ArgumentValue: v } });
+}
+
+/** The write conditions of a PUT: `If-None-Match: *` and `If-Match`. */
+export function writeConditionFrom(req: S3Request): WriteCondition | undefined {
+  const ifNoneMatch = header(req, 'if-none-match');
+  const ifMatch = header(req, 'if-match');
+  if (ifNoneMatch === undefined && ifMatch === undefined) return undefined;
+  if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') {
+    throw new S3Error('NotImplemented', 'Conditional writes support If-None-Match: * only.');
+  }
+  return { ...(ifNoneMatch !== undefined ? { ifNoneMatch: true } : {}), ...(ifMatch !== undefined ? { ifMatch: unquoteEtag(ifMatch) } : {}) };
+}
+
+export async function putObject(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
+  const { bucket: bucketName, key } = req.endpoint;
+  validateKey(key);
+  refuseSseHeaders(req);
+  await requireBucket(ctx, req, bucketName);
+  if (req.contentLength === undefined) throw new S3Error('MissingContentLength');
+  const storageClass = header(req, 'x-amz-storage-class') ?? 'STANDARD';
+  if (storageClass !== 'STANDARD') throw new S3Error('InvalidStorageClass');
+  const acl = header(req, 'x-amz-acl');
+  if (acl !== undefined && acl !== 'private' && acl !== 'bucket-owner-full-control') {
+    throw new S3Error('NotImplemented', 'Object ACLs are not implemented by this Coffer version.');
+  }
+  const headers = storedHeadersFrom(req);
+  const userMetadata = userMetadataFrom(req);
+  const tags = parseTaggingHeader(header(req, 'x-amz-tagging'));
+  const condition = writeConditionFrom(req);
+  const contentMd5 = contentMd5From(req);
+  const checksum = requestedChecksum(req);
+  if (condition) {
+    // Fail fast before reading the body; the commit re-checks atomically.
+    const current = await ctx.metadata.getObject(bucketName, key);
+    if (condition.ifNoneMatch && current) throw new S3Error('PreconditionFailed');
+    if (condition.ifMatch !== undefined && !current) throw new S3Error('NoSuchKey');
+    if (condition.ifMatch !== undefined && current && current.etag !== condition.ifMatch) throw new S3Error('PreconditionFailed');
+  }
+  const written = await writeData(ctx.blobs, req.body(), {
+    ...(contentMd5 ? { contentMd5 } : {}),
+    ...(checksum ? { checksumAlgorithm: checksum.algorithm, expectedChecksum: checksum.expected } : {}),
+    expectedSize: req.contentLength,
+    maxSize: ctx.config.maxObjectSize,
+    signal: req.signal,
+  });
+  const object: ObjectRecord = {
+    bucket: bucketName,
+    key,
+    size: written.size,
+    etag: written.md5,
+    lastModified: Date.now(),
+    headers,
+    userMetadata,
+    tags,
+    ...(written.checksum ? { checksum: written.checksum } : {}),
+    parts: written.size === 0 ? [] : [{ partNumber: 1, blobId: written.pending.blobId, size: written.size, etag: written.md5 }],
+    multipart: false,
+    storageClass,
+    ownerId: req.principal!.accountId,
+  };
+  await commitWith([written.pending], () => ctx.metadata.putObject(object, condition));
+  const out: Record<string, HeaderValue> = { etag: quoteEtag(object.etag) };
+  if (object.checksum) {
+    out[checksumHeaderName(object.checksum.algorithm)] = object.checksum.value;
+    out['x-amz-checksum-type'] = object.checksum.type;
+  }
+  return { status: 200, headers: out };
+}
+
+export async function loadObject(ctx: S3Context, bucket: string, key: string): Promise<ObjectRecord> {
+  const object = await ctx.metadata.getObject(bucket, key);
+  if (!object) throw new S3Error('NoSuchKey', undefined, { fields: { Key: key } });
+  return object;
+}
+
+/** A single `bytes=` range resolved against a size; undefined means the whole object (also for syntax S3 ignores). */
+export function parseRange(value: string | undefined, size: number): { start: number; end: number } | undefined {
+  if (value === undefined) return undefined;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(value.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  const unsatisfiable = () =>
+    new S3Error('InvalidRange', undefined, { fields: { RangeRequested: value, ActualObjectSize: size }, headers: { 'content-range': `bytes */${size}` } });
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (suffix === 0 || size === 0) throw unsatisfiable();
+    return { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  if (m[2] !== '' && Number(m[2]) < start) return undefined;
+  if (start >= size) throw unsatisfiable();
+  return { start, end };
+}
+
+/** Headers describing an object on GET and HEAD. */
+export function objectHeaders(object: ObjectRecord): Record<string, HeaderValue> {
+  const h: Record<string, HeaderValue> = {
+    etag: quoteEtag(object.etag),
+    'last-modified': httpDate(object.lastModified),
+    'accept-ranges': 'bytes',
+    'content-type': object.headers['content-type'] ?? 'binary/octet-stream',
+  };
+  for (const [name, value] of Object.entries(object.headers)) if (name !== 'content-type') h[name] = value;
+  for (const [name, value] of Object.entries(object.userMetadata)) h[`x-amz-meta-${name}`] = value;
+  if (object.tags.length > 0) h['x-amz-tagging-count'] = object.tags.length;
+  if (object.storageClass !== 'STANDARD') h['x-amz-storage-class'] = object.storageClass;
+  return h;
+}
+
+const RESPONSE_OVERRIDES: Record<string, string> = {
+  'response-content-type': 'content-type',
+  'response-content-language': 'content-language',
+  'response-expires': 'expires',
+  'response-cache-control': 'cache-control',
+  'response-content-disposition': 'content-disposition',
+  'response-content-encoding': 'content-encoding',
+};
+
+async function getOrHead(ctx: S3Context, req: S3Request<ObjectEndpoint>, withBody: boolean): Promise<S3Response> {
+  const { bucket, key } = req.endpoint;
+  refuseVersionId(req);
+  await requireBucket(ctx, req, bucket);
+  const object = await loadObject(ctx, bucket, key);
+  checkConditions(
+    object,
+    {
+      ifMatch: header(req, 'if-match'),
+      ifNoneMatch: header(req, 'if-none-match'),
+      ifModifiedSince: header(req, 'if-modified-since'),
+      ifUnmodifiedSince: header(req, 'if-unmodified-since'),
+    },
+    'NotModified',
+  );
+  const headers = objectHeaders(object);
+  for (const [param, name] of Object.entries(RESPONSE_OVERRIDES)) {
+    const v = req.query.get(param);
+    if (v !== null) headers[name] = v;
+  }
+
+  let range: { start: number; end: number } | undefined;
+  let status = 200;
+  const partNumberText = req.query.get('partNumber');
+  if (partNumberText !== null) {
+    if (header(req, 'range') !== undefined) throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
+    const partNumber = Number(partNumberText);
+    if (!/^\d+$/.test(partNumberText) || partNumber < 1 || partNumber > 10000) {
+      throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', { fields: { ArgumentName: 'partNumber', ArgumentValue: partNumberText } });
+    }
+    const parts = object.multipart ? object.parts : [{ size: object.size }];
+    if (partNumber > parts.length) throw new S3Error('InvalidPartNumber');
+    let start = 0;
+    for (let i = 0; i < partNumber - 1; i++) start += parts[i]!.size;
+    const size = parts[partNumber - 1]!.size;
+    if (object.multipart) headers['x-amz-mp-parts-count'] = object.parts.length;
+    if (size > 0) {
+      range = { start, end: start + size - 1 };
+      // S3 answers a partNumber read of a multipart object with 206 and Content-Range.
+      if (object.multipart) status = 206;
+    }
+  } else {
+    range = parseRange(header(req, 'range'), object.size);
+    if (range) status = 206;
+  }
+  if (range && status === 206) headers['content-range'] = `bytes ${range.start}-${range.end}/${object.size}`;
+  const length = range ? range.end - range.start + 1 : object.size;
+  headers['content-length'] = length;
+  if (object.checksum && header(req, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED' && status === 200) {
+    headers[checksumHeaderName(object.checksum.algorithm)] = object.checksum.value;
+    headers['x-amz-checksum-type'] = object.checksum.type;
+  }
+  if (!withBody || length === 0) return { status, headers };
+  return { status, headers, body: readParts(ctx.blobs, object.parts, range ?? { start: 0, end: object.size - 1 }) };
+}
+
+export function getObject(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
+  return getOrHead(ctx, req, true);
+}
+
+export function headObject(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
+  return getOrHead(ctx, req, false);
+}
+
+export async function deleteObject(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
+  const { bucket, key } = req.endpoint;
+  refuseVersionId(req);
+  await requireBucket(ctx, req, bucket);
+  const ifMatch = header(req, 'if-match');
+  if (ifMatch !== undefined) {
+    const current = await loadObject(ctx, bucket, key);
+    if (current.etag !== unquoteEtag(ifMatch)) throw new S3Error('PreconditionFailed');
+  }
+  // S3 answers 204 whether or not the key existed.
+  await ctx.metadata.deleteObject(bucket, key);
+  return { status: 204 };
+}
+
+export async function deleteObjects(ctx: S3Context, req: S3Request<BucketEndpoint>): Promise<S3Response> {
+  const bucket = await requireBucket(ctx, req, req.endpoint.bucket);
+  const body = await req.readBody(2 * 1024 * 1024);
+  await verifyBodyIntegrity(req, body, { required: true });
+  const doc = parseXml(body.toString('utf8'), 'Delete');
+  onlyChildren(doc, ['Object', 'Quiet']);
+  const quiet = childText(doc, 'Quiet')?.trim() === 'true';
+  const objects = childList(doc, 'Object');
+  if (objects.length === 0 || objects.length > 1000) throw new S3Error('MalformedXML');
+  const results: XmlNode[] = [];
+  for (const o of objects) {
+    onlyChildren(o, ['Key', 'VersionId', 'ETag', 'LastModifiedTime', 'Size']);
+    const key = childText(o, 'Key');
+    if (key === undefined) throw new S3Error('MalformedXML');
+    const versionId = childText(o, 'VersionId');
+    try {
+      if (versionId !== undefined && versionId !== 'null') throw new S3Error('NoSuchVersion');
+      validateKey(key);
+      await ctx.metadata.deleteObject(bucket.name, key);
+      if (!quiet) results.push(['Deleted', [['Key', key]]]);
+    } catch (err) {
+      const e = err instanceof S3Error ? err : new S3Error('InternalError');
+      if (!(err instanceof S3Error)) ctx.log.error({ err, requestId: req.requestId }, 'DeleteObjects entry failed');
+      results.push(['Error', [['Key', key], ['Code', e.code], ['Message', e.message]]]);
+    }
+  }
+  return { status: 200, headers: { 'content-type': 'application/xml' }, body: buildS3Xml('DeleteResult', results) };
+}
+
+export async function getObjectTagging(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
+  refuseVersionId(req);
+  await requireBucket(ctx, req, req.endpoint.bucket);
+  const object = await loadObject(ctx, req.endpoint.bucket, req.endpoint.key);
+  return {
+    status: 200,
+    headers: { 'content-type': 'application/xml' },
+    body: buildS3Xml('Tagging', [['TagSet', object.tags.map(([k, v]): XmlNode => ['Tag', [['Key', k], ['Value', v]]])]]),
+  };
+}
+
+export async function putObjectTagging(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
+  refuseVersionId(req);
+  await requireBucket(ctx, req, req.endpoint.bucket);
+  const doc = parseXml((await req.readBody(64 * 1024)).toString('utf8'), 'Tagging');
+  onlyChildren(doc, ['TagSet']);
+  const tagSets = childList(doc, 'TagSet');
+  if (tagSets.length !== 1) throw new S3Error('MalformedXML');
+  onlyChildren(tagSets[0]!, ['Tag']);
+  const tags: [string, string][] = childList(tagSets[0]!, 'Tag').map((t) => {
+    onlyChildren(t, ['Key', 'Value']);
+    const k = childText(t, 'Key');
+    const v = childText(t, 'Value');
+    if (k === undefined || v === undefined) throw new S3Error('MalformedXML');
+    return [k, v];
+  });
+  validateTags(tags);
+  if (!(await ctx.metadata.putObjectTags(req.endpoint.bucket, req.endpoint.key, tags))) {
+    throw new S3Error('NoSuchKey', undefined, { fields: { Key: req.endpoint.key } });
+  }
+  return { status: 200 };
+}
+
+export async function deleteObjectTagging(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
+  refuseVersionId(req);
+  await requireBucket(ctx, req, req.endpoint.bucket);
+  if (!(await ctx.metadata.putObjectTags(req.endpoint.bucket, req.endpoint.key, []))) {
+    throw new S3Error('NoSuchKey', undefined, { fields: { Key: req.endpoint.key } });
+  }
+  return { status: 204 };
+}

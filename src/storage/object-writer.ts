@@ -1,0 +1,95 @@
+/**
+ * The write pipeline shared by PutObject, UploadPart and copies: one pass over
+ * the bytes computes the MD5 (ETag), the requested checksum and the size,
+ * enforces limits, and streams into a staged blob. Every check that can fail
+ * runs before the blob is made durable, so a rejected upload leaves nothing.
+ */
+import { createHash } from 'node:crypto';
+import type { BlobStore, PendingBlob } from '../blob/blob-store.js';
+import { S3Error } from '../errors/s3-errors.js';
+import type { ChecksumAlgorithm, ChecksumValue } from '../metadata/metadata-store.js';
+import { createChecksumHasher } from './checksums.js';
+
+export interface WriteDataOptions {
+  /** Decoded Content-MD5 to verify (BadDigest on mismatch). */
+  contentMd5?: Buffer;
+  /** Checksum to compute; verified against `expectedChecksum` when that yields a value. */
+  checksumAlgorithm?: ChecksumAlgorithm;
+  /** The client's checksum (base64): from a header now, or from trailers once the body ends. */
+  expectedChecksum?: () => string | undefined;
+  /** Declared size; a body of another length is IncompleteBody. */
+  expectedSize?: number;
+  /** Largest size accepted (EntityTooLarge). */
+  maxSize: number;
+  signal?: AbortSignal;
+}
+
+export interface WrittenData {
+  pending: PendingBlob;
+  size: number;
+  /** Hex MD5 of the bytes. */
+  md5: string;
+  checksum?: ChecksumValue;
+}
+
+export async function writeData(blobs: BlobStore, source: AsyncIterable<Buffer>, options: WriteDataOptions): Promise<WrittenData> {
+  if (options.expectedSize !== undefined && options.expectedSize > options.maxSize) throw new S3Error('EntityTooLarge');
+  const md5 = createHash('md5');
+  const checksum = options.checksumAlgorithm ? createChecksumHasher(options.checksumAlgorithm) : undefined;
+  let size = 0;
+  let md5Hex = '';
+  let checksumValue: string | undefined;
+
+  async function* measured(): AsyncGenerator<Buffer> {
+    for await (const chunk of source) {
+      size += chunk.length;
+      if (size > options.maxSize) throw new S3Error('EntityTooLarge');
+      md5.update(chunk);
+      checksum?.update(chunk);
+      yield chunk;
+    }
+    // All of these run before the blob store fsyncs, so a failure leaves no blob.
+    if (options.expectedSize !== undefined && size !== options.expectedSize) throw new S3Error('IncompleteBody');
+    const digest = md5.digest();
+    md5Hex = digest.toString('hex');
+    if (options.contentMd5 && !digest.equals(options.contentMd5)) {
+      throw new S3Error('BadDigest', undefined, {
+        fields: { ExpectedDigest: options.contentMd5.toString('base64'), CalculatedDigest: digest.toString('base64') },
+      });
+    }
+    if (checksum && options.checksumAlgorithm) {
+      checksumValue = (await checksum.digest()).toString('base64');
+      const expected = options.expectedChecksum?.();
+      if (expected !== undefined && expected !== checksumValue) {
+        throw new S3Error('BadDigest', `The ${options.checksumAlgorithm} you specified did not match the calculated checksum.`);
+      }
+    }
+  }
+
+  const pending = await blobs.write(measured(), options.signal ? { signal: options.signal } : {});
+  return {
+    pending,
+    size,
+    md5: md5Hex,
+    ...(checksumValue !== undefined && options.checksumAlgorithm
+      ? { checksum: { algorithm: options.checksumAlgorithm, value: checksumValue, type: 'FULL_OBJECT' as const } }
+      : {}),
+  };
+}
+
+/**
+ * Commits metadata for freshly written blobs: publishes them after the commit,
+ * discards them if it fails. The one place that orders "data durable → metadata
+ * commit → publish".
+ */
+export async function commitWith<T>(pending: PendingBlob[], commit: () => Promise<T>): Promise<T> {
+  let result: T;
+  try {
+    result = await commit();
+  } catch (err) {
+    await Promise.all(pending.map((p) => p.discard()));
+    throw err;
+  }
+  await Promise.all(pending.map((p) => p.publish()));
+  return result;
+}

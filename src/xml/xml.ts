@@ -1,0 +1,111 @@
+/**
+ * Building and parsing S3 XML documents. Building is a tiny tree serializer
+ * (S3 responses are small and regular); parsing uses fast-xml-parser with
+ * entity handling that cannot expand beyond the input.
+ */
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { S3Error } from '../errors/s3-errors.js';
+
+export const S3_XMLNS = 'http://s3.amazonaws.com/doc/2006-03-01/';
+
+/** A node value: text, a nested element list, or omitted when undefined. */
+export type XmlValue = string | number | boolean | bigint | Date | XmlNode[] | undefined | null;
+/** One element: `[name, value]`, or `[name, value, attributes]`. */
+export type XmlNode = [string, XmlValue] | [string, XmlValue, Record<string, string>];
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\r': '&#13;' };
+
+export function escapeXml(text: string): string {
+  return text.replace(/[&<>"'\r]/g, (c) => ESCAPES[c]!);
+}
+
+function renderValue(value: Exclude<XmlValue, undefined | null>): string {
+  if (Array.isArray(value)) return value.map(renderNode).join('');
+  if (value instanceof Date) return value.toISOString();
+  return escapeXml(String(value));
+}
+
+function renderNode(node: XmlNode): string {
+  const [name, value, attrs] = node;
+  if (value === undefined || value === null) return '';
+  const attrText = attrs ? Object.entries(attrs).map(([k, v]) => ` ${k}="${escapeXml(v)}"`).join('') : '';
+  return `<${name}${attrText}>${renderValue(value)}</${name}>`;
+}
+
+/** Serializes a document with the XML declaration. */
+export function buildXml(root: XmlNode): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${renderNode(root)}`;
+}
+
+/** Same, with the S3 namespace on the root element. */
+export function buildS3Xml(name: string, children: XmlNode[]): string {
+  return buildXml([name, children, { xmlns: S3_XMLNS }]);
+}
+
+const parser = new XMLParser({
+  ignoreAttributes: true,
+  removeNSPrefix: true,
+  parseTagValue: false,
+  trimValues: false,
+  processEntities: true,
+  ignoreDeclaration: true,
+  isArray: () => true,
+});
+
+/** A parsed element: its text and its children by name (every child is a list, in order). */
+export interface XmlElement {
+  text: string;
+  children: Map<string, XmlElement[]>;
+}
+
+function toElement(raw: unknown): XmlElement {
+  const children = new Map<string, XmlElement[]>();
+  let text = '';
+  if (typeof raw === 'string') return { text: raw, children };
+  if (raw && typeof raw === 'object') {
+    for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+      if (k === '#text') {
+        text = Array.isArray(v) ? v.join('') : String(v);
+        continue;
+      }
+      const list = Array.isArray(v) ? v : [v];
+      children.set(k, list.map(toElement));
+    }
+  }
+  return { text, children };
+}
+
+/**
+ * Parses an XML request body and returns its root element, checking the root's
+ * name. Anything not well-formed is `MalformedXML`, as S3 answers.
+ */
+export function parseXml(body: string, rootName: string): XmlElement {
+  if (body.trim() === '') throw new S3Error('MalformedXML');
+  if (XMLValidator.validate(body) !== true) throw new S3Error('MalformedXML');
+  let doc: unknown;
+  try {
+    doc = parser.parse(body);
+  } catch {
+    throw new S3Error('MalformedXML');
+  }
+  const root = (doc as Record<string, unknown[]>)[rootName];
+  if (!root || !Array.isArray(root) || root.length !== 1) throw new S3Error('MalformedXML');
+  return toElement(root[0]);
+}
+
+/** The text of the only child named `name`, or undefined. More than one → MalformedXML. */
+export function childText(el: XmlElement, name: string): string | undefined {
+  const list = el.children.get(name);
+  if (!list) return undefined;
+  if (list.length !== 1) throw new S3Error('MalformedXML');
+  return list[0]!.text;
+}
+
+export function childList(el: XmlElement, name: string): XmlElement[] {
+  return el.children.get(name) ?? [];
+}
+
+/** Rejects children other than `allowed` (S3 validates documents against its schema). */
+export function onlyChildren(el: XmlElement, allowed: readonly string[]): void {
+  for (const k of el.children.keys()) if (!allowed.includes(k)) throw new S3Error('MalformedXML');
+}

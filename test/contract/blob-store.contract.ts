@@ -1,0 +1,85 @@
+/** The BlobStore contract, run against every driver. */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { BlobNotFoundError, type BlobStore } from '../../src/blob/blob-store.js';
+
+export interface BlobStoreFactory {
+  name: string;
+  create(): Promise<BlobStore>;
+  destroy?(): Promise<void>;
+}
+
+async function* chunks(...parts: (string | Buffer)[]): AsyncGenerator<Buffer> {
+  for (const p of parts) yield Buffer.isBuffer(p) ? p : Buffer.from(p);
+}
+
+async function collect(it: AsyncIterable<Buffer>): Promise<Buffer> {
+  const out: Buffer[] = [];
+  for await (const c of it) out.push(c);
+  return Buffer.concat(out);
+}
+
+export function blobStoreContract(factory: BlobStoreFactory): void {
+  describe(`BlobStore contract: ${factory.name}`, () => {
+    let store: BlobStore;
+    before(async () => (store = await factory.create()));
+    after(async () => factory.destroy?.());
+
+    test('write_publish_read_whole_and_ranges', async () => {
+      const data = Buffer.from('0123456789abcdefghij');
+      const pending = await store.write(chunks(data.subarray(0, 7), data.subarray(7)));
+      assert.equal(pending.size, 20);
+      assert.deepEqual(await collect(await store.read(pending.blobId)), data, 'readable before publish');
+      await pending.publish();
+      assert.deepEqual(await collect(await store.read(pending.blobId)), data);
+      assert.deepEqual(await collect(await store.read(pending.blobId, { start: 3, end: 5 })), Buffer.from('345'));
+      assert.deepEqual(await collect(await store.read(pending.blobId, { start: 19, end: 19 })), Buffer.from('j'));
+    });
+
+    test('read_counts_bytes', async () => {
+      const pending = await store.write(chunks('x'.repeat(1000)));
+      await pending.publish();
+      const before = store.stats().bytesRead;
+      await collect(await store.read(pending.blobId, { start: 10, end: 19 }));
+      assert.equal(store.stats().bytesRead - before, 10);
+    });
+
+    test('failed_source_leaves_nothing', async () => {
+      async function* failing(): AsyncGenerator<Buffer> {
+        yield Buffer.from('partial');
+        throw new Error('client went away');
+      }
+      await assert.rejects(store.write(failing()), /client went away/);
+      const recovered = await store.recover(async () => new Set());
+      assert.equal(recovered.removed, 0, 'no staged leftovers from a failed write');
+    });
+
+    test('discard_and_delete', async () => {
+      const a = await store.write(chunks('a'));
+      await a.discard();
+      await assert.rejects(store.read(a.blobId), BlobNotFoundError);
+      const b = await store.write(chunks('b'));
+      await b.publish();
+      await store.delete(b.blobId);
+      await assert.rejects(store.read(b.blobId), BlobNotFoundError);
+      await store.delete(b.blobId); // absent is fine
+      await assert.rejects(store.read('not-an-id'), BlobNotFoundError);
+    });
+
+    test('recover_publishes_referenced_and_removes_the_rest', async () => {
+      const keep = await store.write(chunks('keep'));
+      const drop = await store.write(chunks('drop'));
+      const result = await store.recover(async (ids) => new Set(ids.filter((id) => id === keep.blobId)));
+      assert.deepEqual(result, { published: 1, removed: 1 });
+      assert.deepEqual(await collect(await store.read(keep.blobId)), Buffer.from('keep'));
+      await assert.rejects(store.read(drop.blobId), BlobNotFoundError);
+    });
+
+    test('empty_blob', async () => {
+      const p = await store.write(chunks());
+      assert.equal(p.size, 0);
+      await p.publish();
+      assert.equal((await collect(await store.read(p.blobId))).length, 0);
+    });
+  });
+}
