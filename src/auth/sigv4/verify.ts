@@ -19,6 +19,7 @@ import {
   signatureHex,
   signaturesEqual,
   SigningKeyCache,
+  sha256Hex,
   stringToSign,
 } from './canonical.js';
 
@@ -58,6 +59,12 @@ export interface VerifyOptions<C extends Credential> {
   /** Clock, for tests. */
   now?: () => number;
   cache?: SigningKeyCache;
+  /**
+   * The whole (small) body, already read, for services whose clients sign its
+   * hash without sending x-amz-content-sha256 (KMS, IAM and STS JSON/query APIs).
+   * S3 requests must carry the header.
+   */
+  body?: Buffer;
 }
 
 export type AuthResult<C extends Credential> =
@@ -281,10 +288,12 @@ export async function verifySigV4<C extends Credential>(req: SigV4Request, optio
   const credential = await options.lookup(parsed.accessKeyId);
   if (!credential) throw new S3Error('InvalidAccessKeyId', undefined, { fields: { AWSAccessKeyId: parsed.accessKeyId } });
 
-  const mode = payloadModeFor(contentSha, parsed.presigned);
   // The payload hash that was signed: the header's literal value (a hash or one of the
-  // STREAMING-*/UNSIGNED-PAYLOAD markers); a presigned URL without it signs UNSIGNED-PAYLOAD.
-  const payloadHash = contentSha ?? UNSIGNED_PAYLOAD;
+  // STREAMING-*/UNSIGNED-PAYLOAD markers); a presigned URL without it signs UNSIGNED-PAYLOAD;
+  // a small body read up front (non-S3 services) signs its own hash, verified right here.
+  const hashOfBody = contentSha === undefined && options.body !== undefined ? sha256Hex(options.body) : undefined;
+  const mode: DeclaredPayload = hashOfBody !== undefined ? { kind: 'unsigned' } : payloadModeFor(contentSha, parsed.presigned);
+  const payloadHash = hashOfBody ?? contentSha ?? UNSIGNED_PAYLOAD;
   const headersText = canonicalHeaders(parsed.signedHeaders, req.rawHeaders);
   if (headersText === undefined) {
     throw new S3Error(malformed, 'A header named in SignedHeaders is missing from the request.');
