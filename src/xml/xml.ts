@@ -47,7 +47,9 @@ const parser = new XMLParser({
   removeNSPrefix: true,
   parseTagValue: false,
   trimValues: false,
-  processEntities: true,
+  // Entities are decoded by decodeEntities below: the parser's own handling skips numeric
+  // character references, and Go's encoding/xml (rclone, the Go SDKs) writes quotes as `&#34;`.
+  processEntities: false,
   ignoreDeclaration: true,
   isArray: () => true,
 });
@@ -58,14 +60,31 @@ export interface XmlElement {
   children: Map<string, XmlElement[]>;
 }
 
+const NAMED_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+/** The five XML entities and numeric character references; anything else is not well-formed. */
+function decodeEntities(text: string): string {
+  if (!text.includes('&')) return text;
+  return text.replace(/&([^;&]*);?/g, (whole, name: string) => {
+    if (!whole.endsWith(';')) throw new S3Error('MalformedXML');
+    const named = NAMED_ENTITIES[name];
+    if (named !== undefined) return named;
+    const m = /^#(?:x([0-9a-fA-F]{1,6})|([0-9]{1,7}))$/.exec(name);
+    if (!m) throw new S3Error('MalformedXML');
+    const code = m[1] !== undefined ? parseInt(m[1], 16) : Number(m[2]);
+    if (code > 0x10ffff || code === 0 || (code >= 0xd800 && code <= 0xdfff)) throw new S3Error('MalformedXML');
+    return String.fromCodePoint(code);
+  });
+}
+
 function toElement(raw: unknown): XmlElement {
   const children = new Map<string, XmlElement[]>();
   let text = '';
-  if (typeof raw === 'string') return { text: raw, children };
+  if (typeof raw === 'string') return { text: decodeEntities(raw), children };
   if (raw && typeof raw === 'object') {
     for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
       if (k === '#text') {
-        text = Array.isArray(v) ? v.join('') : String(v);
+        text = decodeEntities(Array.isArray(v) ? v.join('') : String(v));
         continue;
       }
       const list = Array.isArray(v) ? v : [v];

@@ -41,6 +41,12 @@ export interface StartOptions {
 
 let counter = 0;
 
+function withoutKeys(env: NodeJS.ProcessEnv, keys: string[]): NodeJS.ProcessEnv {
+  const copy = { ...env };
+  for (const k of keys) delete copy[k];
+  return copy;
+}
+
 export async function startServer(options: StartOptions = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'coffer-test-'));
   const accessKeyId = options.accessKeyId ?? `TESTKEY${process.pid}X${counter++}`;
@@ -99,7 +105,9 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
         ...overrides,
       }),
     env: () => ({
-      ...process.env,
+      // A CA bundle from the surrounding environment makes rclone refuse to start
+      // ("unsupported transport") and is useless against a plain-HTTP loopback server.
+      ...withoutKeys(process.env, ['AWS_CA_BUNDLE']),
       AWS_ACCESS_KEY_ID: accessKeyId,
       AWS_SECRET_ACCESS_KEY: secretAccessKey,
       AWS_DEFAULT_REGION: region,
