@@ -53,8 +53,13 @@ export async function listPage(ctx: S3Context, bucket: string, r: ListRequest): 
     start = { key: end, inclusive: true };
   }
   let count = 0;
+  // With a delimiter, a batch may end up used for one row (its first key rolls up into a
+  // CommonPrefix and the scan seeks past it): start small after every seek and grow while
+  // the rows are all used, so a page never reads much more than it returns.
+  let want = r.delimiter === '' ? 1000 : 2;
   for (;;) {
-    const batchSize = Math.min(1000, r.maxKeys - count + 1);
+    const batchSize = Math.min(want, r.maxKeys - count + 1);
+    want = Math.min(want * 4, 1000);
     const batch = await ctx.metadata.listObjects(bucket, { prefix: r.prefix, ...(start ? { start } : {}), limit: batchSize });
     if (batch.length === 0) return page;
     let jumped = false;
@@ -77,6 +82,7 @@ export async function listPage(ctx: S3Context, bucket: string, r: ListRequest): 
       if (end === undefined) return page;
       start = { key: end, inclusive: true };
       jumped = true;
+      want = 2;
       break;
     }
     if (!jumped && batch.length < batchSize) return page;
