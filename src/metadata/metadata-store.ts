@@ -101,6 +101,17 @@ export interface UploadListRange {
   limit: number;
 }
 
+/** An SSE-KMS bucket key: an intermediate key made by the KMS, kept only as KMS ciphertext. */
+export interface BucketKeyRecord {
+  id: string;
+  bucket: string;
+  /** ARN of the KMS key that encrypted it. */
+  kmsKeyArn: string;
+  /** The KMS ciphertext blob, base64. */
+  wrapped: string;
+  createdAt: number;
+}
+
 export interface MetadataStore {
   /** Brings the schema up to date. Idempotent. */
   migrate(): Promise<void>;
@@ -113,6 +124,18 @@ export interface MetadataStore {
   listBuckets(): Promise<BucketRecord[]>;
   /** Deletes an empty bucket (no objects, no uploads). */
   deleteBucket(name: string): Promise<'deleted' | 'not-empty' | 'missing'>;
+
+  /** A bucket sub-resource document (e.g. `encryption`), or undefined when never set. */
+  getBucketConfig(bucket: string, name: string): Promise<string | undefined>;
+  /** Sets a bucket sub-resource document; false when the bucket does not exist. */
+  putBucketConfig(bucket: string, name: string, doc: string): Promise<boolean>;
+  /** Removes a bucket sub-resource document (absent is fine). Deleting a bucket removes all of them. */
+  deleteBucketConfig(bucket: string, name: string): Promise<void>;
+
+  putBucketKey(key: BucketKeyRecord): Promise<void>;
+  getBucketKey(id: string): Promise<BucketKeyRecord | undefined>;
+  /** The newest bucket key of a bucket for a KMS key, if any. */
+  latestBucketKey(bucket: string, kmsKeyArn: string): Promise<BucketKeyRecord | undefined>;
 
   getObject(bucket: string, key: string): Promise<ObjectRecord | undefined>;
   /**

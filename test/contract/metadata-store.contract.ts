@@ -74,6 +74,34 @@ export function metadataStoreContract(factory: StoreFactory): void {
       assert.equal(await store.getBucket(b), undefined);
     });
 
+    test('bucket_configs_put_get_replace_delete_and_go_with_the_bucket', async () => {
+      const b = await fresh();
+      assert.equal(await store.getBucketConfig(b, 'encryption'), undefined);
+      assert.equal(await store.putBucketConfig(b, 'encryption', '{"a":1}'), true);
+      assert.equal(await store.putBucketConfig(b, 'encryption', '{"a":2}'), true);
+      assert.equal(await store.getBucketConfig(b, 'encryption'), '{"a":2}');
+      assert.equal(await store.getBucketConfig(b, 'policy'), undefined);
+      await store.deleteBucketConfig(b, 'encryption');
+      assert.equal(await store.getBucketConfig(b, 'encryption'), undefined);
+      assert.equal(await store.putBucketConfig('no-such-bucket', 'encryption', '{}'), false);
+      await store.putBucketConfig(b, 'encryption', '{"a":3}');
+      assert.equal(await store.deleteBucket(b), 'deleted');
+      assert.equal(await store.createBucket({ name: b, createdAt: 1, ownerId: 'owner', region: 'us-east-1' }), true);
+      assert.equal(await store.getBucketConfig(b, 'encryption'), undefined, 'a re-created bucket starts without the old configuration');
+    });
+
+    test('bucket_keys_latest_per_bucket_and_kms_key', async () => {
+      const b = await fresh();
+      const arn = 'arn:aws:kms:us-east-1:000000000000:key/k1';
+      assert.equal(await store.latestBucketKey(b, arn), undefined);
+      await store.putBucketKey({ id: 'bk-1', bucket: b, kmsKeyArn: arn, wrapped: 'AAAA', createdAt: 10 });
+      await store.putBucketKey({ id: 'bk-2', bucket: b, kmsKeyArn: arn, wrapped: 'BBBB', createdAt: 20 });
+      await store.putBucketKey({ id: 'bk-3', bucket: b, kmsKeyArn: `${arn}x`, wrapped: 'CCCC', createdAt: 30 });
+      assert.equal((await store.latestBucketKey(b, arn))?.id, 'bk-2');
+      assert.deepEqual(await store.getBucketKey('bk-1'), { id: 'bk-1', bucket: b, kmsKeyArn: arn, wrapped: 'AAAA', createdAt: 10 });
+      assert.equal(await store.getBucketKey('bk-none'), undefined);
+    });
+
     test('bucket_with_upload_is_not_empty', async () => {
       const b = await fresh();
       await store.createUpload(upload(b, 'k', '00000001-a'));

@@ -37,4 +37,22 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     queued_at INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 2: bucket sub-resource configurations (encryption now; policy, cors… later) and
+  //    SSE-KMS bucket keys (intermediate keys, stored only as KMS ciphertext).
+  `
+  CREATE TABLE bucket_configs (
+    bucket TEXT NOT NULL,
+    name TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (bucket, name)
+  ) WITHOUT ROWID;
+  CREATE TABLE bucket_keys (
+    id TEXT PRIMARY KEY,
+    bucket TEXT NOT NULL,
+    kms_key_arn TEXT NOT NULL,
+    wrapped TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX bucket_keys_latest ON bucket_keys (bucket, kms_key_arn, created_at);
+  `,
 ];

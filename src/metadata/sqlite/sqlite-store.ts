@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import { S3Error } from '../../errors/s3-errors.js';
 import type {
+  BucketKeyRecord,
   BucketRecord,
   KeyRange,
   MetadataStore,
@@ -118,9 +119,48 @@ export class SqliteMetadataStore implements MetadataStore {
         if (this.#stmt('SELECT 1 FROM objects WHERE bucket = ? LIMIT 1').get(name)) return 'not-empty';
         if (this.#stmt('SELECT 1 FROM uploads WHERE bucket = ? LIMIT 1').get(name)) return 'not-empty';
         this.#stmt('DELETE FROM buckets WHERE name = ?').run(name);
+        this.#stmt('DELETE FROM bucket_configs WHERE bucket = ?').run(name);
+        this.#stmt('DELETE FROM bucket_keys WHERE bucket = ?').run(name);
         return 'deleted';
       })
       .immediate();
+  }
+
+  async getBucketConfig(bucket: string, name: string): Promise<string | undefined> {
+    const row = this.#stmt('SELECT doc FROM bucket_configs WHERE bucket = ? AND name = ?').get(bucket, name) as { doc: string } | undefined;
+    return row?.doc;
+  }
+
+  async putBucketConfig(bucket: string, name: string, doc: string): Promise<boolean> {
+    return this.#db
+      .transaction((): boolean => {
+        if (!this.#stmt('SELECT 1 FROM buckets WHERE name = ?').get(bucket)) return false;
+        this.#stmt('INSERT INTO bucket_configs (bucket, name, doc) VALUES (?, ?, ?) ON CONFLICT (bucket, name) DO UPDATE SET doc = excluded.doc').run(bucket, name, doc);
+        return true;
+      })
+      .immediate();
+  }
+
+  async deleteBucketConfig(bucket: string, name: string): Promise<void> {
+    this.#stmt('DELETE FROM bucket_configs WHERE bucket = ? AND name = ?').run(bucket, name);
+  }
+
+  async putBucketKey(k: BucketKeyRecord): Promise<void> {
+    this.#stmt('INSERT INTO bucket_keys (id, bucket, kms_key_arn, wrapped, created_at) VALUES (?, ?, ?, ?, ?)').run(k.id, k.bucket, k.kmsKeyArn, k.wrapped, k.createdAt);
+  }
+
+  #rowToBucketKey(row: { id: string; bucket: string; kms_key_arn: string; wrapped: string; created_at: number } | undefined): BucketKeyRecord | undefined {
+    return row && { id: row.id, bucket: row.bucket, kmsKeyArn: row.kms_key_arn, wrapped: row.wrapped, createdAt: row.created_at };
+  }
+
+  async getBucketKey(id: string): Promise<BucketKeyRecord | undefined> {
+    return this.#rowToBucketKey(this.#stmt('SELECT * FROM bucket_keys WHERE id = ?').get(id) as never);
+  }
+
+  async latestBucketKey(bucket: string, kmsKeyArn: string): Promise<BucketKeyRecord | undefined> {
+    return this.#rowToBucketKey(
+      this.#stmt('SELECT * FROM bucket_keys WHERE bucket = ? AND kms_key_arn = ? ORDER BY created_at DESC LIMIT 1').get(bucket, kmsKeyArn) as never,
+    );
   }
 
   // ---- objects
