@@ -32,6 +32,10 @@ export const S3_ERRORS = {
   InvalidArgument: { status: 400, message: 'Invalid Argument' },
   InvalidBucketName: { status: 400, message: 'The specified bucket is not valid.' },
   InvalidBucketState: { status: 409, message: 'The request is not valid with the current state of the bucket.' },
+  InvalidEncryptionAlgorithmError: {
+    status: 400,
+    message: 'The encryption request you specified is not valid. The valid value is AES256.',
+  },
   InvalidDigest: { status: 400, message: 'The Content-MD5 you specified is not valid.' },
   InvalidLocationConstraint: { status: 400, message: 'The specified location constraint is not valid.' },
   InvalidPart: {
@@ -47,6 +51,12 @@ export const S3_ERRORS = {
   InvalidTag: { status: 400, message: 'The TagSet you have provided is invalid.' },
   InvalidURI: { status: 400, message: "Couldn't parse the specified URI." },
   KeyTooLongError: { status: 400, message: 'Your key is too long' },
+  // KMS failures during SSE-KMS, as S3 reports them: the KMS error type behind a `KMS.` prefix.
+  'KMS.AccessDeniedException': { status: 403, message: 'The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.' },
+  'KMS.DisabledException': { status: 400, message: 'The KMS key is disabled.' },
+  'KMS.InvalidCiphertextException': { status: 400, message: 'The ciphertext could not be decrypted.' },
+  'KMS.KMSInvalidStateException': { status: 400, message: 'The KMS key is not in a valid state for this request.' },
+  'KMS.NotFoundException': { status: 400, message: 'Invalid keyId' },
   MalformedXML: {
     status: 400,
     message: 'The XML you provided was not well-formed or did not validate against our published schema',
@@ -70,6 +80,7 @@ export const S3_ERRORS = {
     status: 403,
     message: "The difference between the request time and the server's time is too large.",
   },
+  ServerSideEncryptionConfigurationNotFoundError: { status: 404, message: 'The server side encryption configuration was not found' },
   ServiceUnavailable: { status: 503, message: 'Please reduce your request rate.' },
   SignatureDoesNotMatch: {
     status: 403,

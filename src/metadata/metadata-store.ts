@@ -18,6 +18,31 @@ export interface ChecksumValue {
   type: ChecksumType;
 }
 
+/** How an object's data keys are kept (see storage/object-keys.ts). Every object written by Coffer has one. */
+export interface ObjectEncryption {
+  /** The x-amz-server-side-encryption value, or `SSE-C` for customer-provided keys. */
+  mode: 'AES256' | 'aws:kms' | 'aws:kms:dsse' | 'SSE-C';
+  /** The data keys, one per layer, wrapped (base64): never the keys themselves. */
+  wrappedKeys: string[];
+  /** SSE-KMS / DSSE-KMS: the KMS key's ARN. */
+  kmsKeyArn?: string;
+  bucketKeyEnabled?: boolean;
+  /** With an S3 Bucket Key: the bucket key that wrapped the data key. */
+  bucketKeyId?: string;
+  /** The caller's own encryption-context pairs (S3 adds aws:s3:arn itself). */
+  context?: Record<string, string>;
+  /** SSE-C: a random salt and HMAC-SHA256(salt, customer key), base64. The key is never stored. */
+  customerKeyCheck?: { salt: string; mac: string };
+}
+
+/** Where a stored run of bytes sits in the encrypted blob format (crypto/blob-format.ts). */
+export interface BlobCipher {
+  /** The blob header's salt, base64. */
+  salt: string;
+  /** The part number bound into the blob (0 for a single PUT). */
+  part: number;
+}
+
 export interface BucketRecord {
   name: string;
   createdAt: number;
@@ -34,6 +59,8 @@ export interface StoredPart {
   /** Hex MD5 of the part's plaintext (no quotes). */
   etag: string;
   checksum?: ChecksumValue;
+  /** Present when the blob is in the encrypted format (always, for data Coffer writes). */
+  cipher?: BlobCipher;
 }
 
 export interface ObjectRecord {
@@ -55,6 +82,7 @@ export interface ObjectRecord {
   multipart: boolean;
   storageClass: string;
   ownerId: string;
+  encryption?: ObjectEncryption;
 }
 
 export interface UploadRecord {
@@ -69,6 +97,8 @@ export interface UploadRecord {
   checksumAlgorithm?: ChecksumAlgorithm;
   checksumType?: ChecksumType;
   storageClass: string;
+  /** The upload's data keys: its parts are encrypted as they arrive, under the object's future keys. */
+  encryption?: ObjectEncryption;
 }
 
 export interface PartRecord extends StoredPart {
@@ -175,4 +205,97 @@ export interface MetadataStore {
   garbageCollected(blobIds: string[]): Promise<void>;
   /** Of the given blob ids, those some object or part references (crash recovery). */
   referencedBlobIds(blobIds: string[]): Promise<Set<string>>;
+
+  // ---- the built-in KMS (kms/builtin-kms.ts): key records, versions (material wrapped
+  //      under the root key, never raw), aliases. Shared by every node using this store.
+
+  /** Creates a key with its first version and, for a Coffer-managed key, its alias: false when that alias is taken. */
+  createKmsKey(key: KmsKeyRecord, version: KmsKeyVersionRecord, alias?: KmsAliasRecord): Promise<boolean>;
+  getKmsKey(keyId: string): Promise<KmsKeyRecord | undefined>;
+  /** Keys in key id order, strictly after `afterKeyId`. */
+  listKmsKeys(afterKeyId: string | undefined, limit: number): Promise<KmsKeyRecord[]>;
+  /**
+   * Replaces a key's record if its stored revision is still `key.revision` (the stored
+   * one becomes revision + 1) and adds `newVersion` in the same transaction. False when
+   * another writer changed the key first, or it is gone: re-read and retry.
+   */
+  updateKmsKey(key: KmsKeyRecord, newVersion?: KmsKeyVersionRecord): Promise<boolean>;
+  getKmsKeyVersion(keyId: string, version: number): Promise<KmsKeyVersionRecord | undefined>;
+  /** All versions of a key, oldest first. */
+  listKmsKeyVersions(keyId: string): Promise<KmsKeyVersionRecord[]>;
+  /**
+   * Destroys a key for good (crypto-shredding): its record, every version's wrapped
+   * material (overwritten, not just unlinked) and its aliases. False if absent.
+   */
+  destroyKmsKey(keyId: string): Promise<boolean>;
+  /** Keys in PendingDeletion whose deletion date is at or before `now`. */
+  kmsKeysDueForDeletion(now: number, limit: number): Promise<string[]>;
+  /** Enabled keys with automatic rotation whose next rotation date is at or before `now`. */
+  kmsKeysDueForRotation(now: number, limit: number): Promise<string[]>;
+
+  /** 'no-key' when the target key does not exist. */
+  createKmsAlias(alias: KmsAliasRecord): Promise<'created' | 'exists' | 'no-key'>;
+  getKmsAlias(aliasName: string): Promise<KmsAliasRecord | undefined>;
+  /** Points an existing alias at another (existing) key. */
+  updateKmsAlias(aliasName: string, keyId: string, updatedAt: number): Promise<'updated' | 'missing' | 'no-key'>;
+  deleteKmsAlias(aliasName: string): Promise<boolean>;
+  /** Aliases in name order, strictly after `after`, optionally only those of one key. */
+  listKmsAliases(options: { keyId?: string; after?: string; limit: number }): Promise<KmsAliasRecord[]>;
+
+  /** Key versions whose material is wrapped by a root key other than `rootKeyId` (root key rotation). */
+  kmsKeyVersionsNotWrappedBy(rootKeyId: string, limit: number): Promise<KmsKeyVersionRecord[]>;
+  /** Re-wraps one version if it is still wrapped by `fromRootKeyId`; false otherwise. */
+  rewrapKmsKeyVersion(keyId: string, version: number, fromRootKeyId: string, to: { rootKeyId: string; wrappedMaterial: Buffer }): Promise<boolean>;
+  /** The distinct ids of the root keys wrapping any key material. */
+  kmsRootKeyIds(): Promise<string[]>;
+  /** Small named KMS settings (e.g. the root key new material is wrapped under). */
+  getKmsSetting(name: string): Promise<string | undefined>;
+  putKmsSetting(name: string, value: string): Promise<void>;
+}
+
+export type KmsKeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';
+/** INITIAL is the material a key is created with; the others are KMS's RotationType. */
+export type KmsRotationType = 'INITIAL' | 'AUTOMATIC' | 'ON_DEMAND';
+
+export interface KmsKeyRecord {
+  /** A UUID. */
+  keyId: string;
+  /** Optimistic concurrency: bumped by every update. */
+  revision: number;
+  createdAt: number;
+  description: string;
+  /** AWS for Coffer-managed keys (alias/aws/s3), CUSTOMER otherwise. */
+  keyManager: 'AWS' | 'CUSTOMER';
+  keyState: KmsKeyState;
+  /** PendingDeletion only (ms epoch). */
+  deletionDate?: number;
+  pendingWindowInDays?: number;
+  rotationEnabled: boolean;
+  rotationPeriodDays?: number;
+  /** When automatic rotation is next due (ms epoch); set while rotation is enabled. */
+  nextRotationDate?: number;
+  /** The version new ciphertexts use: the newest. */
+  currentVersion: number;
+  onDemandRotations: number;
+  tags: [string, string][];
+}
+
+export interface KmsKeyVersionRecord {
+  keyId: string;
+  /** 1 for the initial material; each rotation adds one. */
+  version: number;
+  createdAt: number;
+  rotationType: KmsRotationType;
+  /** Id of the root key (root-key.ts rootKeyId) that wraps this material. */
+  rootKeyId: string;
+  /** The material wrapped under that root key (kms-crypto.ts wrapMaterial). */
+  wrappedMaterial: Buffer;
+}
+
+export interface KmsAliasRecord {
+  /** `alias/…` */
+  aliasName: string;
+  keyId: string;
+  createdAt: number;
+  updatedAt: number;
 }

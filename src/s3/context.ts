@@ -3,10 +3,13 @@ import type { Logger } from 'pino';
 import type { BlobStore } from '../blob/blob-store.js';
 import type { Config } from '../config/config.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
+import type { ObjectKeys } from '../storage/object-keys.js';
 
 export interface S3Context {
   readonly config: Config;
   readonly metadata: MetadataStore;
   readonly blobs: BlobStore;
   readonly log: Logger;
+  /** Data keys of encrypted objects (SSE-S3, SSE-KMS, DSSE-KMS, SSE-C). Optional only until main.ts wires the KMS. */
+  readonly keys?: ObjectKeys;
 }

@@ -1,8 +1,10 @@
 /**
  * The read pipeline: the bytes of an object, or of a byte range of it, across
- * however many parts it has, reading only the parts (and bytes) it needs.
+ * however many parts it has, reading only the parts — and, in the encrypted
+ * format, only the 64 KiB packages — that the range touches.
  */
 import type { BlobStore } from '../blob/blob-store.js';
+import { decryptRange } from '../crypto/blob-format.js';
 import type { StoredPart } from '../metadata/metadata-store.js';
 
 export interface InclusiveRange {
@@ -10,8 +12,8 @@ export interface InclusiveRange {
   end: number;
 }
 
-/** Streams `range` (inclusive) of the concatenation of `parts`. */
-export async function* readParts(blobs: BlobStore, parts: readonly StoredPart[], range: InclusiveRange): AsyncGenerator<Buffer> {
+/** Streams `range` (inclusive) of the concatenation of `parts`, decrypting with `dataKeys` where a part is encrypted. */
+export async function* readParts(blobs: BlobStore, parts: readonly StoredPart[], range: InclusiveRange, dataKeys: readonly Buffer[] = []): AsyncGenerator<Buffer> {
   let offset = 0;
   for (const part of parts) {
     const partStart = offset;
@@ -21,6 +23,17 @@ export async function* readParts(blobs: BlobStore, parts: readonly StoredPart[],
     if (partStart > range.end) break;
     const from = Math.max(range.start, partStart) - partStart;
     const to = Math.min(range.end, partEnd) - partStart;
-    yield* await blobs.read(part.blobId, { start: from, end: to });
+    if (!part.cipher) {
+      yield* await blobs.read(part.blobId, { start: from, end: to });
+      continue;
+    }
+    yield* decryptRange({
+      size: part.size,
+      dataKeys,
+      params: { layers: dataKeys.length === 2 ? 2 : 1, partNumber: part.cipher.part, salt: Buffer.from(part.cipher.salt, 'base64') },
+      start: from,
+      end: to,
+      read: (start, end) => blobs.read(part.blobId, { start, end }),
+    });
   }
 }

@@ -7,7 +7,8 @@
 import { createHash } from 'node:crypto';
 import type { BlobStore, PendingBlob } from '../blob/blob-store.js';
 import { S3Error } from '../errors/s3-errors.js';
-import type { ChecksumAlgorithm, ChecksumValue } from '../metadata/metadata-store.js';
+import { encryptBlob, newCipherParams } from '../crypto/blob-format.js';
+import type { BlobCipher, ChecksumAlgorithm, ChecksumValue } from '../metadata/metadata-store.js';
 import { createChecksumHasher } from './checksums.js';
 
 export interface WriteDataOptions {
@@ -22,6 +23,12 @@ export interface WriteDataOptions {
   /** Largest size accepted (EntityTooLarge). */
   maxSize: number;
   signal?: AbortSignal;
+  /**
+   * Encrypt into the blob format under these data keys (one per layer), binding
+   * the part number (0 for a single PUT). Needs `expectedSize`: the format fixes
+   * which package is final before the bytes arrive, so nothing is buffered.
+   */
+  encrypt?: { dataKeys: readonly Buffer[]; partNumber: number };
 }
 
 export interface WrittenData {
@@ -30,6 +37,8 @@ export interface WrittenData {
   /** Hex MD5 of the bytes. */
   md5: string;
   checksum?: ChecksumValue;
+  /** Set when the data was encrypted. */
+  cipher?: BlobCipher;
 }
 
 export async function writeData(blobs: BlobStore, source: AsyncIterable<Buffer>, options: WriteDataOptions): Promise<WrittenData> {
@@ -66,11 +75,26 @@ export async function writeData(blobs: BlobStore, source: AsyncIterable<Buffer>,
     }
   }
 
-  const pending = await blobs.write(measured(), options.signal ? { signal: options.signal } : {});
+  let stream: AsyncIterable<Buffer> = measured();
+  let cipher: BlobCipher | undefined;
+  if (options.encrypt) {
+    if (options.expectedSize === undefined) throw new S3Error('MissingContentLength');
+    const params = newCipherParams(options.encrypt.dataKeys.length === 2 ? 2 : 1, options.encrypt.partNumber);
+    cipher = { salt: params.salt.toString('base64'), part: params.partNumber };
+    stream = encryptBlob(stream, {
+      size: options.expectedSize,
+      dataKeys: options.encrypt.dataKeys,
+      params,
+      onExtra: () => new S3Error('IncompleteBody', 'The body is longer than its declared length.'),
+      onShort: () => new S3Error('IncompleteBody'),
+    });
+  }
+  const pending = await blobs.write(stream, options.signal ? { signal: options.signal } : {});
   return {
     pending,
     size,
     md5: md5Hex,
+    ...(cipher ? { cipher } : {}),
     ...(checksumValue !== undefined && options.checksumAlgorithm
       ? { checksum: { algorithm: options.checksumAlgorithm, value: checksumValue, type: 'FULL_OBJECT' as const } }
       : {}),

@@ -1,0 +1,310 @@
+/**
+ * Data keys of encrypted objects: made when an object (or a multipart upload)
+ * is created, recovered when it is read. One place knows every mode:
+ *
+ * - SSE-S3 (`AES256`): a random data key wrapped by Coffer's S3 service key
+ *   (a ServiceKeyring: a Coffer-owned KMS key, rotatable like any other).
+ * - SSE-KMS (`aws:kms`): a data key from KMS GenerateDataKey under the chosen
+ *   key, with the encryption context S3 uses ({"aws:s3:arn": object ARN} plus
+ *   the caller's own pairs); or, with BucketKeyEnabled, a random data key
+ *   wrapped locally by a per-bucket intermediate key that the KMS issues once
+ *   per period (so a burst of PUTs makes one KMS call, not one per object).
+ * - DSSE-KMS (`aws:kms:dsse`): two independent KMS data keys, two layers.
+ * - SSE-C: a random data key wrapped by the customer's key, which is never
+ *   stored: only a random salt and HMAC-SHA256(salt, key) to recognise it.
+ *
+ * Key material never leaves this module except as the data keys handed to the
+ * blob format; nothing here logs.
+ */
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { S3Error, S3_ERRORS, type S3ErrorCode } from '../errors/s3-errors.js';
+import type { EncryptionContext, Kms, KmsCaller } from '../kms/kms.js';
+import { isKmsError } from '../kms/kms-errors.js';
+import type { MetadataStore, ObjectEncryption } from '../metadata/metadata-store.js';
+
+/** Wraps SSE-S3 data keys under Coffer's S3 service key. */
+export interface ServiceKeyring {
+  wrap(dataKey: Buffer, context: EncryptionContext, caller: KmsCaller): Promise<string>;
+  unwrap(wrapped: string, context: EncryptionContext, caller: KmsCaller): Promise<Buffer>;
+}
+
+/** What a request asks for, after the bucket default was applied. */
+export type SseChoice =
+  | { mode: 'AES256' }
+  | { mode: 'aws:kms' | 'aws:kms:dsse'; kmsKeyId?: string; context?: EncryptionContext; bucketKeyEnabled: boolean }
+  | { mode: 'SSE-C'; customerKey: Buffer };
+
+export interface ObjectTarget {
+  bucket: string;
+  key: string;
+}
+
+export interface NewKeys {
+  /** One per layer of the blob format. */
+  dataKeys: Buffer[];
+  encryption: ObjectEncryption;
+}
+
+export interface ObjectKeysOptions {
+  kms: Kms;
+  serviceKeys: ServiceKeyring;
+  metadata: MetadataStore;
+  /** How long one bucket key serves new objects (AWS: "time-limited"). */
+  bucketKeyPeriodMs: number;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+const DEK_WRAP_AAD = Buffer.from('coffer/dek/v1', 'latin1');
+const ETAG_INFO = Buffer.from('coffer/etag/v1', 'latin1');
+
+export function objectArn(t: ObjectTarget): string {
+  return `arn:aws:s3:::${t.bucket}/${t.key}`;
+}
+
+/** Maps a KMS failure to the error S3 reports for it (`KMS.<type>`), rethrows anything else. */
+export function asS3KmsError(err: unknown): never {
+  if (isKmsError(err)) {
+    const code = `KMS.${err.type}`;
+    if (code in S3_ERRORS) throw new S3Error(code as S3ErrorCode, err.message);
+    if (err.status < 500) throw new S3Error('InvalidArgument', err.message);
+  }
+  throw err;
+}
+
+async function kmsCall<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    return asS3KmsError(err);
+  }
+}
+
+/** AES-256-GCM wrap of a 32-byte data key under a local key: nonce ‖ ciphertext ‖ tag, base64. */
+function wrapLocal(key: Buffer, dataKey: Buffer): string {
+  const nonce = randomBytes(12);
+  const c = createCipheriv('aes-256-gcm', key, nonce);
+  c.setAAD(DEK_WRAP_AAD);
+  return Buffer.concat([nonce, c.update(dataKey), c.final(), c.getAuthTag()]).toString('base64');
+}
+
+function unwrapLocal(key: Buffer, wrapped: string): Buffer | undefined {
+  const raw = Buffer.from(wrapped, 'base64');
+  if (raw.length !== 12 + 32 + 16) return undefined;
+  const d = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+  d.setAAD(DEK_WRAP_AAD);
+  d.setAuthTag(raw.subarray(44));
+  try {
+    return Buffer.concat([d.update(raw.subarray(12, 44)), d.final()]);
+  } catch {
+    return undefined;
+  }
+}
+
+function customerKeyMac(salt: Buffer, customerKey: Buffer): Buffer {
+  return createHmac('sha256', salt).update(customerKey).digest();
+}
+
+/**
+ * The ETag of an object whose data key is secret: S3 does not return the MD5
+ * of the plaintext for SSE-KMS/DSSE/SSE-C objects (it would confirm guesses of
+ * the content), so Coffer returns a keyed digest of it instead — stable for the
+ * object, meaningless without its key.
+ */
+export function keyedEtag(dataKey: Buffer, md5Hex: string): string {
+  return createHmac('sha256', dataKey).update(ETAG_INFO).update(Buffer.from(md5Hex, 'hex')).digest().subarray(0, 16).toString('hex');
+}
+
+/** The ETag S3 shows for an object's (or part's) bytes in a given mode. */
+export function etagFor(encryption: ObjectEncryption, dataKeys: readonly Buffer[], md5Hex: string): string {
+  return encryption.mode === 'AES256' ? md5Hex : keyedEtag(dataKeys[0]!, md5Hex);
+}
+
+interface CachedBucketKey {
+  id: string;
+  key: Buffer;
+  createdAt: number;
+}
+
+export class ObjectKeys {
+  readonly #o: ObjectKeysOptions;
+  /** bucket + KMS key ARN → the bucket key serving new objects. */
+  readonly #current = new Map<string, CachedBucketKey>();
+  /** bucket key id → plaintext, for reads. Bounded. */
+  readonly #byId = new Map<string, Buffer>();
+  /** Number of KMS data-key calls made for bucket keys (the benchmark reports it). */
+  bucketKeyKmsCalls = 0;
+
+  constructor(options: ObjectKeysOptions) {
+    this.#o = options;
+  }
+
+  #now(): number {
+    return (this.#o.now ?? Date.now)();
+  }
+
+  /** Resolves the KMS key of an SSE-KMS choice (the request's, or `alias/aws/s3`) to its ARN; the key must be usable. */
+  async resolveKmsKeyArn(kmsKeyId: string | undefined, caller: KmsCaller): Promise<string> {
+    const meta = await kmsCall(() => (kmsKeyId === undefined ? this.#o.kms.managedS3Key(caller) : this.#o.kms.describeKey(kmsKeyId, caller)));
+    if (meta.keyState === 'Disabled') throw new S3Error('KMS.DisabledException', `${meta.arn} is disabled.`);
+    if (meta.keyState !== 'Enabled') throw new S3Error('KMS.KMSInvalidStateException', `${meta.arn} is ${meta.keyState}.`);
+    return meta.arn;
+  }
+
+  async create(choice: SseChoice, target: ObjectTarget, caller: KmsCaller): Promise<NewKeys> {
+    const arnContext: EncryptionContext = { 'aws:s3:arn': objectArn(target) };
+    switch (choice.mode) {
+      case 'AES256': {
+        const dataKey = randomBytes(32);
+        const wrapped = await kmsCall(() => this.#o.serviceKeys.wrap(dataKey, arnContext, caller));
+        return { dataKeys: [dataKey], encryption: { mode: 'AES256', wrappedKeys: [wrapped] } };
+      }
+      case 'aws:kms':
+      case 'aws:kms:dsse': {
+        const arn = await this.resolveKmsKeyArn(choice.kmsKeyId, caller);
+        const context: EncryptionContext = { ...choice.context, ...arnContext };
+        // S3 Bucket Keys do not apply to DSSE-KMS (AWS documents this).
+        if (choice.mode === 'aws:kms' && choice.bucketKeyEnabled) {
+          const bucketKey = await this.#bucketKey(target.bucket, arn, caller);
+          const dataKey = randomBytes(32);
+          return {
+            dataKeys: [dataKey],
+            encryption: { mode: 'aws:kms', kmsKeyArn: arn, bucketKeyEnabled: true, bucketKeyId: bucketKey.id, wrappedKeys: [wrapLocal(bucketKey.key, dataKey)], ...(choice.context ? { context: choice.context } : {}) },
+          };
+        }
+        const layers = choice.mode === 'aws:kms:dsse' ? 2 : 1;
+        const dataKeys: Buffer[] = [];
+        const wrappedKeys: string[] = [];
+        for (let i = 0; i < layers; i++) {
+          const r = await kmsCall(() => this.#o.kms.generateDataKey({ keyId: arn, keySpec: 'AES_256', encryptionContext: context }, caller));
+          dataKeys.push(r.plaintext);
+          wrappedKeys.push(r.ciphertextBlob.toString('base64'));
+        }
+        return { dataKeys, encryption: { mode: choice.mode, kmsKeyArn: arn, bucketKeyEnabled: false, wrappedKeys, ...(choice.context ? { context: choice.context } : {}) } };
+      }
+      case 'SSE-C': {
+        const dataKey = randomBytes(32);
+        const salt = randomBytes(16);
+        return {
+          dataKeys: [dataKey],
+          encryption: {
+            mode: 'SSE-C',
+            wrappedKeys: [wrapLocal(choice.customerKey, dataKey)],
+            customerKeyCheck: { salt: salt.toString('base64'), mac: customerKeyMac(salt, choice.customerKey).toString('base64') },
+          },
+        };
+      }
+    }
+  }
+
+  /**
+   * Recovers an object's data keys. SSE-C objects need the customer key:
+   * missing → InvalidRequest (400), wrong → AccessDenied (403), as S3 answers.
+   */
+  async open(encryption: ObjectEncryption, target: ObjectTarget, caller: KmsCaller, customerKey?: Buffer): Promise<Buffer[]> {
+    const arnContext: EncryptionContext = { 'aws:s3:arn': objectArn(target) };
+    switch (encryption.mode) {
+      case 'AES256':
+        return [await kmsCall(() => this.#o.serviceKeys.unwrap(encryption.wrappedKeys[0]!, arnContext, caller))];
+      case 'aws:kms':
+      case 'aws:kms:dsse': {
+        if (encryption.bucketKeyId !== undefined) {
+          const bucketKey = await this.#bucketKeyById(encryption.bucketKeyId, caller);
+          const dataKey = unwrapLocal(bucketKey, encryption.wrappedKeys[0]!);
+          if (!dataKey) throw new Error('a data key does not unwrap under its bucket key');
+          return [dataKey];
+        }
+        const context: EncryptionContext = { ...encryption.context, ...arnContext };
+        const keys: Buffer[] = [];
+        for (const w of encryption.wrappedKeys) {
+          const r = await kmsCall(() => this.#o.kms.decrypt({ ciphertextBlob: Buffer.from(w, 'base64'), encryptionContext: context }, caller));
+          keys.push(r.plaintext);
+        }
+        return keys;
+      }
+      case 'SSE-C': {
+        if (!customerKey) {
+          throw new S3Error('InvalidRequest', 'The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.');
+        }
+        const check = encryption.customerKeyCheck!;
+        const expected = Buffer.from(check.mac, 'base64');
+        const actual = customerKeyMac(Buffer.from(check.salt, 'base64'), customerKey);
+        if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) {
+          throw new S3Error('AccessDenied', 'The provided customer key does not match the key the object was stored with.');
+        }
+        const dataKey = unwrapLocal(customerKey, encryption.wrappedKeys[0]!);
+        if (!dataKey) throw new S3Error('AccessDenied', 'The provided customer key does not match the key the object was stored with.');
+        return [dataKey];
+      }
+    }
+  }
+
+  /** Whether `customerKey` is the one an SSE-C object or upload was made with (each UploadPart must send it). */
+  matchesCustomerKey(encryption: ObjectEncryption, customerKey: Buffer): boolean {
+    const check = encryption.customerKeyCheck;
+    if (!check) return false;
+    const expected = Buffer.from(check.mac, 'base64');
+    const actual = customerKeyMac(Buffer.from(check.salt, 'base64'), customerKey);
+    return expected.length === actual.length && timingSafeEqual(expected, actual);
+  }
+
+  async #bucketKey(bucket: string, kmsKeyArn: string, caller: KmsCaller): Promise<CachedBucketKey> {
+    const slot = `${bucket}\n${kmsKeyArn}`;
+    const now = this.#now();
+    const cached = this.#current.get(slot);
+    if (cached && now - cached.createdAt < this.#o.bucketKeyPeriodMs) return cached;
+    // Another node (or an earlier run) may have made one that is still fresh: reuse it.
+    const stored = await this.#o.metadata.latestBucketKey(bucket, kmsKeyArn);
+    if (stored && now - stored.createdAt < this.#o.bucketKeyPeriodMs) {
+      const key = await this.#bucketKeyById(stored.id, caller);
+      const entry = { id: stored.id, key, createdAt: stored.createdAt };
+      this.#current.set(slot, entry);
+      return entry;
+    }
+    this.bucketKeyKmsCalls++;
+    const r = await kmsCall(() =>
+      this.#o.kms.generateDataKey({ keyId: kmsKeyArn, keySpec: 'AES_256', encryptionContext: { 'aws:s3:arn': `arn:aws:s3:::${bucket}` } }, caller),
+    );
+    const entry = { id: randomUUID(), key: r.plaintext, createdAt: now };
+    await this.#o.metadata.putBucketKey({ id: entry.id, bucket, kmsKeyArn, wrapped: r.ciphertextBlob.toString('base64'), createdAt: now });
+    this.#current.set(slot, entry);
+    this.#remember(entry.id, entry.key);
+    return entry;
+  }
+
+  async #bucketKeyById(id: string, caller: KmsCaller): Promise<Buffer> {
+    const hit = this.#byId.get(id);
+    if (hit) return hit;
+    const record = await this.#o.metadata.getBucketKey(id);
+    if (!record) throw new Error(`bucket key ${id} is missing from the metadata store`);
+    this.bucketKeyKmsCalls++;
+    const r = await kmsCall(() =>
+      this.#o.kms.decrypt({ ciphertextBlob: Buffer.from(record.wrapped, 'base64'), encryptionContext: { 'aws:s3:arn': `arn:aws:s3:::${record.bucket}` } }, caller),
+    );
+    this.#remember(id, r.plaintext);
+    return r.plaintext;
+  }
+
+  #remember(id: string, key: Buffer): void {
+    if (this.#byId.size >= 1024) this.#byId.clear();
+    this.#byId.set(id, key);
+  }
+}
+
+/** A ServiceKeyring on a KMS key (Coffer's own, hidden one for SSE-S3). */
+export class KmsServiceKeyring implements ServiceKeyring {
+  constructor(
+    private readonly kms: Kms,
+    private readonly keyId: (caller: KmsCaller) => Promise<string>,
+  ) {}
+
+  async wrap(dataKey: Buffer, context: EncryptionContext, caller: KmsCaller): Promise<string> {
+    const r = await this.kms.encrypt({ keyId: await this.keyId(caller), plaintext: dataKey, encryptionContext: context }, caller);
+    return r.ciphertextBlob.toString('base64');
+  }
+
+  async unwrap(wrapped: string, context: EncryptionContext, caller: KmsCaller): Promise<Buffer> {
+    const r = await this.kms.decrypt({ ciphertextBlob: Buffer.from(wrapped, 'base64'), encryptionContext: context }, caller);
+    return r.plaintext;
+  }
+}
