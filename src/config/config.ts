@@ -28,12 +28,47 @@ export const ConfigSchema = z
     sweepIntervalMs: z.coerce.number().int().min(100).default(3600 * 1000),
     /** How long graceful shutdown waits for in-flight requests. */
     shutdownTimeoutMs: z.coerce.number().int().min(0).default(30_000),
+    /** SSE-C on buckets without an encryption configuration: blocked, as S3 does for buckets made since April 2026. */
+    defaultSseC: z.enum(['blocked', 'allowed']).default('blocked'),
+    /** Accept SSE-C keys over plain HTTP from non-loopback clients (S3 requires TLS). */
+    allowInsecureSseC: z.preprocess((v) => (typeof v === 'string' ? v === 'true' || v === '1' : v), z.boolean()).default(false),
+    /** How long one S3 Bucket Key serves new SSE-KMS objects before the KMS is asked for another. */
+    bucketKeyPeriodMs: z.coerce.number().int().min(1).default(3600 * 1000),
+    /** The 32-byte root key, base64 (COFFER_ROOT_KEY). Wins over rootKeyFile. */
+    rootKey: z
+      .string()
+      .refine((v) => /^[A-Za-z0-9+/=\s]+$/.test(v) && Buffer.from(v, 'base64').length === 32, {
+        message: 'COFFER_ROOT_KEY must be 32 bytes, base64-encoded',
+      })
+      .optional(),
+    /** A file holding the root key (base64, or 32 raw bytes). Default: `<data>/root.key`, created at first start. */
+    rootKeyFile: z.string().min(1).optional(),
+    /** An external AWS-KMS-compatible endpoint; when set, Coffer uses it instead of its built-in KMS. */
+    kmsEndpoint: z.string().url().optional(),
+    kmsAccessKeyId: z.string().min(3).max(128).optional(),
+    kmsSecretAccessKey: z.string().min(8).max(256).optional(),
+    /** Region the external KMS is signed for (default: `region`). */
+    kmsRegion: z.string().regex(/^[a-z0-9-]+$/).optional(),
+    /** Shortest ScheduleKeyDeletion PendingWindowInDays (AWS: 7). Tests use 0 to delete at once. */
+    kmsMinPendingWindowDays: z.coerce.number().int().min(0).max(7).default(7),
+    /** Shortest EnableKeyRotation RotationPeriodInDays (AWS: 90). */
+    kmsMinRotationPeriodDays: z.coerce.number().int().min(1).max(90).default(90),
+    /** Length of a KMS "day" in seconds, for deletion windows and rotation periods. Only tests shorten it. */
+    kmsDaySeconds: z.coerce.number().min(0.001).max(86_400).default(86_400),
+    /** How often expired deletion windows and due automatic rotations are swept. */
+    kmsSweepIntervalMs: z.coerce.number().int().min(50).default(60_000),
   })
   .refine((c) => (c.accessKeyId === undefined) === (c.secretAccessKey === undefined), {
     message: 'COFFER_ACCESS_KEY_ID and COFFER_SECRET_ACCESS_KEY must be set together',
   })
   .refine((c) => (c.tlsCert === undefined) === (c.tlsKey === undefined), {
     message: '--tls-cert and --tls-key must be given together',
+  })
+  .refine((c) => (c.kmsAccessKeyId === undefined) === (c.kmsSecretAccessKey === undefined), {
+    message: 'COFFER_KMS_ACCESS_KEY_ID and COFFER_KMS_SECRET_ACCESS_KEY must be set together',
+  })
+  .refine((c) => c.kmsEndpoint !== undefined || c.kmsAccessKeyId === undefined, {
+    message: 'KMS credentials given without --kms-endpoint',
   });
 
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;
@@ -56,6 +91,19 @@ export const ENV_NAMES: Partial<Record<keyof ConfigInput, string>> = {
   staleUploadAgeMs: 'COFFER_STALE_UPLOAD_AGE_MS',
   sweepIntervalMs: 'COFFER_SWEEP_INTERVAL_MS',
   shutdownTimeoutMs: 'COFFER_SHUTDOWN_TIMEOUT_MS',
+  defaultSseC: 'COFFER_DEFAULT_SSE_C',
+  allowInsecureSseC: 'COFFER_ALLOW_INSECURE_SSE_C',
+  bucketKeyPeriodMs: 'COFFER_BUCKET_KEY_PERIOD_MS',
+  rootKey: 'COFFER_ROOT_KEY',
+  rootKeyFile: 'COFFER_ROOT_KEY_FILE',
+  kmsEndpoint: 'COFFER_KMS_ENDPOINT',
+  kmsAccessKeyId: 'COFFER_KMS_ACCESS_KEY_ID',
+  kmsSecretAccessKey: 'COFFER_KMS_SECRET_ACCESS_KEY',
+  kmsRegion: 'COFFER_KMS_REGION',
+  kmsMinPendingWindowDays: 'COFFER_KMS_MIN_PENDING_WINDOW_DAYS',
+  kmsMinRotationPeriodDays: 'COFFER_KMS_MIN_ROTATION_PERIOD_DAYS',
+  kmsDaySeconds: 'COFFER_KMS_DAY_SECONDS',
+  kmsSweepIntervalMs: 'COFFER_KMS_SWEEP_INTERVAL_MS',
 };
 
 /** Merges flags over environment over defaults, validates once and freezes. */
