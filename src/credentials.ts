@@ -47,3 +47,14 @@ export async function loadRootCredentials(dataDir: string, fromConfig: { accessK
 export function canonicalUserId(accessKeyId: string): string {
   return createHash('sha256').update(`coffer-account:${accessKeyId}`).digest('hex');
 }
+
+/**
+ * The 12-digit AWS account id Coffer shows for the root account (in KMS key
+ * ARNs, KeyMetadata.AWSAccountId and the audit log's principal ARN). Derived
+ * from the root access key id, so it is stable across restarts; the one place
+ * it is computed.
+ */
+export function awsAccountId(accessKeyId: string): string {
+  const n = createHash('sha256').update(`coffer-aws-account:${accessKeyId}`).digest().readBigUInt64BE(0);
+  return (n % 1_000_000_000_000n).toString().padStart(12, '0');
+}

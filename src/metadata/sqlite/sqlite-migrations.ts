@@ -55,4 +55,39 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX bucket_keys_latest ON bucket_keys (bucket, kms_key_arn, created_at);
   `,
+  // 3: the built-in KMS — keys, their versions (material wrapped under the root key, with
+  //    the id of that root key so root key rotation can resume), aliases, settings.
+  //    deletion_date / next_rotation_date are set only while the sweep has work for the key.
+  `
+  CREATE TABLE kms_keys (
+    key_id TEXT PRIMARY KEY,
+    revision INTEGER NOT NULL,
+    deletion_date INTEGER,
+    next_rotation_date INTEGER,
+    doc TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX kms_keys_deletion ON kms_keys (deletion_date) WHERE deletion_date IS NOT NULL;
+  CREATE INDEX kms_keys_rotation ON kms_keys (next_rotation_date) WHERE next_rotation_date IS NOT NULL;
+  CREATE TABLE kms_key_versions (
+    key_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    rotation_type TEXT NOT NULL,
+    root_key_id TEXT NOT NULL,
+    wrapped BLOB NOT NULL,
+    PRIMARY KEY (key_id, version)
+  ) WITHOUT ROWID;
+  CREATE INDEX kms_key_versions_by_root_key ON kms_key_versions (root_key_id);
+  CREATE TABLE kms_aliases (
+    alias_name TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX kms_aliases_by_key ON kms_aliases (key_id, alias_name);
+  CREATE TABLE kms_settings (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];

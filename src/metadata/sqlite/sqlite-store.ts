@@ -8,6 +8,9 @@ import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import { S3Error } from '../../errors/s3-errors.js';
 import type {
+  KmsAliasRecord,
+  KmsKeyRecord,
+  KmsKeyVersionRecord,
   BucketKeyRecord,
   BucketRecord,
   KeyRange,
@@ -409,4 +412,245 @@ export class SqliteMetadataStore implements MetadataStore {
     }
     return found;
   }
+
+  // ---- the built-in KMS
+
+  #kmsKeyColumns(key: KmsKeyRecord): { deletion: number | null; rotation: number | null; doc: string } {
+    const { keyId: _id, revision: _rev, ...doc } = key;
+    return {
+      deletion: key.keyState === 'PendingDeletion' && key.deletionDate !== undefined ? key.deletionDate : null,
+      // Disabled keys do not rotate; re-enabling one that is overdue rotates it at the next sweep (as AWS does).
+      rotation: key.keyState === 'Enabled' && key.rotationEnabled && key.nextRotationDate !== undefined ? key.nextRotationDate : null,
+      doc: JSON.stringify(doc),
+    };
+  }
+
+  #rowToKmsKey(row: { key_id: string; revision: number; doc: string }): KmsKeyRecord {
+    return { keyId: row.key_id, revision: row.revision, ...(JSON.parse(row.doc) as Omit<KmsKeyRecord, 'keyId' | 'revision'>) };
+  }
+
+  #rowToKmsVersion(row: KmsVersionRow): KmsKeyVersionRecord {
+    return {
+      keyId: row.key_id,
+      version: row.version,
+      createdAt: row.created_at,
+      rotationType: row.rotation_type as KmsKeyVersionRecord['rotationType'],
+      rootKeyId: row.root_key_id,
+      wrappedMaterial: row.wrapped,
+    };
+  }
+
+  #insertKmsVersion(v: KmsKeyVersionRecord): void {
+    this.#stmt('INSERT INTO kms_key_versions (key_id, version, created_at, rotation_type, root_key_id, wrapped) VALUES (?, ?, ?, ?, ?, ?)').run(
+      v.keyId,
+      v.version,
+      v.createdAt,
+      v.rotationType,
+      v.rootKeyId,
+      v.wrappedMaterial,
+    );
+  }
+
+  async createKmsKey(key: KmsKeyRecord, version: KmsKeyVersionRecord, alias?: KmsAliasRecord): Promise<boolean> {
+    return this.#db
+      .transaction(() => {
+        if (alias && this.#stmt('SELECT 1 FROM kms_aliases WHERE alias_name = ?').get(alias.aliasName)) return false;
+        const c = this.#kmsKeyColumns(key);
+        this.#stmt('INSERT INTO kms_keys (key_id, revision, deletion_date, next_rotation_date, doc) VALUES (?, ?, ?, ?, ?)').run(
+          key.keyId,
+          key.revision,
+          c.deletion,
+          c.rotation,
+          c.doc,
+        );
+        this.#insertKmsVersion(version);
+        if (alias) {
+          this.#stmt('INSERT INTO kms_aliases (alias_name, key_id, created_at, updated_at) VALUES (?, ?, ?, ?)').run(
+            alias.aliasName,
+            alias.keyId,
+            alias.createdAt,
+            alias.updatedAt,
+          );
+        }
+        return true;
+      })
+      .immediate();
+  }
+
+  async getKmsKey(keyId: string): Promise<KmsKeyRecord | undefined> {
+    const row = this.#stmt('SELECT key_id, revision, doc FROM kms_keys WHERE key_id = ?').get(keyId) as
+      | { key_id: string; revision: number; doc: string }
+      | undefined;
+    return row && this.#rowToKmsKey(row);
+  }
+
+  async listKmsKeys(afterKeyId: string | undefined, limit: number): Promise<KmsKeyRecord[]> {
+    const rows = this.#stmt('SELECT key_id, revision, doc FROM kms_keys WHERE key_id > ? ORDER BY key_id LIMIT ?').all(afterKeyId ?? '', limit) as {
+      key_id: string;
+      revision: number;
+      doc: string;
+    }[];
+    return rows.map((r) => this.#rowToKmsKey(r));
+  }
+
+  async updateKmsKey(key: KmsKeyRecord, newVersion?: KmsKeyVersionRecord): Promise<boolean> {
+    return this.#db
+      .transaction(() => {
+        const c = this.#kmsKeyColumns(key);
+        const r = this.#stmt(
+          'UPDATE kms_keys SET revision = revision + 1, deletion_date = ?, next_rotation_date = ?, doc = ? WHERE key_id = ? AND revision = ?',
+        ).run(c.deletion, c.rotation, c.doc, key.keyId, key.revision);
+        if (r.changes !== 1) return false;
+        if (newVersion) this.#insertKmsVersion(newVersion);
+        return true;
+      })
+      .immediate();
+  }
+
+  async getKmsKeyVersion(keyId: string, version: number): Promise<KmsKeyVersionRecord | undefined> {
+    const row = this.#stmt(
+      'SELECT key_id, version, created_at, rotation_type, root_key_id, wrapped FROM kms_key_versions WHERE key_id = ? AND version = ?',
+    ).get(keyId, version) as KmsVersionRow | undefined;
+    return row && this.#rowToKmsVersion(row);
+  }
+
+  async listKmsKeyVersions(keyId: string): Promise<KmsKeyVersionRecord[]> {
+    const rows = this.#stmt(
+      'SELECT key_id, version, created_at, rotation_type, root_key_id, wrapped FROM kms_key_versions WHERE key_id = ? ORDER BY version',
+    ).all(keyId) as KmsVersionRow[];
+    return rows.map((r) => this.#rowToKmsVersion(r));
+  }
+
+  async destroyKmsKey(keyId: string): Promise<boolean> {
+    // secure_delete makes SQLite overwrite the freed cells with zeros instead of leaving the
+    // wrapped material in free pages; the checkpoint then drops the old page images from the WAL.
+    this.#db.pragma('secure_delete = ON');
+    let destroyed: boolean;
+    try {
+      destroyed = this.#db
+        .transaction(() => {
+          if (this.#stmt('DELETE FROM kms_keys WHERE key_id = ?').run(keyId).changes === 0) return false;
+          this.#stmt('UPDATE kms_key_versions SET wrapped = zeroblob(length(wrapped)) WHERE key_id = ?').run(keyId);
+          this.#stmt('DELETE FROM kms_key_versions WHERE key_id = ?').run(keyId);
+          this.#stmt('DELETE FROM kms_aliases WHERE key_id = ?').run(keyId);
+          return true;
+        })
+        .immediate();
+    } finally {
+      this.#db.pragma('secure_delete = OFF');
+    }
+    if (destroyed) this.#db.pragma('wal_checkpoint(TRUNCATE)');
+    return destroyed;
+  }
+
+  async kmsKeysDueForDeletion(now: number, limit: number): Promise<string[]> {
+    const rows = this.#stmt('SELECT key_id FROM kms_keys WHERE deletion_date IS NOT NULL AND deletion_date <= ? ORDER BY deletion_date LIMIT ?').all(
+      now,
+      limit,
+    ) as { key_id: string }[];
+    return rows.map((r) => r.key_id);
+  }
+
+  async kmsKeysDueForRotation(now: number, limit: number): Promise<string[]> {
+    const rows = this.#stmt(
+      'SELECT key_id FROM kms_keys WHERE next_rotation_date IS NOT NULL AND next_rotation_date <= ? ORDER BY next_rotation_date LIMIT ?',
+    ).all(now, limit) as { key_id: string }[];
+    return rows.map((r) => r.key_id);
+  }
+
+  async createKmsAlias(alias: KmsAliasRecord): Promise<'created' | 'exists' | 'no-key'> {
+    return this.#db
+      .transaction((): 'created' | 'exists' | 'no-key' => {
+        if (this.#stmt('SELECT 1 FROM kms_aliases WHERE alias_name = ?').get(alias.aliasName)) return 'exists';
+        if (!this.#stmt('SELECT 1 FROM kms_keys WHERE key_id = ?').get(alias.keyId)) return 'no-key';
+        this.#stmt('INSERT INTO kms_aliases (alias_name, key_id, created_at, updated_at) VALUES (?, ?, ?, ?)').run(
+          alias.aliasName,
+          alias.keyId,
+          alias.createdAt,
+          alias.updatedAt,
+        );
+        return 'created';
+      })
+      .immediate();
+  }
+
+  #rowToKmsAlias(row: KmsAliasRow): KmsAliasRecord {
+    return { aliasName: row.alias_name, keyId: row.key_id, createdAt: row.created_at, updatedAt: row.updated_at };
+  }
+
+  async getKmsAlias(aliasName: string): Promise<KmsAliasRecord | undefined> {
+    const row = this.#stmt('SELECT alias_name, key_id, created_at, updated_at FROM kms_aliases WHERE alias_name = ?').get(aliasName) as
+      | KmsAliasRow
+      | undefined;
+    return row && this.#rowToKmsAlias(row);
+  }
+
+  async updateKmsAlias(aliasName: string, keyId: string, updatedAt: number): Promise<'updated' | 'missing' | 'no-key'> {
+    return this.#db
+      .transaction((): 'updated' | 'missing' | 'no-key' => {
+        if (!this.#stmt('SELECT 1 FROM kms_aliases WHERE alias_name = ?').get(aliasName)) return 'missing';
+        if (!this.#stmt('SELECT 1 FROM kms_keys WHERE key_id = ?').get(keyId)) return 'no-key';
+        this.#stmt('UPDATE kms_aliases SET key_id = ?, updated_at = ? WHERE alias_name = ?').run(keyId, updatedAt, aliasName);
+        return 'updated';
+      })
+      .immediate();
+  }
+
+  async deleteKmsAlias(aliasName: string): Promise<boolean> {
+    return this.#stmt('DELETE FROM kms_aliases WHERE alias_name = ?').run(aliasName).changes === 1;
+  }
+
+  async listKmsAliases(options: { keyId?: string; after?: string; limit: number }): Promise<KmsAliasRecord[]> {
+    const rows = (
+      options.keyId !== undefined
+        ? this.#stmt(
+            'SELECT alias_name, key_id, created_at, updated_at FROM kms_aliases WHERE key_id = ? AND alias_name > ? ORDER BY alias_name LIMIT ?',
+          ).all(options.keyId, options.after ?? '', options.limit)
+        : this.#stmt('SELECT alias_name, key_id, created_at, updated_at FROM kms_aliases WHERE alias_name > ? ORDER BY alias_name LIMIT ?').all(
+            options.after ?? '',
+            options.limit,
+          )
+    ) as KmsAliasRow[];
+    return rows.map((r) => this.#rowToKmsAlias(r));
+  }
+
+  async kmsKeyVersionsNotWrappedBy(rootKeyId: string, limit: number): Promise<KmsKeyVersionRecord[]> {
+    const rows = this.#stmt(
+      'SELECT key_id, version, created_at, rotation_type, root_key_id, wrapped FROM kms_key_versions WHERE root_key_id <> ? ORDER BY key_id, version LIMIT ?',
+    ).all(rootKeyId, limit) as KmsVersionRow[];
+    return rows.map((r) => this.#rowToKmsVersion(r));
+  }
+
+  async rewrapKmsKeyVersion(
+    keyId: string,
+    version: number,
+    fromRootKeyId: string,
+    to: { rootKeyId: string; wrappedMaterial: Buffer },
+  ): Promise<boolean> {
+    const r = this.#stmt('UPDATE kms_key_versions SET root_key_id = ?, wrapped = ? WHERE key_id = ? AND version = ? AND root_key_id = ?').run(
+      to.rootKeyId,
+      to.wrappedMaterial,
+      keyId,
+      version,
+      fromRootKeyId,
+    );
+    return r.changes === 1;
+  }
+
+  async kmsRootKeyIds(): Promise<string[]> {
+    const rows = this.#stmt('SELECT DISTINCT root_key_id FROM kms_key_versions').all() as { root_key_id: string }[];
+    return rows.map((r) => r.root_key_id);
+  }
+
+  async getKmsSetting(name: string): Promise<string | undefined> {
+    const row = this.#stmt('SELECT value FROM kms_settings WHERE name = ?').get(name) as { value: string } | undefined;
+    return row?.value;
+  }
+
+  async putKmsSetting(name: string, value: string): Promise<void> {
+    this.#stmt('INSERT INTO kms_settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(name, value);
+  }
 }
+
+interface KmsVersionRow { key_id: string; version: number; created_at: number; rotation_type: string; root_key_id: string; wrapped: Buffer }
+interface KmsAliasRow { alias_name: string; key_id: string; created_at: number; updated_at: number }
