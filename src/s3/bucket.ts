@@ -25,10 +25,38 @@ export function validateBucketName(name: string): void {
   for (const s of ['-s3alias', '--ol-s3', '.mrap', '--x-s3', '--table-s3']) if (name.endsWith(s)) bad(`names must not end with ${s}`);
 }
 
+/** S3's page size for ListBuckets when max-buckets is not given (and its largest allowed value). */
+const MAX_BUCKETS_PAGE = 10_000;
+
+function parseMaxBuckets(v: string | null): number {
+  if (v === null) return MAX_BUCKETS_PAGE;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > MAX_BUCKETS_PAGE) {
+    throw new S3Error('InvalidArgument', 'max-buckets must be an integer between 1 and 10000', { fields: { ArgumentName: 'max-buckets', ArgumentValue: v } });
+  }
+  return n;
+}
+
 export async function listBuckets(ctx: S3Context, req: S3Request): Promise<S3Response> {
   const principal = req.principal!;
-  const prefix = req.query.get('prefix') ?? '';
-  const buckets = (await ctx.metadata.listBuckets()).filter((b) => b.ownerId === principal.accountId && b.name.startsWith(prefix));
+  const q = req.query;
+  const prefix = q.get('prefix') ?? '';
+  const region = q.get('bucket-region');
+  const maxBuckets = parseMaxBuckets(q.get('max-buckets'));
+  // ListBuckets pages like ListObjectsV2 (max-buckets, an opaque continuation-token), as S3 has since 2024.
+  const token = q.get('continuation-token');
+  let after: string | undefined;
+  if (token !== null && token !== '') {
+    after = Buffer.from(token, 'base64url').toString('utf8');
+    if (Buffer.from(after, 'utf8').toString('base64url') !== token) {
+      throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { fields: { ArgumentName: 'continuation-token' } });
+    }
+  }
+  const matching = (await ctx.metadata.listBuckets()).filter(
+    (b) => b.ownerId === principal.accountId && b.name.startsWith(prefix) && (region === null || b.region === region) && (after === undefined || b.name > after),
+  );
+  const buckets = matching.slice(0, maxBuckets);
+  const truncated = matching.length > buckets.length;
   return {
     status: 200,
     headers: XML,
@@ -45,7 +73,8 @@ export async function listBuckets(ctx: S3Context, req: S3Request): Promise<S3Res
           ],
         ]),
       ],
-      ['Prefix', req.query.has('prefix') ? prefix : undefined],
+      ['ContinuationToken', truncated ? Buffer.from(buckets.at(-1)!.name, 'utf8').toString('base64url') : undefined],
+      ['Prefix', q.has('prefix') ? prefix : undefined],
     ]),
   };
 }

@@ -53,13 +53,20 @@ export function userMetadataFrom(req: Pick<S3Request, 'headers'>): Record<string
   return out;
 }
 
-/** Validates a tag set as S3 does: ≤ 10 tags, unique keys, key ≤ 128 and value ≤ 256 characters. */
+/**
+ * The characters S3 allows in tag keys and values (the S3Tag pattern of the API reference):
+ * letters, separators and numbers of any script, and `_ . : / = + - @`.
+ */
+const TAG_TEXT = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+
+/** Validates a tag set as S3 does: ≤ 10 tags, unique keys, key ≤ 128 and value ≤ 256 characters of the allowed set. */
 export function validateTags(tags: [string, string][]): void {
   if (tags.length > 10) throw new S3Error('InvalidTag', 'Object tags cannot be greater than 10');
   const seen = new Set<string>();
   for (const [k, v] of tags) {
-    if (k.length === 0 || [...k].length > 128) throw new S3Error('InvalidTag', 'The TagKey you have provided is invalid');
+    if (k.length === 0 || [...k].length > 128 || !TAG_TEXT.test(k)) throw new S3Error('InvalidTag', 'The TagKey you have provided is invalid');
     if ([...v].length > 256) throw new S3Error('InvalidTag', 'The TagValue you have provided is too long');
+    if (!TAG_TEXT.test(v)) throw new S3Error('InvalidTag', 'The TagValue you have provided is invalid');
     if (k.startsWith('aws:')) throw new S3Error('InvalidTag', 'Your TagKey cannot be prefixed with aws:');
     if (seen.has(k)) throw new S3Error('InvalidTag', 'Cannot provide multiple Tags with the same key');
     seen.add(k);
@@ -71,6 +78,12 @@ export function parseTaggingHeader(value: string | undefined): [string, string][
   if (value === undefined || value === '') return [];
   const tags: [string, string][] = [];
   for (const [k, v] of new URLSearchParams(value)) tags.push([k, v]);
+  // S3 answers a repeated key in the header with InvalidArgument (in a Tagging document, InvalidTag).
+  if (new Set(tags.map(([k]) => k)).size !== tags.length) {
+    throw new S3Error('InvalidArgument', "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates.", {
+      fields: { ArgumentName: 'x-amz-tagging', ArgumentValue: value },
+    });
+  }
   validateTags(tags);
   return tags;
 }

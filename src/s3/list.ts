@@ -115,7 +115,8 @@ function contentsXml(objects: ObjectRecord[], enc: (s: string) => string, owner:
     'Contents',
     [
       ['Key', enc(o.key)],
-      ['LastModified', new Date(o.lastModified)],
+      // S3 keeps Last-Modified to the second (HEAD and GET send an HTTP date): list the same instant.
+      ['LastModified', new Date(Math.floor(o.lastModified / 1000) * 1000)],
       ['ETag', quoteEtag(o.etag)],
       ['ChecksumAlgorithm', o.checksum?.algorithm],
       ['ChecksumType', o.checksum?.type],

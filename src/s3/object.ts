@@ -58,6 +58,10 @@ export async function putObject(ctx: S3Context, req: S3Request<ObjectEndpoint>):
   if (acl !== undefined && acl !== 'private' && acl !== 'bucket-owner-full-control') {
     throw new S3Error('NotImplemented', 'Object ACLs are not implemented by this Coffer version.');
   }
+  // x-amz-grant-* asks to share the object: refused like any other ACL, never silently dropped.
+  // (Amazon S3 buckets with ACLs disabled answer 400 AccessControlListNotSupported.)
+  const grant = Object.keys(req.headers).find((name) => name.startsWith('x-amz-grant-'));
+  if (grant !== undefined) throw new S3Error('NotImplemented', `Object ACLs (${grant}) are not implemented by this Coffer version.`);
   const headers = storedHeadersFrom(req);
   const userMetadata = userMetadataFrom(req);
   const tags = parseTaggingHeader(header(req, 'x-amz-tagging'));
@@ -154,6 +158,9 @@ const RESPONSE_OVERRIDES: Record<string, string> = {
 async function getOrHead(ctx: S3Context, req: S3Request<ObjectEndpoint>, withBody: boolean): Promise<S3Response> {
   const { bucket, key } = req.endpoint;
   refuseVersionId(req);
+  // A read with SSE-C key headers asks for decryption; S3 refuses them on objects not stored
+  // with SSE-C (400 InvalidRequest). Until SSE exists, refuse them like every SSE request.
+  refuseSseHeaders(req);
   await requireBucket(ctx, req, bucket);
   const object = await loadObject(ctx, bucket, key);
   checkConditions(
