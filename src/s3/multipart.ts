@@ -190,6 +190,11 @@ export async function completeMultipartUpload(ctx: S3Context, req: S3Request<Obj
   await requireBucket(ctx, req, req.endpoint.bucket);
   const upload = await requireUpload(ctx, req);
   const condition = writeConditionFrom(req);
+  const typeHeader = header(req, 'x-amz-checksum-type')?.toUpperCase();
+  if (typeHeader !== undefined && upload.checksumType !== undefined && typeHeader !== upload.checksumType) {
+    // S3: a checksum type on Complete that differs from CreateMultipartUpload's is BadDigest.
+    throw new S3Error('BadDigest', `The checksum type ${typeHeader} does not match the checksum type of the upload.`);
+  }
   const requested = parseCompleteBody((await req.readBody(4 * 1024 * 1024)).toString('utf8'));
   for (let i = 1; i < requested.length; i++) {
     if (requested[i]!.partNumber <= requested[i - 1]!.partNumber) throw new S3Error('InvalidPartOrder');
@@ -211,6 +216,13 @@ export async function completeMultipartUpload(ctx: S3Context, req: S3Request<Obj
       }
     }
     if (upload.checksumAlgorithm && !p.checksum) throw new S3Error('InvalidPart', `Part ${r.partNumber} has no ${upload.checksumAlgorithm} checksum.`);
+    if (upload.checksumAlgorithm && (upload.checksumType ?? 'COMPOSITE') === 'COMPOSITE' && !r.checksums.has(upload.checksumAlgorithm)) {
+      // S3 refuses to complete a COMPOSITE-checksum upload unless the request names every part's checksum.
+      throw new S3Error(
+        'InvalidRequest',
+        `The upload was created using a ${upload.checksumAlgorithm.toLowerCase()} checksum. The complete request must include the checksum for each part. It was missing for part ${r.partNumber} in the request.`,
+      );
+    }
     if (i < requested.length - 1 && p.size < ctx.config.minPartSize) {
       throw new S3Error('EntityTooSmall', undefined, {
         fields: { ProposedSize: p.size, MinSizeAllowed: ctx.config.minPartSize, PartNumber: r.partNumber, ETag: quoteEtag(p.etag) },
@@ -238,6 +250,11 @@ export async function completeMultipartUpload(ctx: S3Context, req: S3Request<Obj
   if (upload.checksumAlgorithm) {
     const alg = upload.checksumAlgorithm;
     object.checksum = { algorithm: alg, type: 'COMPOSITE', value: await compositeChecksum(alg, parts.map((p) => p.checksum!.value)) };
+    // S3: an x-amz-checksum-<alg> on Complete is the client's expected object checksum; a mismatch is BadDigest.
+    const expected = header(req, checksumHeaderName(alg))?.trim();
+    if (expected !== undefined && expected !== object.checksum.value && `${expected}-${parts.length}` !== object.checksum.value) {
+      throw new S3Error('BadDigest', `The ${alg.toLowerCase()} you specified did not match the calculated checksum.`);
+    }
   }
   await ctx.metadata.completeUpload(upload.uploadId, object, condition);
   const headers: Record<string, HeaderValue> = { ...XML };
@@ -331,8 +348,16 @@ export async function listMultipartUploads(ctx: S3Context, req: S3Request<Bucket
   let start: { key: string; inclusive: boolean } | undefined;
   let markers: { keyMarker?: string; uploadIdMarker?: string } = keyMarker ? { keyMarker, ...(uploadIdMarker ? { uploadIdMarker } : {}) } : {};
   // A key-marker that is itself a common prefix means "after everything under it" (as in ListObjects).
+  // An absent key-marker is no marker at all: S3 lists from the start of the prefix, so the
+  // endsWith guard is needed (for '' both sides of the indexOf test would be -1).
   let exhausted = false;
-  if (delimiter && keyMarker.startsWith(prefix) && keyMarker.indexOf(delimiter, prefix.length) === keyMarker.length - delimiter.length) {
+  if (
+    delimiter &&
+    keyMarker !== '' &&
+    keyMarker.endsWith(delimiter) &&
+    keyMarker.startsWith(prefix) &&
+    keyMarker.indexOf(delimiter, prefix.length) === keyMarker.length - delimiter.length
+  ) {
     const end = prefixEnd(keyMarker);
     if (end === undefined) exhausted = true;
     else {
