@@ -4,8 +4,10 @@
  */
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+import { join } from 'node:path';
 import { loadConfig, type ConfigInput } from '../config/config.js';
-import { startCoffer } from '../main.js';
+import { AUDIT_LOG_FILE, parseSince, readAuditLog } from '../kms/kms-audit.js';
+import { adminRotateRootKey, startCoffer } from '../main.js';
 
 const USAGE = `Usage: coffer serve [options]
 
@@ -19,8 +21,19 @@ Options (each also from an environment variable):
   --tls-key FILE        ... and this private key            COFFER_TLS_KEY
   --min-part-size N     smallest non-final multipart part   COFFER_MIN_PART_SIZE (5 MiB)
   --log-level LEVEL     trace|debug|info|warn|error|silent  COFFER_LOG_LEVEL (info)
+  --root-key-file FILE  the root key (base64)    COFFER_ROOT_KEY_FILE (DATA/root.key, made at first start)
+  --kms-endpoint URL    use this AWS-KMS-compatible endpoint instead of the built-in KMS  COFFER_KMS_ENDPOINT
+  --kms-region NAME     region the external KMS is signed for   COFFER_KMS_REGION (the S3 region)
 Root credentials: COFFER_ACCESS_KEY_ID and COFFER_SECRET_ACCESS_KEY; when unset, generated
 at first start into DATA/credentials.json (mode 0600) and printed once.
+Root key: COFFER_ROOT_KEY (base64 of 32 bytes) wins over --root-key-file. External KMS
+credentials: COFFER_KMS_ACCESS_KEY_ID and COFFER_KMS_SECRET_ACCESS_KEY.
+
+Administration (same --data / root key options):
+  coffer admin rotate-root-key [--new-root-key-file FILE]
+        re-wrap every KMS key under a new root key (crash-safe: re-run to finish)
+  coffer admin kms audit [--key ID|ARN] [--since TIME|15m|2h|7d]
+        print the KMS audit log (JSON lines)
 `;
 
 async function serve(args: string[]): Promise<void> {
@@ -36,6 +49,9 @@ async function serve(args: string[]): Promise<void> {
       'tls-key': { type: 'string' },
       'min-part-size': { type: 'string' },
       'log-level': { type: 'string' },
+      'root-key-file': { type: 'string' },
+      'kms-endpoint': { type: 'string' },
+      'kms-region': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -54,6 +70,9 @@ async function serve(args: string[]): Promise<void> {
     tlsKey: values['tls-key'],
     minPartSize: values['min-part-size'],
     logLevel: values['log-level'] as ConfigInput['logLevel'],
+    rootKeyFile: values['root-key-file'],
+    kmsEndpoint: values['kms-endpoint'],
+    kmsRegion: values['kms-region'],
   } as Partial<ConfigInput>;
   const config = loadConfig(flags);
   const log = pino({ level: config.logLevel, base: { service: 'coffer' } });
@@ -63,6 +82,12 @@ async function serve(args: string[]): Promise<void> {
     process.stdout.write(
       `\nGenerated root credentials (stored in ${config.dataDir}/credentials.json, mode 0600):\n` +
         `  AWS_ACCESS_KEY_ID=${coffer.accessKeyId}\n  AWS_SECRET_ACCESS_KEY=${coffer.generatedSecret}\n\n`,
+    );
+  }
+  if (coffer.generatedRootKeyFile !== undefined) {
+    process.stderr.write(
+      `\nGenerated a root key in ${coffer.generatedRootKeyFile} (mode 0600). Back it up now, apart from the data\n` +
+        `directory: without it nothing Coffer encrypts can ever be decrypted. See docs/kms.md.\n\n`,
     );
   }
   log.info({ url: coffer.url, port: coffer.port, dataDir: config.dataDir, region: config.region }, 'listening');
@@ -86,11 +111,64 @@ async function serve(args: string[]): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+/** Options every admin command shares: where the data and the root key are. */
+const ADMIN_OPTIONS = {
+  data: { type: 'string' },
+  'root-key-file': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+async function rotateRootKeyCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { ...ADMIN_OPTIONS, 'new-root-key-file': { type: 'string' } }, strict: true });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const config = loadConfig({ dataDir: values.data, rootKeyFile: values['root-key-file'] } as Partial<ConfigInput>);
+  // Tests only: die like a power cut after N re-wrapped rows, to prove a re-run recovers.
+  const crashAfter = process.env.COFFER_TEST_CRASH_AFTER_REWRAPS;
+  const result = await adminRotateRootKey(config, {
+    newRootKeyFile: values['new-root-key-file'],
+    ...(crashAfter !== undefined ? { onRewrapped: (n: number) => n >= Number(crashAfter) && process.kill(process.pid, 'SIGKILL') } : {}),
+  });
+  process.stdout.write(
+    `${result.resumed ? 'Finished the interrupted rotation' : 'Rotated the root key'}: ${result.rewrapped} key version(s) re-wrapped ` +
+      `from root key ${result.oldRootKeyId} to ${result.newRootKeyId}.\n` +
+      `The new root key is in ${result.keyFile} (mode 0600). Back it up apart from the data directory.\n` +
+      (result.switchEnvironment
+        ? `COFFER_ROOT_KEY still holds the old key: set it to the contents of ${result.keyFile} (or use --root-key-file ${result.keyFile}) before the next start.\n`
+        : ''),
+  );
+}
+
+async function kmsAuditCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { ...ADMIN_OPTIONS, key: { type: 'string' }, since: { type: 'string' } }, strict: true });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const config = loadConfig({ dataDir: values.data } as Partial<ConfigInput>);
+  const filter = { ...(values.key !== undefined ? { key: values.key } : {}), ...(values.since !== undefined ? { since: parseSince(values.since) } : {}) };
+  for await (const event of readAuditLog(join(config.dataDir, AUDIT_LOG_FILE), filter)) {
+    if (!process.stdout.write(`${JSON.stringify(event)}\n`)) await new Promise((r) => process.stdout.once('drain', r));
+  }
+}
+
+async function admin(args: string[]): Promise<void> {
+  const [command, sub, ...rest] = args;
+  if (command === 'rotate-root-key') return rotateRootKeyCommand(sub === undefined ? [] : [sub, ...rest]);
+  if (command === 'kms' && sub === 'audit') return kmsAuditCommand(rest);
+  process.stderr.write(`coffer: unknown admin command '${[command, sub].filter(Boolean).join(' ')}'\n\n${USAGE}`);
+  process.exitCode = 2;
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'serve':
       return serve(rest);
+    case 'admin':
+      return admin(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -14,7 +14,10 @@ export type BucketOperation =
   | 'ListObjects'
   | 'ListObjectsV2'
   | 'ListMultipartUploads'
-  | 'DeleteObjects';
+  | 'DeleteObjects'
+  | 'PutBucketEncryption'
+  | 'GetBucketEncryption'
+  | 'DeleteBucketEncryption';
 export type ObjectOperation =
   | 'PutObject'
   | 'CopyObject'
@@ -29,13 +32,16 @@ export type ObjectOperation =
   | 'UploadPartCopy'
   | 'CompleteMultipartUpload'
   | 'AbortMultipartUpload'
-  | 'ListParts';
+  | 'ListParts'
+  | 'UpdateObjectEncryption';
 
 export type Endpoint =
   | { kind: 'health' }
   | { kind: 'service'; operation: ServiceOperation }
   | { kind: 'bucket'; operation: BucketOperation; bucket: string }
   | { kind: 'object'; operation: ObjectOperation; bucket: string; key: string }
+  /** The AWS KMS JSON API (`X-Amz-Target: TrentService.<operation>`); the KMS handler knows which operations exist. */
+  | { kind: 'kms'; operation: string }
   /** A real S3 operation Coffer does not implement: answered 501 NotImplemented. */
   | { kind: 'unsupported'; operation: string; bucket?: string; key?: string };
 
@@ -55,6 +61,8 @@ export interface RouterOptions {
 }
 
 export const HEALTH_PATH = '/_coffer/health';
+/** X-Amz-Target prefix of AWS KMS operations. */
+export const KMS_TARGET_PREFIX = 'TrentService.';
 
 /** Bucket sub-resources S3 has and Coffer does not (yet): named so the 501 says which. */
 const BUCKET_SUBRESOURCES: Record<string, string> = {
@@ -131,6 +139,12 @@ function firstSubresource(query: URLSearchParams, table: Record<string, string>)
 export function parseEndpoint(input: RouteInput, options: RouterOptions): Endpoint {
   const method = input.method.toUpperCase();
   if (input.rawPath === HEALTH_PATH && (method === 'GET' || method === 'HEAD')) return { kind: 'health' };
+  // KMS (a JSON 1.1 service) shares the listener: POST / naming a TrentService target. S3 has no
+  // operation at POST / with X-Amz-Target, so this never shadows one.
+  const target = input.headers['x-amz-target'];
+  if (method === 'POST' && input.rawPath === '/' && typeof target === 'string' && target.startsWith(KMS_TARGET_PREFIX)) {
+    return { kind: 'kms', operation: target.slice(KMS_TARGET_PREFIX.length) };
+  }
   const { bucket, key } = locate(input, options);
   const q = input.query;
   const verb = VERB[method] ?? method;
@@ -143,6 +157,9 @@ export function parseEndpoint(input: RouteInput, options: RouterOptions): Endpoi
   if (key === undefined) {
     const sub = firstSubresource(q, BUCKET_SUBRESOURCES);
     if (method === 'GET' && sub === 'versioning') return { kind: 'bucket', operation: 'GetBucketVersioning', bucket };
+    if (sub === 'encryption' && (method === 'PUT' || method === 'GET' || method === 'DELETE')) {
+      return { kind: 'bucket', operation: `${VERB[method] as 'Put' | 'Get' | 'Delete'}BucketEncryption`, bucket };
+    }
     if (sub) return { kind: 'unsupported', operation: `${verb}${BUCKET_SUBRESOURCES[sub]}`, bucket };
     switch (method) {
       case 'PUT':
@@ -166,6 +183,7 @@ export function parseEndpoint(input: RouteInput, options: RouterOptions): Endpoi
   }
 
   const sub = firstSubresource(q, OBJECT_SUBRESOURCES);
+  if (sub === 'encryption' && method === 'PUT') return { kind: 'object', operation: 'UpdateObjectEncryption', bucket, key };
   if (sub) return { kind: 'unsupported', operation: `${verb}${OBJECT_SUBRESOURCES[sub]}`, bucket, key };
   const copySource = input.headers['x-amz-copy-source'] !== undefined;
   switch (method) {

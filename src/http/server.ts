@@ -29,7 +29,29 @@ export interface ServerDeps {
   dispatch: (req: S3Request) => Promise<S3Response>;
   /** Whether the service is ready (health check). */
   ready: () => boolean;
+  /** Handles AWS KMS JSON API requests (kms/kms-api.ts); without it they are answered 501. */
+  kms?: KmsHttpHandler;
 }
+
+/**
+ * A request for the AWS KMS JSON API, handed over before authentication: the
+ * KMS handler reads the small body first, because KMS clients sign its hash
+ * without sending x-amz-content-sha256, then verifies SigV4 over it.
+ */
+export interface KmsHttpRequest {
+  requestId: string;
+  operation: string;
+  method: string;
+  rawPath: string;
+  rawQuery: string;
+  headers: IncomingMessage['headers'];
+  rawHeaders: readonly string[];
+  body: AsyncIterable<Buffer>;
+  signal: AbortSignal;
+}
+
+/** Always answers (errors rendered as AWS JSON); never throws for a client's mistake. */
+export type KmsHttpHandler = (req: KmsHttpRequest) => Promise<S3Response>;
 
 export interface RunningServer {
   readonly url: string;
@@ -40,6 +62,10 @@ export interface RunningServer {
 
 function newRequestId(): string {
   return randomBytes(8).toString('hex').toUpperCase();
+}
+
+function expectsContinue(req: IncomingMessage): boolean {
+  return (req.headers.expect ?? '').toLowerCase() === '100-continue';
 }
 
 function firstHeader(v: string | string[] | undefined): string | undefined {
@@ -87,6 +113,12 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
         response = deps.ready()
           ? { status: 200, headers: { 'content-type': 'application/json' }, body: '{"status":"ok"}' }
           : { status: 503, headers: { 'content-type': 'application/json' }, body: '{"status":"starting"}' };
+      } else if (endpoint.kind === 'kms') {
+        if (!deps.kms) throw new S3Error('NotImplemented', 'This Coffer node serves no KMS API.');
+        bodyTaken = true;
+        if (expectsContinue(req)) res.writeContinue();
+        const { rawHeaders, headers } = req;
+        response = await deps.kms({ requestId, operation: endpoint.operation, method, rawPath, rawQuery, headers, rawHeaders, body: req, signal: abort.signal });
       } else {
         const auth = await verifySigV4(
           { method, rawPath, rawQuery, headers: req.headers, rawHeaders: req.rawHeaders },
@@ -94,6 +126,10 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
         );
         // No policies yet: anonymous requests reach nothing (S3's default for private buckets).
         if (auth.anonymous) throw new S3Error('AccessDenied');
+        // `Expect: 100-continue`: the client waits for a go-ahead before sending the body.
+        // S3 gives it only once the headers pass authentication; a refused request gets its
+        // final status at once and never uploads the body (see the checkContinue listener).
+        if (expectsContinue(req)) res.writeContinue();
         if (endpoint.kind === 'unsupported') {
           throw new S3Error('NotImplemented', `Coffer does not implement the ${endpoint.operation} operation.`);
         }
@@ -165,6 +201,8 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   const server = secure
     ? https.createServer({ cert: readFileSync(config.tlsCert!), key: readFileSync(config.tlsKey!) }, onRequest)
     : http.createServer(onRequest);
+  // Without this listener node answers every `Expect: 100-continue` before we have looked at the request.
+  server.on('checkContinue', onRequest);
   // Large uploads over slow links must not be cut off by a whole-request timer.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;

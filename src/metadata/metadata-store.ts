@@ -178,6 +178,12 @@ export interface MetadataStore {
   deleteObject(bucket: string, key: string): Promise<ObjectRecord | undefined>;
   /** Replaces an object's tags; false when the object is absent. */
   putObjectTags(bucket: string, key: string, tags: [string, string][]): Promise<boolean>;
+  /**
+   * Replaces how an object's data keys are wrapped (UpdateObjectEncryption), leaving its
+   * data, ETag and checksums alone. Atomic compare-and-set: false when the object is gone
+   * or its encryption is no longer `expected` (it was overwritten or updated meanwhile).
+   */
+  setObjectEncryption(bucket: string, key: string, expected: ObjectEncryption, next: ObjectEncryption): Promise<boolean>;
   /** Objects in key order within the range (an index range scan). */
   listObjects(bucket: string, range: KeyRange): Promise<ObjectRecord[]>;
 

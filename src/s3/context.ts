@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { BlobStore } from '../blob/blob-store.js';
 import type { Config } from '../config/config.js';
+import type { Kms } from '../kms/kms.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import type { ObjectKeys } from '../storage/object-keys.js';
 
@@ -10,6 +11,8 @@ export interface S3Context {
   readonly metadata: MetadataStore;
   readonly blobs: BlobStore;
   readonly log: Logger;
+  /** The KMS (built-in or remote, chosen by main.ts; always set there). Optional only for tests that build a partial context. */
+  readonly kms?: Kms;
   /** Data keys of encrypted objects (SSE-S3, SSE-KMS, DSSE-KMS, SSE-C). Optional only until main.ts wires the KMS. */
   readonly keys?: ObjectKeys;
 }

@@ -16,13 +16,15 @@ import {
   checkConditions,
   parseTaggingHeader,
   quoteEtag,
-  refuseSseHeaders,
   storedHeadersFrom,
   userMetadataFrom,
   validateKey,
 } from './headers.js';
 import { commitPart, parsePartNumber, requireUpload } from './multipart.js';
 import { loadObject, writeConditionFrom } from './object.js';
+import { keysForRead, keysForWrite, type ReadKeys } from './object-encryption.js';
+import { sseResponseHeaders } from './sse.js';
+import { etagFor } from '../storage/object-keys.js';
 
 const MAX_COPY_SIZE = 5 * 1024 * 1024 * 1024;
 
@@ -49,8 +51,12 @@ export function parseCopySource(value: string): { bucket: string; key: string } 
   return { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1) };
 }
 
-/** Loads the copy source and applies the `x-amz-copy-source-if-*` conditions (412 on failure). */
-async function loadCopySource(ctx: S3Context, req: S3Request): Promise<ObjectRecord> {
+/**
+ * Loads the copy source, applies the `x-amz-copy-source-if-*` conditions (412 on
+ * failure) and recovers its data keys (an SSE-C source needs the
+ * x-amz-copy-source-server-side-encryption-customer-* headers).
+ */
+async function loadCopySource(ctx: S3Context, req: S3Request): Promise<{ object: ObjectRecord; keys: ReadKeys }> {
   const source = parseCopySource(header(req, 'x-amz-copy-source')!);
   await requireBucket(ctx, req, source.bucket);
   const object = await loadObject(ctx, source.bucket, source.key);
@@ -64,7 +70,12 @@ async function loadCopySource(ctx: S3Context, req: S3Request): Promise<ObjectRec
     },
     'PreconditionFailed',
   );
-  return object;
+  return { object, keys: await keysForRead(ctx, req, object.encryption, source, { copySource: true }) };
+}
+
+/** Whether a copy asks for new encryption (S3 lets an object be copied onto itself for that). */
+function changesEncryption(req: S3Request): boolean {
+  return header(req, 'x-amz-server-side-encryption') !== undefined || header(req, 'x-amz-server-side-encryption-customer-algorithm') !== undefined;
 }
 
 function directive(req: S3Request, name: string): 'COPY' | 'REPLACE' {
@@ -80,14 +91,13 @@ function directive(req: S3Request, name: string): 'COPY' | 'REPLACE' {
 export async function copyObject(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
   const { bucket, key } = req.endpoint;
   validateKey(key);
-  refuseSseHeaders(req);
   await requireBucket(ctx, req, bucket);
-  const source = await loadCopySource(ctx, req);
+  const { object: source, keys: sourceKeys } = await loadCopySource(ctx, req);
   const metadataDirective = directive(req, 'x-amz-metadata-directive');
   const taggingDirective = directive(req, 'x-amz-tagging-directive');
   const storageClass = header(req, 'x-amz-storage-class') ?? 'STANDARD';
   if (storageClass !== 'STANDARD') throw new S3Error('InvalidStorageClass');
-  if (source.bucket === bucket && source.key === key && metadataDirective !== 'REPLACE') {
+  if (source.bucket === bucket && source.key === key && metadataDirective !== 'REPLACE' && !changesEncryption(req)) {
     throw new S3Error(
       'InvalidRequest',
       "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
@@ -99,34 +109,48 @@ export async function copyObject(ctx: S3Context, req: S3Request<ObjectEndpoint>)
   const algorithmText = header(req, 'x-amz-checksum-algorithm');
   const algorithm = algorithmText !== undefined ? parseChecksumAlgorithm(algorithmText) : source.checksum?.type === 'FULL_OBJECT' ? source.checksum.algorithm : undefined;
   const condition = writeConditionFrom(req);
-  const written = await writeData(ctx.blobs, readParts(ctx.blobs, source.parts, { start: 0, end: source.size - 1 }), {
+  // The copy is re-encrypted under new keys: the destination's own SSE headers, else its bucket's default.
+  const keys = await keysForWrite(ctx, req, { bucket, key });
+  const written = await writeData(ctx.blobs, readParts(ctx.blobs, source.parts, { start: 0, end: source.size - 1 }, sourceKeys.dataKeys), {
     ...(algorithm ? { checksumAlgorithm: algorithm } : {}),
     expectedSize: source.size,
     maxSize: MAX_COPY_SIZE,
     signal: req.signal,
+    encrypt: { dataKeys: keys.dataKeys, partNumber: 0 },
   });
+  const etag = etagFor(keys.encryption, keys.dataKeys, written.md5);
   const object: ObjectRecord = {
     bucket,
     key,
     size: written.size,
-    etag: written.md5,
+    etag,
     lastModified: Date.now(),
     headers: metadataDirective === 'REPLACE' ? storedHeadersFrom(req) : source.headers,
     userMetadata: metadataDirective === 'REPLACE' ? userMetadataFrom(req) : source.userMetadata,
     tags: taggingDirective === 'REPLACE' ? parseTaggingHeader(header(req, 'x-amz-tagging')) : source.tags,
     ...(written.checksum ? { checksum: written.checksum } : {}),
-    parts: written.size === 0 ? [] : [{ partNumber: 1, blobId: written.pending.blobId, size: written.size, etag: written.md5 }],
+    parts: written.size === 0 ? [] : [{ partNumber: 1, blobId: written.pending.blobId, size: written.size, etag, ...(written.cipher ? { cipher: written.cipher } : {}) }],
     multipart: false,
     storageClass,
     ownerId: req.principal!.accountId,
+    encryption: keys.encryption,
   };
-  await commitWith([written.pending], () => ctx.metadata.putObject(object, condition));
+  if (written.size === 0) {
+    await written.pending.discard();
+    await ctx.metadata.putObject(object, condition);
+  } else {
+    await commitWith([written.pending], () => ctx.metadata.putObject(object, condition));
+  }
   const result: XmlNode[] = [
     ['ETag', quoteEtag(object.etag)],
     ['LastModified', new Date(object.lastModified)],
   ];
   if (object.checksum) result.push(['ChecksumType', object.checksum.type], [`Checksum${object.checksum.algorithm}`, object.checksum.value]);
-  return { status: 200, headers: { 'content-type': 'application/xml' }, body: buildS3Xml('CopyObjectResult', result) };
+  const headers: Record<string, HeaderValue> = {
+    'content-type': 'application/xml',
+    ...sseResponseHeaders(object.encryption, { ...(keys.customerKeyMd5 !== undefined ? { customerKeyMd5: keys.customerKeyMd5 } : {}), withContext: true }),
+  };
+  return { status: 200, headers, body: buildS3Xml('CopyObjectResult', result) };
 }
 
 /** `x-amz-copy-source-range: bytes=first-last`, which must lie inside the source. */
@@ -150,22 +174,27 @@ export async function uploadPartCopy(ctx: S3Context, req: S3Request<ObjectEndpoi
   await requireBucket(ctx, req, req.endpoint.bucket);
   const partNumber = parsePartNumber(req);
   const upload = await requireUpload(ctx, req);
-  const source = await loadCopySource(ctx, req);
+  const { object: source, keys: sourceKeys } = await loadCopySource(ctx, req);
+  const keys = await keysForRead(ctx, req, upload.encryption, { bucket: upload.bucket, key: upload.key });
   const range = parseCopyRange(header(req, 'x-amz-copy-source-range'), source.size) ?? { start: 0, end: source.size - 1 };
   const length = range.end - range.start + 1;
   if (length > MAX_COPY_SIZE) throw new S3Error('InvalidRequest', 'The specified copy range is larger than the maximum allowable part size: 5368709120');
-  const written = await writeData(ctx.blobs, source.size === 0 ? emptySource() : readParts(ctx.blobs, source.parts, range), {
+  const written = await writeData(ctx.blobs, source.size === 0 ? emptySource() : readParts(ctx.blobs, source.parts, range, sourceKeys.dataKeys), {
     ...(upload.checksumAlgorithm ? { checksumAlgorithm: upload.checksumAlgorithm } : {}),
     expectedSize: source.size === 0 ? 0 : length,
     maxSize: MAX_COPY_SIZE,
     signal: req.signal,
+    ...(upload.encryption ? { encrypt: { dataKeys: keys.dataKeys, partNumber } } : {}),
   });
-  const part = await commitPart(ctx, upload, partNumber, written);
+  const part = await commitPart(ctx, upload, partNumber, written, keys.dataKeys);
   const result: XmlNode[] = [
     ['ETag', quoteEtag(part.etag)],
     ['LastModified', new Date(part.lastModified)],
   ];
-  const headers: Record<string, HeaderValue> = { 'content-type': 'application/xml' };
+  const headers: Record<string, HeaderValue> = {
+    'content-type': 'application/xml',
+    ...sseResponseHeaders(upload.encryption, keys.customerKeyMd5 !== undefined ? { customerKeyMd5: keys.customerKeyMd5 } : {}),
+  };
   if (part.checksum) {
     result.push([`Checksum${part.checksum.algorithm}`, part.checksum.value]);
     headers[checksumHeaderName(part.checksum.algorithm)] = part.checksum.value;

@@ -1,6 +1,8 @@
 /** Maps each routed S3 operation to its handler. */
 import type { BucketOperation, ObjectOperation } from '../http/router.js';
 import type { S3Request, S3Response } from '../http/types.js';
+import { deleteBucketEncryption, getBucketEncryption, putBucketEncryption } from './bucket-encryption.js';
+import { updateObjectEncryption } from './update-object-encryption.js';
 import { createBucket, deleteBucket, getBucketLocation, getBucketVersioning, headBucket, listBuckets } from './bucket.js';
 import type { S3Context } from './context.js';
 import { copyObject, uploadPartCopy } from './copy.js';
@@ -37,6 +39,9 @@ const BUCKET_HANDLERS: Record<BucketOperation, BucketHandler> = {
   ListObjectsV2: listObjectsV2,
   ListMultipartUploads: listMultipartUploads,
   DeleteObjects: deleteObjects,
+  PutBucketEncryption: putBucketEncryption,
+  GetBucketEncryption: getBucketEncryption,
+  DeleteBucketEncryption: deleteBucketEncryption,
 };
 
 const OBJECT_HANDLERS: Record<ObjectOperation, ObjectHandler> = {
@@ -54,6 +59,7 @@ const OBJECT_HANDLERS: Record<ObjectOperation, ObjectHandler> = {
   CompleteMultipartUpload: completeMultipartUpload,
   AbortMultipartUpload: abortMultipartUpload,
   ListParts: listParts,
+  UpdateObjectEncryption: updateObjectEncryption,
 };
 
 export function createDispatcher(ctx: S3Context): (req: S3Request) => Promise<S3Response> {

@@ -139,18 +139,6 @@ export function requestedChecksum(req: S3Request): RequestedChecksum | undefined
   return undefined;
 }
 
-/**
- * Server-side encryption is not implemented yet: any SSE header is refused,
- * never silently ignored (accepting and not honouring it would be a security bug).
- */
-export function refuseSseHeaders(req: Pick<S3Request, 'headers'>): void {
-  for (const name of Object.keys(req.headers)) {
-    if (name.startsWith('x-amz-server-side-encryption') || name.startsWith('x-amz-copy-source-server-side-encryption')) {
-      throw new S3Error('NotImplemented', `Server-side encryption (${name}) is not implemented by this Coffer version.`);
-    }
-  }
-}
-
 export function quoteEtag(etag: string): string {
   return `"${etag}"`;
 }

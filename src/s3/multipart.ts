@@ -17,7 +17,6 @@ import {
   contentMd5From,
   parseTaggingHeader,
   quoteEtag,
-  refuseSseHeaders,
   requestedChecksum,
   storedHeadersFrom,
   unquoteEtag,
@@ -26,6 +25,9 @@ import {
 } from './headers.js';
 import { parseEncodingType, prefixEnd, urlEncodeKey } from './list.js';
 import { writeConditionFrom } from './object.js';
+import { keysForRead, keysForWrite } from './object-encryption.js';
+import { sseResponseHeaders } from './sse.js';
+import { etagFor } from '../storage/object-keys.js';
 
 const XML = { 'content-type': 'application/xml' };
 export const MAX_PART_NUMBER = 10000;
@@ -43,7 +45,6 @@ function checksumElement(algorithm: ChecksumAlgorithm): string {
 export async function createMultipartUpload(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
   const { bucket, key } = req.endpoint;
   validateKey(key);
-  refuseSseHeaders(req);
   await requireBucket(ctx, req, bucket);
   const storageClass = header(req, 'x-amz-storage-class') ?? 'STANDARD';
   if (storageClass !== 'STANDARD') throw new S3Error('InvalidStorageClass');
@@ -70,6 +71,9 @@ export async function createMultipartUpload(ctx: S3Context, req: S3Request<Objec
   } else if (checksumType !== undefined) {
     throw new S3Error('InvalidRequest', 'The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.');
   }
+  // The upload's data keys are made now: each part is encrypted as it arrives, and
+  // Complete stitches the parts by reference, so they must share the object's keys.
+  const keys = await keysForWrite(ctx, req, { bucket, key });
   const upload: UploadRecord = {
     uploadId: newUploadId(),
     bucket,
@@ -82,9 +86,13 @@ export async function createMultipartUpload(ctx: S3Context, req: S3Request<Objec
     ...(checksumAlgorithm ? { checksumAlgorithm } : {}),
     ...(checksumType ? { checksumType } : {}),
     storageClass,
+    encryption: keys.encryption,
   };
   await ctx.metadata.createUpload(upload);
-  const headers: Record<string, HeaderValue> = { ...XML };
+  const headers: Record<string, HeaderValue> = {
+    ...XML,
+    ...sseResponseHeaders(keys.encryption, { ...(keys.customerKeyMd5 !== undefined ? { customerKeyMd5: keys.customerKeyMd5 } : {}), withContext: true }),
+  };
   if (checksumAlgorithm) {
     headers['x-amz-checksum-algorithm'] = checksumAlgorithm;
     headers['x-amz-checksum-type'] = checksumType;
@@ -122,13 +130,14 @@ export async function requireUpload(ctx: S3Context, req: S3Request<ObjectEndpoin
 }
 
 /** Commits a written part and answers as UploadPart / UploadPartCopy do. */
-export async function commitPart(ctx: S3Context, upload: UploadRecord, partNumber: number, written: WrittenData): Promise<PartRecord> {
+export async function commitPart(ctx: S3Context, upload: UploadRecord, partNumber: number, written: WrittenData, dataKeys: readonly Buffer[]): Promise<PartRecord> {
   const part: PartRecord = {
     uploadId: upload.uploadId,
     partNumber,
     blobId: written.pending.blobId,
     size: written.size,
-    etag: written.md5,
+    etag: upload.encryption ? etagFor(upload.encryption, dataKeys, written.md5) : written.md5,
+    ...(written.cipher ? { cipher: written.cipher } : {}),
     lastModified: Date.now(),
     ...(written.checksum ? { checksum: { ...written.checksum, type: upload.checksumType ?? 'COMPOSITE' } } : {}),
   };
@@ -147,6 +156,8 @@ export async function uploadPart(ctx: S3Context, req: S3Request<ObjectEndpoint>)
     throw new S3Error('InvalidRequest', `Checksum Type mismatch occurred, expected checksum Type: ${upload.checksumAlgorithm.toLowerCase()}, actual checksum Type: ${requested.algorithm.toLowerCase()}`);
   }
   const algorithm = upload.checksumAlgorithm ?? requested?.algorithm;
+  // SSE-C uploads need the same customer key on every part (S3: 400 without it, 403 if another).
+  const keys = await keysForRead(ctx, req, upload.encryption, { bucket: upload.bucket, key: upload.key });
   const written = await writeData(ctx.blobs, req.body(), {
     ...(contentMd5 ? { contentMd5 } : {}),
     ...(algorithm ? { checksumAlgorithm: algorithm } : {}),
@@ -154,9 +165,13 @@ export async function uploadPart(ctx: S3Context, req: S3Request<ObjectEndpoint>)
     expectedSize: req.contentLength,
     maxSize: MAX_PART_SIZE,
     signal: req.signal,
+    ...(upload.encryption ? { encrypt: { dataKeys: keys.dataKeys, partNumber } } : {}),
   });
-  const part = await commitPart(ctx, upload, partNumber, written);
-  const headers: Record<string, HeaderValue> = { etag: quoteEtag(part.etag) };
+  const part = await commitPart(ctx, upload, partNumber, written, keys.dataKeys);
+  const headers: Record<string, HeaderValue> = {
+    etag: quoteEtag(part.etag),
+    ...sseResponseHeaders(upload.encryption, keys.customerKeyMd5 !== undefined ? { customerKeyMd5: keys.customerKeyMd5 } : {}),
+  };
   if (part.checksum) headers[checksumHeaderName(part.checksum.algorithm)] = part.checksum.value;
   return { status: 200, headers };
 }
@@ -228,7 +243,7 @@ export async function completeMultipartUpload(ctx: S3Context, req: S3Request<Obj
         fields: { ProposedSize: p.size, MinSizeAllowed: ctx.config.minPartSize, PartNumber: r.partNumber, ETag: quoteEtag(p.etag) },
       });
     }
-    parts.push({ partNumber: p.partNumber, blobId: p.blobId, size: p.size, etag: p.etag, ...(p.checksum ? { checksum: p.checksum } : {}) });
+    parts.push({ partNumber: p.partNumber, blobId: p.blobId, size: p.size, etag: p.etag, ...(p.checksum ? { checksum: p.checksum } : {}), ...(p.cipher ? { cipher: p.cipher } : {}) });
   }
   const md5s = createHash('md5');
   for (const p of parts) md5s.update(Buffer.from(p.etag, 'hex'));
@@ -246,6 +261,7 @@ export async function completeMultipartUpload(ctx: S3Context, req: S3Request<Obj
     multipart: true,
     storageClass: upload.storageClass,
     ownerId: upload.ownerId,
+    ...(upload.encryption ? { encryption: upload.encryption } : {}),
   };
   if (upload.checksumAlgorithm) {
     const alg = upload.checksumAlgorithm;
@@ -257,7 +273,7 @@ export async function completeMultipartUpload(ctx: S3Context, req: S3Request<Obj
     }
   }
   await ctx.metadata.completeUpload(upload.uploadId, object, condition);
-  const headers: Record<string, HeaderValue> = { ...XML };
+  const headers: Record<string, HeaderValue> = { ...XML, ...sseResponseHeaders(object.encryption) };
   const body: XmlNode[] = [
     ['Location', `/${upload.bucket}/${urlEncodeKey(upload.key)}`],
     ['Bucket', upload.bucket],

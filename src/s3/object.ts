@@ -12,13 +12,15 @@ import { commitWith, writeData } from '../storage/object-writer.js';
 import { buildS3Xml, childList, childText, onlyChildren, parseXml, type XmlNode } from '../xml/xml.js';
 import { requireBucket } from './access.js';
 import type { S3Context } from './context.js';
+import { keysForRead, keysForWrite, primed } from './object-encryption.js';
+import { sseResponseHeaders } from './sse.js';
+import { etagFor } from '../storage/object-keys.js';
 import {
   checkConditions,
   contentMd5From,
   httpDate,
   parseTaggingHeader,
   quoteEtag,
-  refuseSseHeaders,
   requestedChecksum,
   storedHeadersFrom,
   unquoteEtag,
@@ -49,7 +51,6 @@ export function writeConditionFrom(req: S3Request): WriteCondition | undefined {
 export async function putObject(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
   const { bucket: bucketName, key } = req.endpoint;
   validateKey(key);
-  refuseSseHeaders(req);
   await requireBucket(ctx, req, bucketName);
   if (req.contentLength === undefined) throw new S3Error('MissingContentLength');
   const storageClass = header(req, 'x-amz-storage-class') ?? 'STANDARD';
@@ -75,30 +76,44 @@ export async function putObject(ctx: S3Context, req: S3Request<ObjectEndpoint>):
     if (condition.ifMatch !== undefined && !current) throw new S3Error('NoSuchKey');
     if (condition.ifMatch !== undefined && current && current.etag !== condition.ifMatch) throw new S3Error('PreconditionFailed');
   }
+  if (req.contentLength > ctx.config.maxObjectSize) throw new S3Error('EntityTooLarge');
+  const keys = await keysForWrite(ctx, req, { bucket: bucketName, key });
   const written = await writeData(ctx.blobs, req.body(), {
     ...(contentMd5 ? { contentMd5 } : {}),
     ...(checksum ? { checksumAlgorithm: checksum.algorithm, expectedChecksum: checksum.expected } : {}),
     expectedSize: req.contentLength,
     maxSize: ctx.config.maxObjectSize,
     signal: req.signal,
+    encrypt: { dataKeys: keys.dataKeys, partNumber: 0 },
   });
+  const etag = etagFor(keys.encryption, keys.dataKeys, written.md5);
   const object: ObjectRecord = {
     bucket: bucketName,
     key,
     size: written.size,
-    etag: written.md5,
+    etag,
     lastModified: Date.now(),
     headers,
     userMetadata,
     tags,
     ...(written.checksum ? { checksum: written.checksum } : {}),
-    parts: written.size === 0 ? [] : [{ partNumber: 1, blobId: written.pending.blobId, size: written.size, etag: written.md5 }],
+    parts: written.size === 0 ? [] : [{ partNumber: 1, blobId: written.pending.blobId, size: written.size, etag, ...(written.cipher ? { cipher: written.cipher } : {}) }],
     multipart: false,
     storageClass,
     ownerId: req.principal!.accountId,
+    encryption: keys.encryption,
   };
-  await commitWith([written.pending], () => ctx.metadata.putObject(object, condition));
-  const out: Record<string, HeaderValue> = { etag: quoteEtag(object.etag) };
+  // An empty object needs no blob: there are no bytes to protect.
+  if (written.size === 0) {
+    await written.pending.discard();
+    await ctx.metadata.putObject(object, condition);
+  } else {
+    await commitWith([written.pending], () => ctx.metadata.putObject(object, condition));
+  }
+  const out: Record<string, HeaderValue> = {
+    etag: quoteEtag(object.etag),
+    ...sseResponseHeaders(object.encryption, { ...(keys.customerKeyMd5 !== undefined ? { customerKeyMd5: keys.customerKeyMd5 } : {}), withContext: true }),
+  };
   if (object.checksum) {
     out[checksumHeaderName(object.checksum.algorithm)] = object.checksum.value;
     out['x-amz-checksum-type'] = object.checksum.type;
@@ -158,11 +173,11 @@ const RESPONSE_OVERRIDES: Record<string, string> = {
 async function getOrHead(ctx: S3Context, req: S3Request<ObjectEndpoint>, withBody: boolean): Promise<S3Response> {
   const { bucket, key } = req.endpoint;
   refuseVersionId(req);
-  // A read with SSE-C key headers asks for decryption; S3 refuses them on objects not stored
-  // with SSE-C (400 InvalidRequest). Until SSE exists, refuse them like every SSE request.
-  refuseSseHeaders(req);
   await requireBucket(ctx, req, bucket);
   const object = await loadObject(ctx, bucket, key);
+  // SSE-C objects answer nothing, not even HEAD, without their key; other modes need the
+  // KMS only when bytes are read (a HEAD of an SSE-KMS object makes no KMS call, as in S3).
+  const keys = await keysForRead(ctx, req, object.encryption, { bucket, key }, { withKeys: withBody });
   checkConditions(
     object,
     {
@@ -173,7 +188,7 @@ async function getOrHead(ctx: S3Context, req: S3Request<ObjectEndpoint>, withBod
     },
     'NotModified',
   );
-  const headers = objectHeaders(object);
+  const headers = { ...objectHeaders(object), ...sseResponseHeaders(object.encryption, keys.customerKeyMd5 !== undefined ? { customerKeyMd5: keys.customerKeyMd5 } : {}) };
   for (const [param, name] of Object.entries(RESPONSE_OVERRIDES)) {
     const v = req.query.get(param);
     if (v !== null) headers[name] = v;
@@ -211,7 +226,8 @@ async function getOrHead(ctx: S3Context, req: S3Request<ObjectEndpoint>, withBod
     headers['x-amz-checksum-type'] = object.checksum.type;
   }
   if (!withBody || length === 0) return { status, headers };
-  return { status, headers, body: readParts(ctx.blobs, object.parts, range ?? { start: 0, end: object.size - 1 }) };
+  const body = await primed(readParts(ctx.blobs, object.parts, range ?? { start: 0, end: object.size - 1 }, keys.dataKeys));
+  return { status, headers, body };
 }
 
 export function getObject(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {

@@ -239,6 +239,20 @@ export class ObjectKeys {
     }
   }
 
+  /**
+   * Wraps an object's existing data key for SSE-KMS under another KMS key (or a bucket key):
+   * UpdateObjectEncryption re-wraps, it never re-encrypts the data.
+   */
+  async rewrapForKms(dataKey: Buffer, choice: { kmsKeyId: string; bucketKeyEnabled: boolean }, target: ObjectTarget, caller: KmsCaller): Promise<ObjectEncryption> {
+    const arn = await this.resolveKmsKeyArn(choice.kmsKeyId, caller);
+    if (choice.bucketKeyEnabled) {
+      const bucketKey = await this.#bucketKey(target.bucket, arn, caller);
+      return { mode: 'aws:kms', kmsKeyArn: arn, bucketKeyEnabled: true, bucketKeyId: bucketKey.id, wrappedKeys: [wrapLocal(bucketKey.key, dataKey)] };
+    }
+    const r = await kmsCall(() => this.#o.kms.encrypt({ keyId: arn, plaintext: dataKey, encryptionContext: { 'aws:s3:arn': objectArn(target) } }, caller));
+    return { mode: 'aws:kms', kmsKeyArn: arn, bucketKeyEnabled: false, wrappedKeys: [r.ciphertextBlob.toString('base64')] };
+  }
+
   /** Whether `customerKey` is the one an SSE-C object or upload was made with (each UploadPart must send it). */
   matchesCustomerKey(encryption: ObjectEncryption, customerKey: Buffer): boolean {
     const check = encryption.customerKeyCheck;

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -77,6 +77,11 @@ describe('aws cli', { skip }, () => {
     writeFileSync(join(dir, 'top.txt'), 'top');
     writeFileSync(join(dir, 'a', 'one.txt'), 'one');
     writeFileSync(join(dir, 'a', 'b', 'two.txt'), 'two');
+    // S3 timestamps have whole-second precision; `sync` re-uploads a file whose mtime is newer
+    // than the object's LastModified, so files written in the same second as the upload would
+    // look newer (against Amazon S3 too). Date them a few seconds back.
+    const past = new Date(Date.now() - 5000);
+    for (const f of ['top.txt', 'a/one.txt', 'a/b/two.txt']) utimesSync(join(dir, f), past, past);
     await aws('s3', 'sync', dir, 's3://cli-sync/tree');
     const listed = JSON.parse((await aws('s3api', 'list-objects-v2', '--bucket', 'cli-sync')).stdout) as { Contents: { Key: string }[] };
     assert.deepEqual(listed.Contents.map((c) => c.Key).sort(), ['tree/a/b/two.txt', 'tree/a/one.txt', 'tree/top.txt']);

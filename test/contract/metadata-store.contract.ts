@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { S3Error } from '../../src/errors/s3-errors.js';
-import type { MetadataStore, ObjectRecord, UploadRecord } from '../../src/metadata/metadata-store.js';
+import type { KmsKeyRecord, KmsKeyVersionRecord, MetadataStore, ObjectRecord, UploadRecord } from '../../src/metadata/metadata-store.js';
 
 export interface StoreFactory {
   name: string;
@@ -100,6 +100,20 @@ export function metadataStoreContract(factory: StoreFactory): void {
       assert.equal((await store.latestBucketKey(b, arn))?.id, 'bk-2');
       assert.deepEqual(await store.getBucketKey('bk-1'), { id: 'bk-1', bucket: b, kmsKeyArn: arn, wrapped: 'AAAA', createdAt: 10 });
       assert.equal(await store.getBucketKey('bk-none'), undefined);
+    });
+
+    test('set_object_encryption_is_compare_and_set_and_keeps_everything_else', async () => {
+      const b = await fresh();
+      const a = { mode: 'AES256' as const, wrappedKeys: ['a'] };
+      const k = { mode: 'aws:kms' as const, wrappedKeys: ['k'], kmsKeyArn: 'arn:k', bucketKeyEnabled: false };
+      await store.putObject({ ...obj(b, 'o'), encryption: a });
+      const before = await store.getObject(b, 'o');
+      assert.equal(await store.setObjectEncryption(b, 'o', k, a), false, 'stale expectation');
+      assert.equal(await store.setObjectEncryption(b, 'o', a, k), true);
+      const after = await store.getObject(b, 'o');
+      assert.deepEqual(after, { ...before, encryption: k });
+      assert.equal(await store.setObjectEncryption(b, 'missing', a, k), false);
+      assert.deepEqual(await store.takeGarbage(1000).then((ids) => ids.filter((id) => before!.parts.some((p) => p.blobId === id))), [], 'no blob queued');
     });
 
     test('bucket_with_upload_is_not_empty', async () => {
@@ -218,6 +232,141 @@ export function metadataStoreContract(factory: StoreFactory): void {
       await store.createUpload(upload(b, 'k', '00000020-a'));
       await store.putPart({ uploadId: '00000020-a', partNumber: 1, blobId: 'r2', size: 1, etag: 'p', lastModified: 1 });
       assert.deepEqual([...(await store.referencedBlobIds(['r1', 'r2', 'r3']))].sort(), ['r1', 'r2']);
+    });
+
+    // ---- the built-in KMS's tables
+
+    let kmsN = 0;
+    const kmsKey = (over: Partial<KmsKeyRecord> = {}): KmsKeyRecord => ({
+      keyId: `00000000-0000-4000-8000-${String(++kmsN).padStart(12, '0')}`,
+      revision: 0,
+      createdAt: 1000,
+      description: 'd',
+      keyManager: 'CUSTOMER',
+      keyState: 'Enabled',
+      rotationEnabled: false,
+      currentVersion: 1,
+      onDemandRotations: 0,
+      tags: [['team', 'a']],
+      ...over,
+    });
+    const kmsVersion = (keyId: string, version: number, rootKeyId = 'root-a'): KmsKeyVersionRecord => ({
+      keyId,
+      version,
+      createdAt: 1000 + version,
+      rotationType: version === 1 ? 'INITIAL' : 'ON_DEMAND',
+      rootKeyId,
+      wrappedMaterial: Buffer.alloc(60, version),
+    });
+
+    test('kms_key_create_get_list_and_revisioned_update', async () => {
+      const k = kmsKey();
+      assert.equal(await store.createKmsKey(k, kmsVersion(k.keyId, 1)), true);
+      assert.deepEqual(await store.getKmsKey(k.keyId), k);
+      assert.equal(await store.getKmsKey('00000000-0000-4000-8000-ffffffffffff'), undefined);
+      assert.ok((await store.listKmsKeys(undefined, 1000)).some((x) => x.keyId === k.keyId));
+      assert.ok(!(await store.listKmsKeys(k.keyId, 1000)).some((x) => x.keyId === k.keyId), 'listing starts strictly after the marker');
+      assert.equal(await store.updateKmsKey({ ...k, description: 'new' }), true);
+      // A writer that read revision 0 lost the race: its update must not apply.
+      assert.equal(await store.updateKmsKey({ ...k, description: 'stale' }), false);
+      const now = await store.getKmsKey(k.keyId);
+      assert.equal(now?.description, 'new');
+      assert.equal(now?.revision, 1);
+    });
+
+    test('kms_update_adds_a_version_atomically', async () => {
+      const k = kmsKey();
+      await store.createKmsKey(k, kmsVersion(k.keyId, 1));
+      assert.equal(await store.updateKmsKey({ ...k, currentVersion: 2 }, kmsVersion(k.keyId, 2)), true);
+      // The loser of a concurrent rotation adds no version.
+      assert.equal(await store.updateKmsKey({ ...k, currentVersion: 2 }, kmsVersion(k.keyId, 3)), false);
+      const versions = await store.listKmsKeyVersions(k.keyId);
+      assert.deepEqual(versions.map((v) => v.version), [1, 2]);
+      assert.deepEqual(await store.getKmsKeyVersion(k.keyId, 2), kmsVersion(k.keyId, 2));
+      assert.equal(await store.getKmsKeyVersion(k.keyId, 3), undefined);
+    });
+
+    test('kms_due_for_deletion_and_rotation', async () => {
+      const pending = kmsKey({ keyState: 'PendingDeletion', deletionDate: 5000, pendingWindowInDays: 7 });
+      const rotating = kmsKey({ rotationEnabled: true, rotationPeriodDays: 90, nextRotationDate: 6000 });
+      const disabledRotating = kmsKey({ keyState: 'Disabled', rotationEnabled: true, rotationPeriodDays: 90, nextRotationDate: 6000 });
+      for (const k of [pending, rotating, disabledRotating]) await store.createKmsKey(k, kmsVersion(k.keyId, 1));
+      assert.ok(!(await store.kmsKeysDueForDeletion(4999, 100)).includes(pending.keyId));
+      assert.ok((await store.kmsKeysDueForDeletion(5000, 100)).includes(pending.keyId));
+      assert.ok(!(await store.kmsKeysDueForRotation(5999, 100)).includes(rotating.keyId));
+      const due = await store.kmsKeysDueForRotation(6000, 100);
+      assert.ok(due.includes(rotating.keyId));
+      assert.ok(!due.includes(disabledRotating.keyId), 'disabled keys do not rotate');
+      // Re-enabling an overdue key makes it due at once (AWS rotates it then).
+      await store.updateKmsKey({ ...disabledRotating, keyState: 'Enabled' });
+      assert.ok((await store.kmsKeysDueForRotation(6000, 100)).includes(disabledRotating.keyId));
+    });
+
+    test('kms_destroy_removes_material_versions_and_aliases', async () => {
+      const k = kmsKey();
+      await store.createKmsKey(k, kmsVersion(k.keyId, 1));
+      await store.updateKmsKey({ ...k, currentVersion: 2 }, kmsVersion(k.keyId, 2));
+      assert.equal(await store.createKmsAlias({ aliasName: `alias/destroy-${k.keyId}`, keyId: k.keyId, createdAt: 1, updatedAt: 1 }), 'created');
+      assert.equal(await store.destroyKmsKey(k.keyId), true);
+      assert.equal(await store.getKmsKey(k.keyId), undefined);
+      assert.deepEqual(await store.listKmsKeyVersions(k.keyId), []);
+      assert.equal(await store.getKmsKeyVersion(k.keyId, 1), undefined);
+      assert.equal(await store.getKmsAlias(`alias/destroy-${k.keyId}`), undefined);
+      assert.equal(await store.destroyKmsKey(k.keyId), false);
+    });
+
+    test('kms_aliases_create_update_delete_list', async () => {
+      const a = kmsKey();
+      const b = kmsKey();
+      await store.createKmsKey(a, kmsVersion(a.keyId, 1));
+      await store.createKmsKey(b, kmsVersion(b.keyId, 1));
+      const name = `alias/contract-${a.keyId}`;
+      assert.equal(await store.createKmsAlias({ aliasName: name, keyId: a.keyId, createdAt: 1, updatedAt: 1 }), 'created');
+      assert.equal(await store.createKmsAlias({ aliasName: name, keyId: b.keyId, createdAt: 2, updatedAt: 2 }), 'exists');
+      assert.equal(await store.createKmsAlias({ aliasName: `${name}-x`, keyId: '00000000-0000-4000-8000-fffffffffffe', createdAt: 1, updatedAt: 1 }), 'no-key');
+      assert.equal(await store.createKmsAlias({ aliasName: `${name}-2`, keyId: a.keyId, createdAt: 1, updatedAt: 1 }), 'created');
+      assert.deepEqual((await store.listKmsAliases({ keyId: a.keyId, limit: 10 })).map((x) => x.aliasName), [name, `${name}-2`]);
+      assert.deepEqual((await store.listKmsAliases({ keyId: a.keyId, after: name, limit: 10 })).map((x) => x.aliasName), [`${name}-2`]);
+      assert.equal(await store.updateKmsAlias(name, b.keyId, 5), 'updated');
+      assert.deepEqual(await store.getKmsAlias(name), { aliasName: name, keyId: b.keyId, createdAt: 1, updatedAt: 5 });
+      assert.equal(await store.updateKmsAlias('alias/none', b.keyId, 5), 'missing');
+      assert.equal(await store.updateKmsAlias(name, '00000000-0000-4000-8000-fffffffffffe', 5), 'no-key');
+      assert.ok((await store.listKmsAliases({ limit: 1000 })).some((x) => x.aliasName === name));
+      assert.equal(await store.deleteKmsAlias(name), true);
+      assert.equal(await store.deleteKmsAlias(name), false);
+      assert.equal(await store.getKmsAlias(name), undefined);
+    });
+
+    test('kms_managed_key_creation_is_atomic_with_its_alias', async () => {
+      const first = kmsKey({ keyManager: 'AWS' });
+      const second = kmsKey({ keyManager: 'AWS' });
+      const alias = (keyId: string) => ({ aliasName: 'alias/aws/contract-managed', keyId, createdAt: 1, updatedAt: 1 });
+      assert.equal(await store.createKmsKey(first, kmsVersion(first.keyId, 1), alias(first.keyId)), true);
+      // A second node racing to create the managed key loses and creates nothing.
+      assert.equal(await store.createKmsKey(second, kmsVersion(second.keyId, 1), alias(second.keyId)), false);
+      assert.equal(await store.getKmsKey(second.keyId), undefined);
+      assert.equal((await store.getKmsAlias('alias/aws/contract-managed'))?.keyId, first.keyId);
+    });
+
+    test('kms_rewrap_is_compare_and_set_on_the_root_key', async () => {
+      const k = kmsKey();
+      await store.createKmsKey(k, kmsVersion(k.keyId, 1, 'root-old'));
+      assert.ok((await store.kmsRootKeyIds()).includes('root-old'));
+      const todo = await store.kmsKeyVersionsNotWrappedBy('root-new', 10_000);
+      assert.ok(todo.some((v) => v.keyId === k.keyId && v.version === 1));
+      const to = { rootKeyId: 'root-new', wrappedMaterial: Buffer.alloc(60, 9) };
+      assert.equal(await store.rewrapKmsKeyVersion(k.keyId, 1, 'root-other', to), false);
+      assert.equal(await store.rewrapKmsKeyVersion(k.keyId, 1, 'root-old', to), true);
+      assert.equal(await store.rewrapKmsKeyVersion(k.keyId, 1, 'root-old', to), false, 'a second run does not re-wrap twice');
+      assert.deepEqual((await store.getKmsKeyVersion(k.keyId, 1))?.wrappedMaterial, to.wrappedMaterial);
+      assert.ok(!(await store.kmsKeyVersionsNotWrappedBy('root-new', 10_000)).some((v) => v.keyId === k.keyId));
+    });
+
+    test('kms_settings', async () => {
+      assert.equal(await store.getKmsSetting('contract-setting'), undefined);
+      await store.putKmsSetting('contract-setting', 'a');
+      await store.putKmsSetting('contract-setting', 'b');
+      assert.equal(await store.getKmsSetting('contract-setting'), 'b');
     });
   });
 }

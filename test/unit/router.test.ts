@@ -26,7 +26,10 @@ const cases: [string, string, Partial<Endpoint> & Record<string, unknown>, Recor
   ['GET', '/my-bucket?list-type=2&prefix=photos/', { kind: 'bucket', operation: 'ListObjectsV2' }],
   ['GET', '/my-bucket?uploads', { kind: 'bucket', operation: 'ListMultipartUploads' }],
   ['POST', '/my-bucket?delete', { kind: 'bucket', operation: 'DeleteObjects' }],
-  ['PUT', '/my-bucket?encryption', { kind: 'unsupported', operation: 'PutBucketEncryption' }],
+  // PutBucketEncryption / GetBucketEncryption / DeleteBucketEncryption, as in the S3 API reference.
+  ['PUT', '/my-bucket?encryption', { kind: 'bucket', operation: 'PutBucketEncryption' }],
+  ['GET', '/my-bucket?encryption', { kind: 'bucket', operation: 'GetBucketEncryption' }],
+  ['DELETE', '/my-bucket?encryption', { kind: 'bucket', operation: 'DeleteBucketEncryption' }],
   ['GET', '/my-bucket?policy', { kind: 'unsupported', operation: 'GetBucketPolicy' }],
   ['DELETE', '/my-bucket?cors', { kind: 'unsupported', operation: 'DeleteBucketCors' }],
   ['GET', '/my-bucket?versions', { kind: 'unsupported', operation: 'ListObjectVersions' }],
@@ -46,7 +49,9 @@ const cases: [string, string, Partial<Endpoint> & Record<string, unknown>, Recor
   ['DELETE', '/my-bucket/k?uploadId=abc', { kind: 'object', operation: 'AbortMultipartUpload' }],
   ['GET', '/my-bucket/k?uploadId=abc', { kind: 'object', operation: 'ListParts' }],
   ['GET', '/my-bucket/k?acl', { kind: 'unsupported', operation: 'GetObjectAcl' }],
-  ['PUT', '/my-bucket/k?encryption', { kind: 'unsupported', operation: 'PutObjectEncryption' }],
+  // UpdateObjectEncryption: PUT /{Key+}?encryption (2025 S3 API).
+  ['PUT', '/my-bucket/k?encryption', { kind: 'object', operation: 'UpdateObjectEncryption' }],
+  ['GET', '/my-bucket/k?encryption', { kind: 'unsupported', operation: 'GetObjectEncryption' }],
   // Virtual-hosted style.
   ['GET', '/', { kind: 'bucket', operation: 'ListObjects', bucket: 'vhost' }, {}, 'vhost.localhost:9000'],
   ['GET', '/a/b.txt', { kind: 'object', operation: 'GetObject', bucket: 'my.dotted.bucket', key: 'a/b.txt' }, {}, 'my.dotted.bucket.s3.example.test'],

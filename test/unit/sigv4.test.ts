@@ -10,28 +10,7 @@ import { describe, test } from 'node:test';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { decodePayload, verifySigV4, type Credential, type PayloadMode, type SigV4Request } from '../../src/auth/sigv4/index.js';
 import { S3Error, type S3ErrorCode } from '../../src/errors/s3-errors.js';
-
-/** The hash constructor the SDK signer takes (HMAC when given a secret), on node:crypto. */
-type SourceData = string | ArrayBuffer | ArrayBufferView;
-const bytes = (d: SourceData) => (typeof d === 'string' ? Buffer.from(d) : ArrayBuffer.isView(d) ? Buffer.from(d.buffer, d.byteOffset, d.byteLength) : Buffer.from(d));
-class Sha256 {
-  #h: { update(b: Buffer): unknown; digest(): Buffer };
-  constructor(readonly secret?: SourceData) {
-    this.#h = this.#fresh();
-  }
-  #fresh() {
-    return this.secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(this.secret));
-  }
-  update(data: SourceData): void {
-    this.#h.update(bytes(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return this.#h.digest();
-  }
-  reset(): void {
-    this.#h = this.#fresh();
-  }
-}
+import { Sha256 } from '../helpers/raw-s3.js';
 
 /** Parses an HTTP request as the test suite writes it: request line, `Name:value` lines. */
 function parseRequestText(text: string): SigV4Request {

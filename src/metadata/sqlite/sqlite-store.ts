@@ -14,6 +14,7 @@ import type {
   BucketKeyRecord,
   BucketRecord,
   KeyRange,
+  ObjectEncryption,
   MetadataStore,
   ObjectRecord,
   PartRecord,
@@ -241,6 +242,19 @@ export class SqliteMetadataStore implements MetadataStore {
         if (!existing) return false;
         const { bucket: _b, key: _k, ...doc } = existing;
         doc.tags = tags;
+        this.#stmt('UPDATE objects SET doc = ? WHERE bucket = ? AND key = ?').run(JSON.stringify(doc), bucket, utf8(key));
+        return true;
+      })
+      .immediate();
+  }
+
+  async setObjectEncryption(bucket: string, key: string, expected: ObjectEncryption, next: ObjectEncryption): Promise<boolean> {
+    return this.#db
+      .transaction(() => {
+        const existing = this.#getObjectSync(bucket, key);
+        if (!existing || JSON.stringify(existing.encryption) !== JSON.stringify(expected)) return false;
+        const { bucket: _b, key: _k, ...doc } = existing;
+        doc.encryption = next;
         this.#stmt('UPDATE objects SET doc = ? WHERE bucket = ? AND key = ?').run(JSON.stringify(doc), bucket, utf8(key));
         return true;
       })

@@ -1,0 +1,93 @@
+/**
+ * The S3 side of object encryption, shared by every handler that writes or
+ * reads object data (PutObject, GetObject/HeadObject, CopyObject,
+ * CreateMultipartUpload/UploadPart/UploadPartCopy): choose the mode for a
+ * write, recover the data keys for a read, and the S3 rules around them.
+ */
+import { S3Error } from '../errors/s3-errors.js';
+import type { S3Request } from '../http/types.js';
+import type { KmsCaller } from '../kms/kms.js';
+import type { ObjectEncryption } from '../metadata/metadata-store.js';
+import type { NewKeys, ObjectKeys, ObjectTarget } from '../storage/object-keys.js';
+import { bucketEncryption } from './bucket-encryption.js';
+import type { S3Context } from './context.js';
+import { chooseSse, parseRequestedSse, parseSseCKey, refuseSseHeadersOnRead } from './sse.js';
+
+/** Who asks the KMS, for its audit log: S3 acting for the requester. */
+export function kmsCaller(req: S3Request): KmsCaller {
+  return { principal: `coffer:s3/${req.principal?.accessKeyId ?? 'anonymous'}`, requestId: req.requestId };
+}
+
+export function objectKeys(ctx: S3Context): ObjectKeys {
+  if (!ctx.keys) throw new Error('object encryption is not wired (S3Context.keys)');
+  return ctx.keys;
+}
+
+export interface WriteKeys extends NewKeys {
+  /** SSE-C: the client's MD5 of its key, echoed in the response. */
+  customerKeyMd5?: string;
+}
+
+/** The keys a new object (or multipart upload) is encrypted under: the request's SSE headers, else the bucket default. */
+export async function keysForWrite(ctx: S3Context, req: S3Request, target: ObjectTarget): Promise<WriteKeys> {
+  const requested = parseRequestedSse(req, { allowInsecureSseC: ctx.config.allowInsecureSseC });
+  const choice = chooseSse(requested, await bucketEncryption(ctx, target.bucket));
+  const keys = await objectKeys(ctx).create(choice, target, kmsCaller(req));
+  return { ...keys, ...(requested?.mode === 'SSE-C' ? { customerKeyMd5: requested.keyMd5 } : {}) };
+}
+
+export interface ReadKeys {
+  dataKeys: Buffer[];
+  customerKeyMd5?: string;
+}
+
+/**
+ * The data keys to read an existing object (or to add parts to an upload):
+ * SSE-C objects need the customer key in the request (the copy-source headers
+ * for a copy's source); the other modes take no key headers on reads.
+ * `withKeys: false` checks the headers (HEAD) without asking the KMS.
+ */
+export async function keysForRead(
+  ctx: S3Context,
+  req: S3Request,
+  encryption: ObjectEncryption | undefined,
+  target: ObjectTarget,
+  options: { copySource?: boolean; withKeys?: boolean } = {},
+): Promise<ReadKeys> {
+  if (!options.copySource) refuseSseHeadersOnRead(req);
+  const customer = parseSseCKey(req, { ...(options.copySource ? { copySource: true } : {}), allowInsecure: ctx.config.allowInsecureSseC });
+  if (!encryption) {
+    if (customer) throw new S3Error('InvalidRequest', 'The encryption parameters are not applicable to this object.');
+    return { dataKeys: [] };
+  }
+  if (encryption.mode !== 'SSE-C') {
+    if (customer) throw new S3Error('InvalidRequest', 'The encryption parameters are not applicable to this object.');
+    if (options.withKeys === false) return { dataKeys: [] };
+    return { dataKeys: await objectKeys(ctx).open(encryption, target, kmsCaller(req)) };
+  }
+  const dataKeys = await objectKeys(ctx).open(encryption, target, kmsCaller(req), customer?.key);
+  return { dataKeys: options.withKeys === false ? [] : dataKeys, ...(customer ? { customerKeyMd5: customer.keyMd5 } : {}) };
+}
+
+/**
+ * Pulls the first chunk of a stream before the response is committed, so a
+ * failure at the start (a tampered first package, a missing blob) becomes an
+ * error status instead of a 200 cut short.
+ */
+export async function primed(source: AsyncIterable<Buffer>): Promise<AsyncIterable<Buffer>> {
+  const it = source[Symbol.asyncIterator]();
+  const first = await it.next();
+  return (async function* () {
+    try {
+      if (first.done) return;
+      yield first.value;
+      for (;;) {
+        const r = await it.next();
+        if (r.done) return;
+        yield r.value;
+      }
+    } finally {
+      await it.return?.();
+    }
+  })();
+}
