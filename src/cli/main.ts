@@ -24,6 +24,12 @@ Options (each also from an environment variable):
   --root-key-file FILE  the root key (base64)    COFFER_ROOT_KEY_FILE (DATA/root.key, made at first start)
   --kms-endpoint URL    use this AWS-KMS-compatible endpoint instead of the built-in KMS  COFFER_KMS_ENDPOINT
   --kms-region NAME     region the external KMS is signed for   COFFER_KMS_REGION (the S3 region)
+  --default-sse-c blocked|allowed   SSE-C on buckets without an encryption configuration
+                        COFFER_DEFAULT_SSE_C (blocked, as Amazon S3 for buckets made since April 2026)
+  --allow-insecure-sse-c  accept SSE-C keys over plain HTTP from non-loopback clients
+                        COFFER_ALLOW_INSECURE_SSE_C (false: S3 requires TLS for customer keys)
+  --bucket-key-period MS  how long one S3 Bucket Key serves new SSE-KMS objects
+                        COFFER_BUCKET_KEY_PERIOD_MS (3600000)
 Root credentials: COFFER_ACCESS_KEY_ID and COFFER_SECRET_ACCESS_KEY; when unset, generated
 at first start into DATA/credentials.json (mode 0600) and printed once.
 Root key: COFFER_ROOT_KEY (base64 of 32 bytes) wins over --root-key-file. External KMS
@@ -52,6 +58,9 @@ async function serve(args: string[]): Promise<void> {
       'root-key-file': { type: 'string' },
       'kms-endpoint': { type: 'string' },
       'kms-region': { type: 'string' },
+      'default-sse-c': { type: 'string' },
+      'allow-insecure-sse-c': { type: 'boolean' },
+      'bucket-key-period': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -73,6 +82,9 @@ async function serve(args: string[]): Promise<void> {
     rootKeyFile: values['root-key-file'],
     kmsEndpoint: values['kms-endpoint'],
     kmsRegion: values['kms-region'],
+    defaultSseC: values['default-sse-c'] as ConfigInput['defaultSseC'],
+    allowInsecureSseC: values['allow-insecure-sse-c'],
+    bucketKeyPeriodMs: values['bucket-key-period'],
   } as Partial<ConfigInput>;
   const config = loadConfig(flags);
   const log = pino({ level: config.logLevel, base: { service: 'coffer' } });
