@@ -123,7 +123,7 @@ export async function startCoffer(config: Config, log: Logger): Promise<Coffer> 
   const keys = new ObjectKeys({
     kms: kms.kms,
     // SSE-S3 data keys are wrapped by Coffer's own S3 service key, a KMS key of its own.
-    serviceKeys: new KmsServiceKeyring(kms.kms, async (caller) => (await kms.kms.managedS3Key(caller)).arn),
+    serviceKeys: new KmsServiceKeyring(kms.kms, async (caller) => (await kms.kms.s3ServiceKey(caller)).arn),
     metadata,
     bucketKeyPeriodMs: config.bucketKeyPeriodMs,
   });
@@ -141,7 +141,7 @@ export async function startCoffer(config: Config, log: Logger): Promise<Coffer> 
     log,
     lookupCredential: (id) => (id === root.accessKeyId ? root : undefined),
     dispatch: createDispatcher(ctx),
-    kms: kms.builtin ? kmsApi(kms.builtin, kms.audit, config, root, accountId, log) : kmsApiUnavailable(config.kmsEndpoint ?? 'elsewhere'),
+    kms: kms.builtin ? kmsApi(kms.builtin, kms.audit, config, root, accountId, log) : kmsApiUnavailable(),
     ready: () => ready,
   });
 

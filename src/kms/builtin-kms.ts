@@ -43,6 +43,8 @@ import { RootKeyring, type RootKey } from './root-key.js';
 
 /** The alias of Coffer's managed key for SSE-KMS without a key id. */
 export const MANAGED_S3_ALIAS = 'alias/aws/s3';
+/** Coffer's S3 service key: wraps SSE-S3 data keys (AWS keeps its equivalent out of sight; Coffer lists it). */
+export const S3_SERVICE_ALIAS = 'alias/aws/coffer-s3-service';
 /** Name of the kms_settings row naming the root key new material is wrapped under. */
 export const ACTIVE_ROOT_KEY_SETTING = 'active_root_key';
 /** Coffer's own principal for events no caller made (automatic rotation, deletion at the end of the window). */
@@ -58,7 +60,11 @@ const DEFAULT_ROTATION_PERIOD_DAYS = 365;
 const MAX_ROTATION_PERIOD_DAYS = 2560;
 const MAX_PENDING_WINDOW_DAYS = 30;
 const ALIAS_PATTERN = /^[a-zA-Z0-9/_-]+$/;
-const MANAGED_KEY_DESCRIPTION = 'Default key that protects my S3 objects when no other key is defined';
+/** Coffer-managed keys, created on first use: alias → description. */
+const MANAGED_KEYS: Record<string, string> = {
+  [MANAGED_S3_ALIAS]: 'Default key that protects my S3 objects when no other key is defined',
+  [S3_SERVICE_ALIAS]: 'Coffer S3 service key: protects the data keys of SSE-S3 (AES256) objects',
+};
 
 export interface Tag {
   tagKey: string;
@@ -232,8 +238,10 @@ export class BuiltinKms implements Kms {
           'Start Coffer with the root key that was in use (COFFER_ROOT_KEY or --root-key-file); without it nothing encrypted can be decrypted.',
       );
     }
+    // New material goes under the root key the store names; when that key is not loaded and wraps
+    // nothing (say root.key was generated, then COFFER_ROOT_KEY set before any key existed), under ours.
     const active = await options.store.getKmsSetting(ACTIVE_ROOT_KEY_SETTING);
-    if (active === undefined) await options.store.putKmsSetting(ACTIVE_ROOT_KEY_SETTING, keys[0]!.id);
+    if (active === undefined || !keyring.get(active)) await options.store.putKmsSetting(ACTIVE_ROOT_KEY_SETTING, keys[0]!.id);
     return new BuiltinKms(options, keyring);
   }
 
@@ -307,7 +315,7 @@ export class BuiltinKms implements Kms {
       if (details) details.aliasName = parsed.alias;
       const alias = await this.#store.getKmsAlias(parsed.alias);
       if (alias) keyId = alias.keyId;
-      else if (parsed.alias === MANAGED_S3_ALIAS) keyId = (await this.#managedKeyRecord()).keyId;
+      else if (parsed.alias in MANAGED_KEYS) keyId = (await this.#managedKeyRecord(parsed.alias)).keyId;
       else throw new KmsError('NotFoundException', `Alias '${this.aliasArn(parsed.alias)}' is not found.`);
     } else {
       keyId = parsed.keyId;
@@ -464,9 +472,9 @@ export class BuiltinKms implements Kms {
     };
   }
 
-  async #managedKeyRecord(): Promise<KmsKeyRecord> {
+  async #managedKeyRecord(aliasName: string): Promise<KmsKeyRecord> {
     for (let attempt = 0; attempt < 3; attempt++) {
-      const alias = await this.#store.getKmsAlias(MANAGED_S3_ALIAS);
+      const alias = await this.#store.getKmsAlias(aliasName);
       if (alias) {
         const key = await this.#store.getKmsKey(alias.keyId);
         if (key) return key;
@@ -477,7 +485,7 @@ export class BuiltinKms implements Kms {
         keyId,
         revision: 0,
         createdAt: now,
-        description: MANAGED_KEY_DESCRIPTION,
+        description: MANAGED_KEYS[aliasName]!,
         keyManager: 'AWS',
         keyState: 'Enabled',
         // AWS rotates its managed keys every year, and so does Coffer.
@@ -489,7 +497,7 @@ export class BuiltinKms implements Kms {
         tags: [],
       };
       const created = await this.#store.createKmsKey(key, await this.#newVersion(keyId, 1, 'INITIAL'), {
-        aliasName: MANAGED_S3_ALIAS,
+        aliasName,
         keyId,
         createdAt: now,
         updatedAt: now,
@@ -501,7 +509,7 @@ export class BuiltinKms implements Kms {
           operation: 'CreateKey',
           keyId,
           keyVersion: 1,
-          aliasName: MANAGED_S3_ALIAS,
+          aliasName,
           outcome: 'success',
         });
         return key;
@@ -519,11 +527,11 @@ export class BuiltinKms implements Kms {
   }
 
   async managedS3Key(caller: KmsCaller): Promise<KeyMetadata> {
-    const details: AuditDetails = { aliasName: MANAGED_S3_ALIAS };
-    return this.#audited('DescribeKey', caller, details, async () => {
-      const key = await this.#loadKey(MANAGED_S3_ALIAS, { allowAlias: true }, details);
-      return this.#metadata(key);
-    });
+    return this.describeKey(MANAGED_S3_ALIAS, caller);
+  }
+
+  async s3ServiceKey(caller: KmsCaller): Promise<KeyMetadata> {
+    return this.describeKey(S3_SERVICE_ALIAS, caller);
   }
 
   async #encryptWith(key: KmsKeyRecord, plaintext: Buffer, context: EncryptionContext | undefined, details: AuditDetails): Promise<Buffer> {

@@ -484,12 +484,12 @@ export function createKmsApiHandler<C extends Credential>(options: KmsApiOptions
 }
 
 /** For a node whose KMS is external: every KMS API request is answered UnsupportedOperationException, in AWS JSON. */
-export function kmsApiUnavailable(endpoint: string): KmsHttpHandler {
+export function kmsApiUnavailable(): KmsHttpHandler {
   return async (req) => {
     for await (const _chunk of req.body) {
       // Drain the small body so the connection can be reused.
     }
-    const err = new KmsError('UnsupportedOperationException', `This Coffer node uses an external KMS (${endpoint}); send KMS requests there.`);
+    const err = new KmsError('UnsupportedOperationException', 'This Coffer node uses an external KMS (--kms-endpoint); send KMS requests there.');
     return jsonResponse(err.status, req.requestId, errorJson(err.type, err.message));
   };
 }

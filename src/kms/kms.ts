@@ -100,6 +100,12 @@ export interface Kms {
    * SSE-KMS requests and bucket defaults that name no key).
    */
   managedS3Key(caller: KmsCaller): Promise<KeyMetadata>;
+  /**
+   * Coffer's S3 service key (`alias/aws/coffer-s3-service`), created on first use: it wraps
+   * the data keys of SSE-S3 objects, so the root key protects them like every KMS key and
+   * rotating it (or the root key) never touches object data.
+   */
+  s3ServiceKey(caller: KmsCaller): Promise<KeyMetadata>;
   generateDataKey(request: GenerateDataKeyRequest, caller: KmsCaller): Promise<GenerateDataKeyResult>;
   decrypt(request: DecryptRequest, caller: KmsCaller): Promise<DecryptResult>;
   encrypt(request: EncryptRequest, caller: KmsCaller): Promise<EncryptResult>;

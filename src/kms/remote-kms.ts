@@ -130,6 +130,11 @@ export class RemoteKms implements Kms {
     });
   }
 
+  /** Another Coffer creates its S3 service key on first use too; Coffer nodes sharing one KMS share it. */
+  async s3ServiceKey(caller: KmsCaller): Promise<KeyMetadata> {
+    return this.describeKey('alias/aws/coffer-s3-service', caller);
+  }
+
   async generateDataKey(request: GenerateDataKeyRequest, caller: KmsCaller): Promise<GenerateDataKeyResult> {
     const details: AuditDetails = { ...(request.encryptionContext ? { encryptionContext: request.encryptionContext } : {}) };
     return this.#call('GenerateDataKey', caller, details, async () => {

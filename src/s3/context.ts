@@ -13,6 +13,6 @@ export interface S3Context {
   readonly log: Logger;
   /** The KMS (built-in or remote, chosen by main.ts; always set there). Optional only for tests that build a partial context. */
   readonly kms?: Kms;
-  /** Data keys of encrypted objects (SSE-S3, SSE-KMS, DSSE-KMS, SSE-C). Optional only until main.ts wires the KMS. */
-  readonly keys?: ObjectKeys;
+  /** Data keys of encrypted objects (SSE-S3, SSE-KMS, DSSE-KMS, SSE-C). */
+  readonly keys: ObjectKeys;
 }

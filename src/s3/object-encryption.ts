@@ -8,7 +8,7 @@ import { S3Error } from '../errors/s3-errors.js';
 import type { S3Request } from '../http/types.js';
 import type { KmsCaller } from '../kms/kms.js';
 import type { ObjectEncryption } from '../metadata/metadata-store.js';
-import type { NewKeys, ObjectKeys, ObjectTarget } from '../storage/object-keys.js';
+import type { NewKeys, ObjectTarget } from '../storage/object-keys.js';
 import { bucketEncryption } from './bucket-encryption.js';
 import type { S3Context } from './context.js';
 import { chooseSse, parseRequestedSse, parseSseCKey, refuseSseHeadersOnRead } from './sse.js';
@@ -16,11 +16,6 @@ import { chooseSse, parseRequestedSse, parseSseCKey, refuseSseHeadersOnRead } fr
 /** Who asks the KMS, for its audit log: S3 acting for the requester. */
 export function kmsCaller(req: S3Request): KmsCaller {
   return { principal: `coffer:s3/${req.principal?.accessKeyId ?? 'anonymous'}`, requestId: req.requestId };
-}
-
-export function objectKeys(ctx: S3Context): ObjectKeys {
-  if (!ctx.keys) throw new Error('object encryption is not wired (S3Context.keys)');
-  return ctx.keys;
 }
 
 export interface WriteKeys extends NewKeys {
@@ -32,7 +27,7 @@ export interface WriteKeys extends NewKeys {
 export async function keysForWrite(ctx: S3Context, req: S3Request, target: ObjectTarget): Promise<WriteKeys> {
   const requested = parseRequestedSse(req, { allowInsecureSseC: ctx.config.allowInsecureSseC });
   const choice = chooseSse(requested, await bucketEncryption(ctx, target.bucket));
-  const keys = await objectKeys(ctx).create(choice, target, kmsCaller(req));
+  const keys = await ctx.keys.create(choice, target, kmsCaller(req));
   return { ...keys, ...(requested?.mode === 'SSE-C' ? { customerKeyMd5: requested.keyMd5 } : {}) };
 }
 
@@ -63,9 +58,9 @@ export async function keysForRead(
   if (encryption.mode !== 'SSE-C') {
     if (customer) throw new S3Error('InvalidRequest', 'The encryption parameters are not applicable to this object.');
     if (options.withKeys === false) return { dataKeys: [] };
-    return { dataKeys: await objectKeys(ctx).open(encryption, target, kmsCaller(req)) };
+    return { dataKeys: await ctx.keys.open(encryption, target, kmsCaller(req)) };
   }
-  const dataKeys = await objectKeys(ctx).open(encryption, target, kmsCaller(req), customer?.key);
+  const dataKeys = await ctx.keys.open(encryption, target, kmsCaller(req), customer?.key);
   return { dataKeys: options.withKeys === false ? [] : dataKeys, ...(customer ? { customerKeyMd5: customer.keyMd5 } : {}) };
 }
 

@@ -12,7 +12,7 @@ import { childList, childText, onlyChildren, parseXml } from '../xml/xml.js';
 import { requireBucket } from './access.js';
 import type { S3Context } from './context.js';
 import { verifyBodyIntegrity } from './headers.js';
-import { kmsCaller, objectKeys } from './object-encryption.js';
+import { kmsCaller } from './object-encryption.js';
 import { loadObject, refuseVersionId } from './object.js';
 
 /** `<ObjectEncryption><SSE-KMS><KMSKeyArn/><BucketKeyEnabled/></SSE-KMS></ObjectEncryption>` */
@@ -44,7 +44,7 @@ export async function updateObjectEncryption(ctx: S3Context, req: S3Request<Obje
       'The UpdateObjectEncryption operation doesn\'t support source objects with the encryption type DSSE-KMS or SSE-C. Only source objects encrypted with SSE-S3 or SSE-KMS are supported.',
     );
   }
-  const keys = objectKeys(ctx);
+  const keys = ctx.keys;
   const caller = kmsCaller(req);
   const [dataKey] = await keys.open(current, { bucket, key }, caller);
   const next = await keys.rewrapForKms(dataKey!, { kmsKeyId: wanted.kmsKeyArn, bucketKeyEnabled: wanted.bucketKeyEnabled }, { bucket, key }, caller);

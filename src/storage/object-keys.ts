@@ -305,15 +305,19 @@ export class ObjectKeys {
   }
 }
 
-/** A ServiceKeyring on a KMS key (Coffer's own, hidden one for SSE-S3). */
+/** A ServiceKeyring on a KMS key (Coffer's S3 service key, for SSE-S3). */
 export class KmsServiceKeyring implements ServiceKeyring {
+  #arn: string | undefined;
+
   constructor(
     private readonly kms: Kms,
     private readonly keyId: (caller: KmsCaller) => Promise<string>,
   ) {}
 
   async wrap(dataKey: Buffer, context: EncryptionContext, caller: KmsCaller): Promise<string> {
-    const r = await this.kms.encrypt({ keyId: await this.keyId(caller), plaintext: dataKey, encryptionContext: context }, caller);
+    // The service key's ARN never changes (rotation adds versions under the same key): resolve it once.
+    this.#arn ??= await this.keyId(caller);
+    const r = await this.kms.encrypt({ keyId: this.#arn, plaintext: dataKey, encryptionContext: context }, caller);
     return r.ciphertextBlob.toString('base64');
   }
 

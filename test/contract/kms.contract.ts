@@ -92,6 +92,16 @@ export function kmsContract(factory: KmsFactory): void {
       assert.equal(dk.keyId, first.arn);
     });
 
+    test('s3_service_key_is_its_own_aws_managed_key_created_once', async () => {
+      const first = await kms.s3ServiceKey(caller);
+      const second = await kms.s3ServiceKey(caller);
+      assert.equal(first.keyId, second.keyId);
+      assert.equal(first.keyManager, 'AWS');
+      assert.notEqual(first.keyId, (await kms.managedS3Key(caller)).keyId, 'SSE-S3 and the aws/s3 SSE-KMS default use different keys');
+      const sealed = await kms.encrypt({ keyId: first.arn, plaintext: Buffer.alloc(32, 9), encryptionContext: { 'aws:s3:arn': 'arn:aws:s3:::b/k' } }, caller);
+      assert.deepEqual((await kms.decrypt({ ciphertextBlob: sealed.ciphertextBlob, encryptionContext: { 'aws:s3:arn': 'arn:aws:s3:::b/k' } }, caller)).plaintext, Buffer.alloc(32, 9));
+    });
+
     test('generate_data_key_then_decrypt_round_trip', async () => {
       const context = { 'aws:s3:arn': 'arn:aws:s3:::bucket/key', purpose: 'contract' };
       const dk = await kms.generateDataKey({ keyId, keySpec: 'AES_256', encryptionContext: context }, caller);
