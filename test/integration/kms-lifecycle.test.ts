@@ -174,6 +174,17 @@ describe('kms lifecycle', () => {
     });
   });
 
+  test('switching_to_COFFER_ROOT_KEY_before_any_key_exists_just_works', async () => {
+    const dataDir = tempDir();
+    const first = await start({ dataDir });
+    assert.ok(existsSync(join(dataDir, 'root.key')));
+    await first.server.stop();
+    const second = await start({ dataDir, env: { COFFER_ROOT_KEY: randomBytes(32).toString('base64') } });
+    const key = (await second.kms.send(new CreateKeyCommand({}))).KeyMetadata!;
+    const enc = await second.kms.send(new EncryptCommand({ KeyId: key.KeyId, Plaintext: Buffer.from('fresh') }));
+    assert.equal(text((await second.kms.send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob }))).Plaintext), 'fresh');
+  });
+
   test('rotate_root_key_survives_a_crash_half_way_and_completes_on_rerun', async () => {
     const dataDir = tempDir();
     const first = await start({ dataDir });
