@@ -109,15 +109,61 @@ async function collectGarbage(ctx: S3Context): Promise<number> {
   }
 }
 
-export async function startCoffer(config: Config, log: Logger): Promise<Coffer> {
+export interface PreparedDataDir {
+  accessKeyId: string;
+  /** Set only when these credentials were generated now (to print once). */
+  generatedSecret?: string;
+  /** Set only when the root key file was generated now (the CLI warns to back it up). */
+  generatedRootKeyFile?: string;
+}
+
+/**
+ * What must happen once per start, before any node serves: the data dir, the root
+ * credentials and the root key (generated at first start), schema migrations, and
+ * crash recovery of staged blobs. With several workers, the primary runs this
+ * alone: recovery must never race a worker's in-flight upload.
+ */
+export async function prepareDataDir(config: Config, log: Logger): Promise<PreparedDataDir> {
+  const dataDir = resolve(config.dataDir);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const creds = await loadRootCredentials(dataDir, config);
+  const metadata = new SqliteMetadataStore({ path: join(dataDir, 'coffer.db') });
+  try {
+    await metadata.migrate();
+    const blobs = await FsBlobStore.open({ root: dataDir });
+    const recovered = await blobs.recover((ids) => metadata.referencedBlobIds(ids));
+    if (recovered.published + recovered.removed > 0) log.info(recovered, 'recovered staged blobs after an unclean stop');
+  } finally {
+    await metadata.close();
+  }
+  let generatedRootKeyFile: string | undefined;
+  if (config.kmsEndpoint === undefined) {
+    const loaded = await loadRootKeys({ dataDir, rootKey: config.rootKey, rootKeyFile: config.rootKeyFile });
+    if (loaded.source.kind === 'file' && loaded.source.generated) generatedRootKeyFile = loaded.source.path;
+  }
+  return {
+    accessKeyId: creds.accessKeyId,
+    ...(creds.generated ? { generatedSecret: creds.secretAccessKey } : {}),
+    ...(generatedRootKeyFile ? { generatedRootKeyFile } : {}),
+  };
+}
+
+/**
+ * Starts one serving node. `prepared` says the data dir was already prepared by
+ * prepareDataDir (cluster workers): then this start neither recovers staged blobs
+ * nor generates credentials or keys.
+ */
+export async function startCoffer(config: Config, log: Logger, options: { prepared?: boolean } = {}): Promise<Coffer> {
   const dataDir = resolve(config.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const creds = await loadRootCredentials(dataDir, config);
   const metadata = new SqliteMetadataStore({ path: join(dataDir, 'coffer.db') });
   await metadata.migrate();
   const blobs = await FsBlobStore.open({ root: dataDir });
-  const recovered = await blobs.recover((ids) => metadata.referencedBlobIds(ids));
-  if (recovered.published + recovered.removed > 0) log.info(recovered, 'recovered staged blobs after an unclean stop');
+  if (!options.prepared) {
+    const recovered = await blobs.recover((ids) => metadata.referencedBlobIds(ids));
+    if (recovered.published + recovered.removed > 0) log.info(recovered, 'recovered staged blobs after an unclean stop');
+  }
   const accountId = awsAccountId(creds.accessKeyId);
   const kms = await openKms(config, dataDir, metadata, accountId, log);
   const keys = new ObjectKeys({

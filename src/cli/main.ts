@@ -2,12 +2,13 @@
 /**
  * The `coffer` command: `coffer serve [options]`. Thin: parses, starts, prints.
  */
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { join } from 'node:path';
-import { loadConfig, type ConfigInput } from '../config/config.js';
+import { loadConfig, type Config, type ConfigInput } from '../config/config.js';
 import { AUDIT_LOG_FILE, parseSince, readAuditLog } from '../kms/kms-audit.js';
-import { adminRotateRootKey, startCoffer } from '../main.js';
+import { adminRotateRootKey, prepareDataDir, startCoffer, type PreparedDataDir } from '../main.js';
 
 const USAGE = `Usage: coffer serve [options]
 
@@ -21,6 +22,7 @@ Options (each also from an environment variable):
   --tls-key FILE        ... and this private key            COFFER_TLS_KEY
   --min-part-size N     smallest non-final multipart part   COFFER_MIN_PART_SIZE (5 MiB)
   --log-level LEVEL     trace|debug|info|warn|error|silent  COFFER_LOG_LEVEL (info)
+  --workers N           serving processes sharing the port   COFFER_WORKERS (one per core)
   --root-key-file FILE  the root key (base64)    COFFER_ROOT_KEY_FILE (DATA/root.key, made at first start)
   --kms-endpoint URL    use this AWS-KMS-compatible endpoint instead of the built-in KMS  COFFER_KMS_ENDPOINT
   --kms-region NAME     region the external KMS is signed for   COFFER_KMS_REGION (the S3 region)
@@ -55,6 +57,7 @@ async function serve(args: string[]): Promise<void> {
       'tls-key': { type: 'string' },
       'min-part-size': { type: 'string' },
       'log-level': { type: 'string' },
+      workers: { type: 'string' },
       'root-key-file': { type: 'string' },
       'kms-endpoint': { type: 'string' },
       'kms-region': { type: 'string' },
@@ -79,6 +82,7 @@ async function serve(args: string[]): Promise<void> {
     tlsKey: values['tls-key'],
     minPartSize: values['min-part-size'],
     logLevel: values['log-level'] as ConfigInput['logLevel'],
+    workers: values.workers,
     rootKeyFile: values['root-key-file'],
     kmsEndpoint: values['kms-endpoint'],
     kmsRegion: values['kms-region'],
@@ -87,22 +91,12 @@ async function serve(args: string[]): Promise<void> {
     bucketKeyPeriodMs: values['bucket-key-period'],
   } as Partial<ConfigInput>;
   const config = loadConfig(flags);
-  const log = pino({ level: config.logLevel, base: { service: 'coffer' } });
-  const coffer = await startCoffer(config, log);
-  if (coffer.generatedSecret !== undefined) {
-    // Printed once, at the start that created them; they live in the data dir (0600) afterwards.
-    process.stdout.write(
-      `\nGenerated root credentials (stored in ${config.dataDir}/credentials.json, mode 0600):\n` +
-        `  AWS_ACCESS_KEY_ID=${coffer.accessKeyId}\n  AWS_SECRET_ACCESS_KEY=${coffer.generatedSecret}\n\n`,
-    );
-  }
-  if (coffer.generatedRootKeyFile !== undefined) {
-    process.stderr.write(
-      `\nGenerated a root key in ${coffer.generatedRootKeyFile} (mode 0600). Back it up now, apart from the data\n` +
-        `directory: without it nothing Coffer encrypts can ever be decrypted. See docs/kms.md.\n\n`,
-    );
-  }
-  log.info({ url: coffer.url, port: coffer.port, dataDir: config.dataDir, region: config.region }, 'listening');
+  const log = pino({ level: config.logLevel, base: { service: 'coffer', ...(cluster.isWorker ? { worker: cluster.worker?.id } : {}) } });
+  if (cluster.isPrimary && config.workers > 1) return servePrimary(config, log);
+  const prepared = cluster.isWorker ? undefined : await prepareDataDir(config, log);
+  if (prepared) announceGenerated(config, prepared);
+  const coffer = await startCoffer(config, log, { prepared: true });
+  log.info({ url: coffer.url, port: coffer.port, dataDir: config.dataDir, region: config.region, pid: process.pid }, 'listening');
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -118,6 +112,59 @@ async function serve(args: string[]): Promise<void> {
         log.error({ err }, 'shutdown failed');
         process.exit(1);
       });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  // A worker whose primary is gone (even killed with SIGKILL) finishes its requests and exits.
+  if (cluster.isWorker) process.on('disconnect', () => stop('primary gone'));
+}
+
+/** Prints what the first start generated: credentials once; a warning to back up the root key. */
+function announceGenerated(config: Config, prepared: PreparedDataDir): void {
+  if (prepared.generatedSecret !== undefined) {
+    // Printed once, at the start that created them; they live in the data dir (0600) afterwards.
+    process.stdout.write(
+      `\nGenerated root credentials (stored in ${config.dataDir}/credentials.json, mode 0600):\n` +
+        `  AWS_ACCESS_KEY_ID=${prepared.accessKeyId}\n  AWS_SECRET_ACCESS_KEY=${prepared.generatedSecret}\n\n`,
+    );
+  }
+  if (prepared.generatedRootKeyFile !== undefined) {
+    process.stderr.write(
+      `\nGenerated a root key in ${prepared.generatedRootKeyFile} (mode 0600). Back it up now, apart from the data\n` +
+        `directory: without it nothing Coffer encrypts can ever be decrypted. See docs/kms.md.\n\n`,
+    );
+  }
+}
+
+/**
+ * `--workers N`: the primary prepares the data dir once, then forks N workers that
+ * share the listening port (node:cluster) and the data dir (SQLite in WAL mode is
+ * safe across processes). A worker that dies is replaced; SIGTERM drains them all.
+ */
+async function servePrimary(config: Config, log: Logger): Promise<void> {
+  announceGenerated(config, await prepareDataDir(config, log));
+  let stopping = false;
+  const started = Date.now();
+  const fork = () => cluster.fork();
+  for (let i = 0; i < config.workers; i++) fork();
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      return;
+    }
+    log.error({ worker: worker.id, code, signal }, 'a worker died; starting another');
+    // A worker that cannot even start (bad config, port taken) would loop: give up instead.
+    if (Date.now() - started < 5000) {
+      log.fatal('workers are failing at start; stopping');
+      process.exit(1);
+    }
+    fork();
+  });
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down workers');
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -2,6 +2,7 @@
  * Coffer's configuration: one typed, validated, frozen object built from
  * command-line flags, then environment variables, then defaults.
  */
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 const MiB = 1024 * 1024;
@@ -28,6 +29,8 @@ export const ConfigSchema = z
     sweepIntervalMs: z.coerce.number().int().min(100).default(3600 * 1000),
     /** How long graceful shutdown waits for in-flight requests. */
     shutdownTimeoutMs: z.coerce.number().int().min(0).default(30_000),
+    /** Serving processes (node:cluster), sharing the port and the data dir. Default: one per core. */
+    workers: z.coerce.number().int().min(1).max(256).default(availableParallelism()),
     /** SSE-C on buckets without an encryption configuration: blocked, as S3 does for buckets made since April 2026. */
     defaultSseC: z.enum(['blocked', 'allowed']).default('blocked'),
     /** Accept SSE-C keys over plain HTTP from non-loopback clients (S3 requires TLS). */
@@ -91,6 +94,7 @@ export const ENV_NAMES: Partial<Record<keyof ConfigInput, string>> = {
   staleUploadAgeMs: 'COFFER_STALE_UPLOAD_AGE_MS',
   sweepIntervalMs: 'COFFER_SWEEP_INTERVAL_MS',
   shutdownTimeoutMs: 'COFFER_SHUTDOWN_TIMEOUT_MS',
+  workers: 'COFFER_WORKERS',
   defaultSseC: 'COFFER_DEFAULT_SSE_C',
   allowInsecureSseC: 'COFFER_ALLOW_INSECURE_SSE_C',
   bucketKeyPeriodMs: 'COFFER_BUCKET_KEY_PERIOD_MS',

@@ -36,6 +36,10 @@ export async function updateObjectEncryption(ctx: S3Context, req: S3Request<Obje
   const body = await req.readBody(64 * 1024);
   await verifyBodyIntegrity(req, body, { required: true });
   const wanted = parseObjectEncryption(body.toString('utf8'));
+  // S3: "You must specify the full AWS KMS key ARN. The KMS key ID and KMS key alias aren't supported."
+  if (!/^arn:aws[-a-z0-9]*:kms:[-a-z0-9]*:[0-9]{12}:key\/.+$/.test(wanted.kmsKeyArn)) {
+    throw new S3Error('InvalidRequest', 'The UpdateObjectEncryption operation requires a valid AWS KMS key ARN.');
+  }
   const object = await loadObject(ctx, bucket, key);
   const current = object.encryption;
   if (!current || (current.mode !== 'AES256' && current.mode !== 'aws:kms')) {

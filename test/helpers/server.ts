@@ -52,7 +52,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
   const accessKeyId = options.accessKeyId ?? `TESTKEY${process.pid}X${counter++}`;
   const secretAccessKey = options.secretAccessKey ?? 'test-secret-key-0123456789abcdef';
   const region = 'us-east-1';
-  const proc = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--data', dataDir, '--min-part-size', String(5 * 1024 * 1024), ...(options.args ?? [])], {
+  const proc = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--data', dataDir, '--min-part-size', String(5 * 1024 * 1024), '--workers', '1', ...(options.args ?? [])], {
     env: {
       ...process.env,
       COFFER_ACCESS_KEY_ID: accessKeyId,
