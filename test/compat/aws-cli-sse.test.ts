@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -17,22 +17,13 @@ import { HeadObjectCommand, PutBucketEncryptionCommand } from '@aws-sdk/client-s
 import { CreateAliasCommand, CreateKeyCommand } from '@aws-sdk/client-kms';
 import { randomBytesSeeded } from '../helpers/data.js';
 import { kmsClient } from '../helpers/kms.js';
+import { filesUnder } from '../helpers/s3.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { AWS_CLI, findTool, missingTool, run, sha256File } from '../helpers/tools.js';
 
 const MIB = 1024 * 1024;
 const KEY_ARN = /^arn:aws:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** Every file under a directory, recursively. */
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...filesUnder(p));
-    else out.push(p);
-  }
-  return out;
-}
 
 /** Asserts no file under the server's data dir (blobs, database, WAL, audit log…) nor its log contains `marker`. */
 function assertNoPlaintextAtRest(server: TestServer, marker: string): void {

@@ -1,9 +1,9 @@
 /** KMS clients and error assertions for tests that drive Coffer's AWS KMS API. */
 import assert from 'node:assert/strict';
-import { createHash, createHmac } from 'node:crypto';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { KMS_ERRORS, type KmsErrorType } from '../../src/kms/kms-errors.js';
+import { Sha256 } from './raw-s3.js';
 import type { TestServer } from './server.js';
 
 /** An @aws-sdk/client-kms client with default settings, pointed at a test server. */
@@ -25,29 +25,6 @@ export async function rejectsWithSdkError(p: Promise<unknown>, type: KmsErrorTyp
     assert.equal(e.$metadata?.httpStatusCode, KMS_ERRORS[type], `HTTP status of ${type}`);
     return true;
   });
-}
-
-type SourceData = string | ArrayBuffer | ArrayBufferView;
-const bytes = (d: SourceData) => (typeof d === 'string' ? Buffer.from(d) : ArrayBuffer.isView(d) ? Buffer.from(d.buffer, d.byteOffset, d.byteLength) : Buffer.from(d));
-
-/** The hash constructor @smithy/signature-v4 takes (HMAC when given a secret), on node:crypto. */
-class Sha256 {
-  #h: { update(b: Buffer): unknown; digest(): Buffer };
-  constructor(readonly secret?: SourceData) {
-    this.#h = this.#fresh();
-  }
-  #fresh() {
-    return this.secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(this.secret));
-  }
-  update(data: SourceData): void {
-    this.#h.update(bytes(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return this.#h.digest();
-  }
-  reset(): void {
-    this.#h = this.#fresh();
-  }
 }
 
 export interface RawKmsResponse {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -89,6 +89,18 @@ export function compositeChecksum(algorithm: TestChecksumAlgorithm, parts: reado
 }
 
 /** Published blob files of the fs BlobStore: `<data>/blobs/<2 hex>/<32 hex id>`. */
+/** Every file under a directory, recursively (none if it does not exist). */
+export function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...filesUnder(p));
+    else out.push(p);
+  }
+  return out;
+}
+
 export function blobFiles(dataDir: string): string[] {
   const root = join(dataDir, 'blobs');
   if (!existsSync(root)) return [];

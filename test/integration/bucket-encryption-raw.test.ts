@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
@@ -16,7 +16,7 @@ import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateAliasCommand, CreateKeyCommand } from '@aws-sdk/client-kms';
 import { kmsClient } from '../helpers/kms.js';
 import { expectXmlError, signedRequest, type RawResponse } from '../helpers/raw-s3.js';
-import { crc32Raw, md5Base64 } from '../helpers/s3.js';
+import { crc32Raw, filesUnder, md5Base64 } from '../helpers/s3.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 const XMLNS = 'http://s3.amazonaws.com/doc/2006-03-01/';
@@ -37,17 +37,6 @@ function compact(xml: string): string {
     .trim();
 }
 
-/** Every file under a directory, recursively (none if it does not exist). */
-function filesUnder(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...filesUnder(p));
-    else out.push(p);
-  }
-  return out;
-}
 
 /** The size of blob format v1 for `size` plaintext bytes in one layer: header, then packages each with a 16-byte tag. */
 function blobSize(size: number): number {

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
@@ -31,7 +31,7 @@ import {
 import { CreateAliasCommand, CreateKeyCommand, DisableKeyCommand, EnableKeyCommand, GenerateDataKeyCommand, ScheduleKeyDeletionCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { randomBytesSeeded } from '../helpers/data.js';
 import { kmsClient } from '../helpers/kms.js';
-import { bodyBytes, expectS3Error, md5Hex } from '../helpers/s3.js';
+import { bodyBytes, expectS3Error, filesUnder, md5Hex } from '../helpers/s3.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { expectXmlError, signedRequest } from '../helpers/raw-s3.js';
 
@@ -39,16 +39,6 @@ const CUSTOMER_KEY = 'customer-key-0123456789abcdefXYZ'; // 32 bytes
 const OTHER_CUSTOMER_KEY = 'another-key-0123456789abcdefXYZ!';
 const MIN_PART = 100_000;
 
-/** Every file under a directory, recursively. */
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...filesUnder(p));
-    else out.push(p);
-  }
-  return out;
-}
 
 function blobFiles(server: TestServer): Set<string> {
   return new Set(filesUnder(join(server.dataDir, 'blobs')).concat(filesUnder(join(server.dataDir, 'tmp'))));
