@@ -7,8 +7,8 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { FsBlobStore } from './blob/fs/fs-blob-store.js';
 import type { Config } from './config/config.js';
-import { awsAccountId, canonicalUserId, loadRootCredentials } from './credentials.js';
-import { startServer, type AccountCredential, type KmsHttpHandler } from './http/server.js';
+import { awsAccountId, loadRootCredentials } from './credentials.js';
+import { startServer, type KmsHttpHandler } from './http/server.js';
 import { BuiltinKms } from './kms/builtin-kms.js';
 import { createKmsApiHandler, kmsApiUnavailable } from './kms/kms-api.js';
 import { AUDIT_LOG_FILE, KmsAuditLog } from './kms/kms-audit.js';
@@ -21,6 +21,10 @@ import { SqliteMetadataStore } from './metadata/sqlite/sqlite-store.js';
 import type { S3Context } from './s3/context.js';
 import { KmsServiceKeyring, ObjectKeys } from './storage/object-keys.js';
 import { createDispatcher } from './s3/dispatch.js';
+import { createIamApiHandler } from './iam/iam-api.js';
+import { Identities } from './iam/identities.js';
+import { SecretBox } from './iam/secret-box.js';
+import { kmsAuthorizer } from './s3/access.js';
 import { sweepStaleUploads } from './s3/multipart.js';
 
 export interface Coffer {
@@ -138,7 +142,11 @@ export async function prepareDataDir(config: Config, log: Logger): Promise<Prepa
   }
   let generatedRootKeyFile: string | undefined;
   if (config.kmsEndpoint === undefined) {
-    const loaded = await loadRootKeys({ dataDir, rootKey: config.rootKey, rootKeyFile: config.rootKeyFile });
+    // With an external KMS and no root key given, the node has no root key of its own: a key
+  // for access key secrets alone is kept (generated, 0600) under <data>/iam-secrets/.
+  const ownKeyDir = config.kmsEndpoint !== undefined && config.rootKey === undefined && config.rootKeyFile === undefined ? join(dataDir, 'iam-secrets') : undefined;
+  if (ownKeyDir) await mkdir(ownKeyDir, { recursive: true, mode: 0o700 });
+  const loaded = await loadRootKeys({ dataDir: ownKeyDir ?? dataDir, rootKey: config.rootKey, rootKeyFile: config.rootKeyFile });
     if (loaded.source.kind === 'file' && loaded.source.generated) generatedRootKeyFile = loaded.source.path;
   }
   return {
@@ -173,21 +181,18 @@ export async function startCoffer(config: Config, log: Logger, options: { prepar
     metadata,
     bucketKeyPeriodMs: config.bucketKeyPeriodMs,
   });
-  const ctx: S3Context = { config, metadata, blobs, log, kms: kms.kms, keys };
+  const identities = await openIdentities(config, dataDir, metadata, creds);
+  const ctx: S3Context = { config, metadata, blobs, log, kms: kms.kms, keys, identities };
   await collectGarbage(ctx);
 
-  const root: AccountCredential = {
-    accessKeyId: creds.accessKeyId,
-    secretAccessKey: creds.secretAccessKey,
-    principal: { accessKeyId: creds.accessKeyId, accountId: canonicalUserId(creds.accessKeyId), displayName: 'coffer-root' },
-  };
   let ready = false;
   const server = await startServer({
     config,
     log,
-    lookupCredential: (id) => (id === root.accessKeyId ? root : undefined),
+    lookupCredential: (id) => identities.lookup(id),
     dispatch: createDispatcher(ctx),
-    kms: kms.builtin ? kmsApi(kms.builtin, kms.audit, config, root, accountId, log) : kmsApiUnavailable(),
+    kms: kms.builtin ? kmsApi(kms.builtin, kms.audit, config, identities, accountId, log) : kmsApiUnavailable(),
+    iam: createIamApiHandler({ identities, region: config.region, log }),
     ready: () => ready,
   });
 
@@ -226,13 +231,24 @@ export async function startCoffer(config: Config, log: Logger, options: { prepar
   };
 }
 
-/** The AWS KMS JSON API over the built-in KMS; only the root credentials may call it (until policies exist). */
-function kmsApi(builtin: BuiltinKms, audit: KmsAuditLog, config: Config, root: AccountCredential, accountId: string, log: Logger): KmsHttpHandler {
+/** Identities (iam/): accounts, users, access keys; secrets wrapped under a key derived from the root key. */
+async function openIdentities(config: Config, dataDir: string, metadata: MetadataStore, creds: { accessKeyId: string; secretAccessKey: string }): Promise<Identities> {
+  // With an external KMS and no root key given, the node has no root key of its own: a key
+  // for access key secrets alone is kept (generated, 0600) under <data>/iam-secrets/.
+  const ownKeyDir = config.kmsEndpoint !== undefined && config.rootKey === undefined && config.rootKeyFile === undefined ? join(dataDir, 'iam-secrets') : undefined;
+  if (ownKeyDir) await mkdir(ownKeyDir, { recursive: true, mode: 0o700 });
+  const loaded = await loadRootKeys({ dataDir: ownKeyDir ?? dataDir, rootKey: config.rootKey, rootKeyFile: config.rootKeyFile });
+  const box = new SecretBox(loaded.pending ? [loaded.primary, loaded.pending] : [loaded.primary]);
+  return Identities.open({ store: metadata, box, root: { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey } });
+}
+
+/** The AWS KMS JSON API over the built-in KMS; callers are authorized by their identity policies (kms:<Operation>). */
+function kmsApi(builtin: BuiltinKms, audit: KmsAuditLog, config: Config, identities: Identities, accountId: string, log: Logger): KmsHttpHandler {
   return createKmsApiHandler({
     kms: builtin,
     region: config.region,
-    lookupCredential: (id) => (id === root.accessKeyId ? root : undefined),
-    authorize: (credential) => (credential.accessKeyId === root.accessKeyId ? `arn:aws:iam::${accountId}:root` : undefined),
+    lookupCredential: (id) => identities.lookup(id),
+    authorize: kmsAuthorizer({ region: config.region, accountId }),
     audit,
     log,
   });
@@ -251,5 +267,23 @@ export async function adminRotateRootKey(
     return await rotateRootKey({ dataDir, rootKey: config.rootKey, rootKeyFile: config.rootKeyFile, metadata, ...options });
   } finally {
     await metadata.close();
+  }
+}
+
+/**
+ * For `coffer admin user|key|policy|account …`: the identity directory of a data dir,
+ * opened directly (the server may be running or stopped; SQLite in WAL mode serves both).
+ */
+export async function openAdminIdentities(config: Config): Promise<{ identities: Identities; close(): Promise<void> }> {
+  const dataDir = resolve(config.dataDir);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const creds = await loadRootCredentials(dataDir, config);
+  const metadata = new SqliteMetadataStore({ path: join(dataDir, 'coffer.db') });
+  try {
+    await metadata.migrate();
+    return { identities: await openIdentities(config, dataDir, metadata, creds), close: () => metadata.close() };
+  } catch (err) {
+    await metadata.close();
+    throw err;
   }
 }

@@ -8,7 +8,8 @@ import { pino, type Logger } from 'pino';
 import { join } from 'node:path';
 import { loadConfig, type Config, type ConfigInput } from '../config/config.js';
 import { AUDIT_LOG_FILE, parseSince, readAuditLog } from '../kms/kms-audit.js';
-import { adminRotateRootKey, prepareDataDir, startCoffer, type PreparedDataDir } from '../main.js';
+import { adminRotateRootKey, openAdminIdentities, prepareDataDir, startCoffer, type PreparedDataDir } from '../main.js';
+import { readFile } from 'node:fs/promises';
 
 const USAGE = `Usage: coffer serve [options]
 
@@ -42,6 +43,11 @@ Administration (same --data / root key options):
         re-wrap every KMS key under a new root key (crash-safe: re-run to finish)
   coffer admin kms audit [--key ID|ARN] [--since TIME|15m|2h|7d]
         print the KMS audit log (JSON lines)
+  coffer admin user create|list|delete [NAME]        IAM users of the account (delete also removes keys and policies)
+  coffer admin key create|list|delete USER [KEYID]   access keys of a user (a new secret is printed once)
+  coffer admin policy attach USER NAME FILE          put an inline identity policy (JSON) on a user
+  coffer admin account create NAME                   another account; prints its root access key once
+        [--account ID] picks the account (default: the root credentials' account)
 `;
 
 async function serve(args: string[]): Promise<void> {
@@ -213,8 +219,71 @@ async function kmsAuditCommand(args: string[]): Promise<void> {
   }
 }
 
+/** `coffer admin user|key|policy|account …`: identities, on the data dir directly. */
+async function identityCommand(command: string, sub: string | undefined, args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, options: { ...ADMIN_OPTIONS, account: { type: 'string' } }, strict: true, allowPositionals: true });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const config = loadConfig({ dataDir: values.data, rootKeyFile: values['root-key-file'] } as Partial<ConfigInput>);
+  const { identities, close } = await openAdminIdentities(config);
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const need = (i: number, what: string): string => {
+    const v = positionals[i];
+    if (v === undefined) throw new Error(`missing ${what}`);
+    return v;
+  };
+  try {
+    const account = values.account ?? identities.firstAccount.accountId;
+    const key = `${command} ${sub ?? ''}`;
+    switch (key) {
+      case 'user create': {
+        const u = await identities.createUser(account, need(0, 'NAME'));
+        out(`arn:aws:iam::${account}:user${u.path}${u.userName}`);
+        return;
+      }
+      case 'user list':
+        for (const u of await identities.listUsers(account)) out(`${u.userName}\t${u.userId}\t${new Date(u.createdAt).toISOString()}`);
+        return;
+      case 'user delete':
+        await identities.deleteUser(account, need(0, 'NAME'), { cascade: true });
+        return;
+      case 'key create': {
+        const k = await identities.createAccessKey(account, need(0, 'USER'));
+        // Printed once: only a wrapped copy of the secret is kept.
+        out(`AWS_ACCESS_KEY_ID=${k.accessKeyId}`);
+        out(`AWS_SECRET_ACCESS_KEY=${k.secretAccessKey}`);
+        return;
+      }
+      case 'key list':
+        for (const k of await identities.listAccessKeys(account, need(0, 'USER'))) out(`${k.accessKeyId}\t${k.status}\t${new Date(k.createdAt).toISOString()}`);
+        return;
+      case 'key delete':
+        await identities.deleteAccessKey(account, need(0, 'USER'), need(1, 'KEYID'));
+        return;
+      case 'policy attach':
+        await identities.putUserPolicy(account, need(0, 'USER'), need(1, 'NAME'), await readFile(need(2, 'FILE'), 'utf8'));
+        return;
+      case 'account create': {
+        const { account: a, key: k } = await identities.createAccount(need(0, 'NAME'));
+        out(`ACCOUNT_ID=${a.accountId}`);
+        out(`CANONICAL_ID=${a.canonicalId}`);
+        out(`AWS_ACCESS_KEY_ID=${k.accessKeyId}`);
+        out(`AWS_SECRET_ACCESS_KEY=${k.secretAccessKey}`);
+        return;
+      }
+      default:
+        throw new Error(`unknown admin command '${key.trim()}'`);
+    }
+  } finally {
+    await close();
+  }
+}
+
 async function admin(args: string[]): Promise<void> {
   const [command, sub, ...rest] = args;
+  if (command === 'user' || command === 'key' || command === 'policy' || command === 'account') return identityCommand(command, sub, rest);
   if (command === 'rotate-root-key') return rotateRootKeyCommand(sub === undefined ? [] : [sub, ...rest]);
   if (command === 'kms' && sub === 'audit') return kmsAuditCommand(rest);
   process.stderr.write(`coffer: unknown admin command '${[command, sub].filter(Boolean).join(' ')}'\n\n${USAGE}`);

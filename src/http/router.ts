@@ -17,7 +17,11 @@ export type BucketOperation =
   | 'DeleteObjects'
   | 'PutBucketEncryption'
   | 'GetBucketEncryption'
-  | 'DeleteBucketEncryption';
+  | 'DeleteBucketEncryption'
+  | 'PutBucketPolicy'
+  | 'GetBucketPolicy'
+  | 'DeleteBucketPolicy'
+  | 'GetBucketPolicyStatus';
 export type ObjectOperation =
   | 'PutObject'
   | 'CopyObject'
@@ -42,6 +46,8 @@ export type Endpoint =
   | { kind: 'object'; operation: ObjectOperation; bucket: string; key: string }
   /** The AWS KMS JSON API (`X-Amz-Target: TrentService.<operation>`); the KMS handler knows which operations exist. */
   | { kind: 'kms'; operation: string }
+  /** The IAM (or STS) query API: POST / form-encoded, signed for service `iam` or `sts`; the handler reads Action from the body. */
+  | { kind: 'iam'; service: 'iam' | 'sts' }
   /** A real S3 operation Coffer does not implement: answered 501 NotImplemented. */
   | { kind: 'unsupported'; operation: string; bucket?: string; key?: string };
 
@@ -131,6 +137,12 @@ export function locate(input: Pick<RouteInput, 'host' | 'rawPath'>, options: Rou
   return rest === '' ? { bucket } : { bucket, key: decodeSegment(rest) };
 }
 
+/** The service named in an Authorization header's credential scope (`Credential=AKID/date/region/service/aws4_request`). */
+function signedService(authorization: string | string[] | undefined): string | undefined {
+  const v = Array.isArray(authorization) ? authorization[0] : authorization;
+  return v === undefined ? undefined : /Credential=[^/,\s]+\/\d{8}\/[^/,\s]+\/([^/,\s]+)\/aws4_request/.exec(v)?.[1];
+}
+
 function firstSubresource(query: URLSearchParams, table: Record<string, string>): string | undefined {
   for (const name of query.keys()) if (name in table) return name;
   return undefined;
@@ -146,6 +158,12 @@ export function parseEndpoint(input: RouteInput, options: RouterOptions): Endpoi
     return { kind: 'kms', operation: target.slice(KMS_TARGET_PREFIX.length) };
   }
   const { bucket, key } = locate(input, options);
+  // IAM and STS (query protocol) share the listener too: POST / with a form body, told apart from S3
+  // (which has no POST on the service) by the service in the signature's credential scope.
+  if (method === 'POST' && bucket === undefined) {
+    const service = signedService(input.headers['authorization']);
+    if (service === 'iam' || service === 'sts') return { kind: 'iam', service };
+  }
   const q = input.query;
   const verb = VERB[method] ?? method;
 
@@ -157,6 +175,10 @@ export function parseEndpoint(input: RouteInput, options: RouterOptions): Endpoi
   if (key === undefined) {
     const sub = firstSubresource(q, BUCKET_SUBRESOURCES);
     if (method === 'GET' && sub === 'versioning') return { kind: 'bucket', operation: 'GetBucketVersioning', bucket };
+    if (sub === 'policy' && (method === 'PUT' || method === 'GET' || method === 'DELETE')) {
+      return { kind: 'bucket', operation: `${VERB[method] as 'Put' | 'Get' | 'Delete'}BucketPolicy`, bucket };
+    }
+    if (sub === 'policyStatus' && method === 'GET') return { kind: 'bucket', operation: 'GetBucketPolicyStatus', bucket };
     if (sub === 'encryption' && (method === 'PUT' || method === 'GET' || method === 'DELETE')) {
       return { kind: 'bucket', operation: `${VERB[method] as 'Put' | 'Get' | 'Delete'}BucketEncryption`, bucket };
     }

@@ -31,6 +31,8 @@ export interface ServerDeps {
   ready: () => boolean;
   /** Handles AWS KMS JSON API requests (kms/kms-api.ts); without it they are answered 501. */
   kms?: KmsHttpHandler;
+  /** Handles IAM and STS query API requests (iam/iam-api.ts); without it they are answered 501. */
+  iam?: IamHttpHandler;
 }
 
 /**
@@ -52,6 +54,14 @@ export interface KmsHttpRequest {
 
 /** Always answers (errors rendered as AWS JSON); never throws for a client's mistake. */
 export type KmsHttpHandler = (req: KmsHttpRequest) => Promise<S3Response>;
+
+/** An IAM or STS query API request, handed over before authentication like KMS ones (the form body is signed by hash). */
+export interface IamHttpRequest extends Omit<KmsHttpRequest, 'operation'> {
+  service: 'iam' | 'sts';
+}
+
+/** Always answers (errors rendered as IAM ErrorResponse XML). */
+export type IamHttpHandler = (req: IamHttpRequest) => Promise<S3Response>;
 
 export interface RunningServer {
   readonly url: string;
@@ -119,18 +129,24 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
         if (expectsContinue(req)) res.writeContinue();
         const { rawHeaders, headers } = req;
         response = await deps.kms({ requestId, operation: endpoint.operation, method, rawPath, rawQuery, headers, rawHeaders, body: req, signal: abort.signal });
+      } else if (endpoint.kind === 'iam') {
+        if (!deps.iam) throw new S3Error('NotImplemented', 'This Coffer node serves no IAM API.');
+        bodyTaken = true;
+        if (expectsContinue(req)) res.writeContinue();
+        const { rawHeaders, headers } = req;
+        response = await deps.iam({ requestId, service: endpoint.service, method, rawPath, rawQuery, headers, rawHeaders, body: req, signal: abort.signal });
       } else {
         const auth = await verifySigV4(
           { method, rawPath, rawQuery, headers: req.headers, rawHeaders: req.rawHeaders },
           { region: config.region, services: ['s3'], lookup: deps.lookupCredential },
         );
-        // No policies yet: anonymous requests reach nothing (S3's default for private buckets).
-        if (auth.anonymous) throw new S3Error('AccessDenied');
+        // Anonymous requests go on: only a bucket policy granting `*` lets them in (s3/access.ts).
         // `Expect: 100-continue`: the client waits for a go-ahead before sending the body.
         // S3 gives it only once the headers pass authentication; a refused request gets its
         // final status at once and never uploads the body (see the checkContinue listener).
         if (expectsContinue(req)) res.writeContinue();
         if (endpoint.kind === 'unsupported') {
+          if (auth.anonymous) throw new S3Error('AccessDenied');
           throw new S3Error('NotImplemented', `Coffer does not implement the ${endpoint.operation} operation.`);
         }
         const decodedLengthHeader = firstHeader(req.headers['x-amz-decoded-content-length']);
@@ -151,7 +167,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
           rawPath,
           headers: req.headers,
           query,
-          principal: auth.credential.principal,
+          principal: auth.anonymous ? undefined : auth.credential.principal,
           secure,
           remoteAddress: req.socket.remoteAddress ?? '',
           signal: abort.signal,

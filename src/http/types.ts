@@ -3,6 +3,7 @@
  * handlers: handlers get an S3Request and return an S3Response; they never
  * see node:http.
  */
+import type { CallerIdentity, Policy } from '../auth/access/index.js';
 import type { Endpoint } from './router.js';
 
 export type HeaderValue = string | number | undefined;
@@ -14,12 +15,23 @@ export interface S3Response {
   body?: string | Buffer | AsyncIterable<Buffer>;
 }
 
-/** Who made the request. */
+/** Who made the request: an account's root or one of its IAM users. */
 export interface Principal {
   accessKeyId: string;
-  /** Canonical user id of the account (64 hex). */
+  /** Canonical user id of the account (64 hex): what buckets and objects record as owner. */
   accountId: string;
+  /** The account's display name (S3 Owner/DisplayName). */
   displayName: string;
+  /** 12-digit AWS account id. */
+  awsAccountId: string;
+  /** `arn:aws:iam::<account>:root` or `arn:aws:iam::<account>:user/<name>`. */
+  arn: string;
+  /** The IAM user's name; undefined for the account root. */
+  userName?: string;
+  /** The identity as policy evaluation sees it. */
+  caller: CallerIdentity;
+  /** The user's identity policies (none for an account root, which needs none). */
+  policies: readonly Policy[];
 }
 
 export interface S3Request<E extends Endpoint = Endpoint> {

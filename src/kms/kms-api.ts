@@ -26,8 +26,11 @@ export interface KmsApiOptions<C extends Credential> {
   kms: BuiltinKms;
   region: string;
   lookupCredential: (accessKeyId: string) => C | undefined | Promise<C | undefined>;
-  /** The principal ARN a credential acts as, or undefined when it may not use KMS. */
-  authorize: (credential: C) => string | undefined;
+  /**
+   * The principal ARN a credential acts as, or undefined when it may not call `kms:<operation>`
+   * (on the key the request names, when it names one by `KeyId`).
+   */
+  authorize: (credential: C, request: { operation: string; keyId?: string }) => string | undefined | Promise<string | undefined>;
   audit?: KmsAudit;
   log?: Logger;
 }
@@ -416,6 +419,16 @@ async function readSmallBody(req: KmsHttpRequest, limit: number): Promise<Buffer
   return Buffer.concat(chunks, total);
 }
 
+/** The request's KeyId member, if it is a JSON object with a string KeyId (for authorization only; parsing proper comes later). */
+function keyIdOf(body: Buffer): string | undefined {
+  try {
+    const o = JSON.parse(body.toString('utf8')) as { KeyId?: unknown };
+    return typeof o === 'object' && o !== null && typeof o.KeyId === 'string' ? o.KeyId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Builds the handler the HTTP server calls for `{ kind: 'kms' }` endpoints. */
 export function createKmsApiHandler<C extends Credential>(options: KmsApiOptions<C>): KmsHttpHandler {
   const { kms, log } = options;
@@ -451,9 +464,10 @@ export function createKmsApiHandler<C extends Credential>(options: KmsApiOptions
       if (auth.payload.kind === 'chunked-signed' || auth.payload.kind === 'chunked-unsigned-trailer') {
         throw new KmsError('IncompleteSignatureException', 'KMS requests cannot use aws-chunked payloads.');
       }
-      const arn = options.authorize(auth.credential);
+      const keyId = keyIdOf(body);
+      const arn = await options.authorize(auth.credential, { operation: req.operation, ...(keyId !== undefined ? { keyId } : {}) });
       if (arn === undefined) {
-        throw new KmsError('AccessDeniedException', `User ${principal} is not authorized to perform kms:${req.operation}: only the root account may use the KMS.`);
+        throw new KmsError('AccessDeniedException', `User ${principal} is not authorized to perform kms:${req.operation} because no identity-based policy allows the kms:${req.operation} action.`);
       }
       principal = arn;
       if (!Object.hasOwn(OPERATIONS, req.operation)) throw new KmsError('UnknownOperationException', `Unknown operation TrentService.${req.operation}.`);

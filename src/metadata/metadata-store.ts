@@ -257,6 +257,83 @@ export interface MetadataStore {
   /** Small named KMS settings (e.g. the root key new material is wrapped under). */
   getKmsSetting(name: string): Promise<string | undefined>;
   putKmsSetting(name: string, value: string): Promise<void>;
+
+  // ---- identities (iam/): accounts, users, access keys, inline user policies.
+
+  /** Creates an account; false when its id or canonical id exists. */
+  createAccount(account: AccountRecord): Promise<boolean>;
+  getAccount(accountId: string): Promise<AccountRecord | undefined>;
+  getAccountByCanonicalId(canonicalId: string): Promise<AccountRecord | undefined>;
+  listAccounts(): Promise<AccountRecord[]>;
+  /** Creates a user; false when the account already has one by that name (case-insensitively). */
+  createIamUser(user: IamUserRecord): Promise<boolean>;
+  getIamUser(accountId: string, userName: string): Promise<IamUserRecord | undefined>;
+  /** The account's users by name. */
+  listIamUsers(accountId: string): Promise<IamUserRecord[]>;
+  /**
+   * Deletes a user. Without `cascade`, a user that still has access keys or policies is
+   * left alone ('has-dependents', IAM's DeleteConflict); with it they go in the same transaction.
+   */
+  deleteIamUser(accountId: string, userName: string, options: { cascade: boolean }): Promise<'deleted' | 'missing' | 'has-dependents'>;
+  /** Adds an access key; false when the user (if any) is gone or the id exists. */
+  createAccessKey(key: AccessKeyRecord): Promise<boolean>;
+  getAccessKey(accessKeyId: string): Promise<AccessKeyRecord | undefined>;
+  /** Keys of a user (or, with userName undefined, of the account's root), oldest first. */
+  listAccessKeys(accountId: string, userName: string | undefined): Promise<AccessKeyRecord[]>;
+  updateAccessKeyStatus(accessKeyId: string, status: AccessKeyStatus): Promise<boolean>;
+  deleteAccessKey(accessKeyId: string): Promise<boolean>;
+  /** Adds or replaces an inline policy; false when the user does not exist. */
+  putUserPolicy(policy: UserPolicyRecord): Promise<boolean>;
+  getUserPolicy(accountId: string, userName: string, policyName: string): Promise<UserPolicyRecord | undefined>;
+  /** A user's inline policies by name. */
+  listUserPolicies(accountId: string, userName: string): Promise<UserPolicyRecord[]>;
+  deleteUserPolicy(accountId: string, userName: string, policyName: string): Promise<boolean>;
+}
+
+/** An account (the IAM model): owns buckets; its root is its administrator. */
+export interface AccountRecord {
+  /** 12-digit AWS account id. */
+  accountId: string;
+  /** 64-hex canonical user id (S3 Owner/ID). */
+  canonicalId: string;
+  /** S3 Owner/DisplayName. */
+  name: string;
+  createdAt: number;
+}
+
+/** An IAM user of an account. Names are unique per account, case-insensitively. */
+export interface IamUserRecord {
+  accountId: string;
+  userName: string;
+  /** `AIDA…`, stable for the user's life. */
+  userId: string;
+  path: string;
+  createdAt: number;
+}
+
+export type AccessKeyStatus = 'Active' | 'Inactive';
+
+/** An access key; its secret is stored only wrapped under a key derived from the root key. */
+export interface AccessKeyRecord {
+  accessKeyId: string;
+  accountId: string;
+  /** The IAM user; undefined for a key of the account's root. */
+  userName?: string;
+  status: AccessKeyStatus;
+  createdAt: number;
+  /** Id of the root key the secret's wrapping key was derived from. */
+  rootKeyId: string;
+  /** The wrapped secret (iam/secret-box.ts). */
+  wrappedSecret: Buffer;
+}
+
+/** An inline identity policy of a user (PutUserPolicy). */
+export interface UserPolicyRecord {
+  accountId: string;
+  userName: string;
+  policyName: string;
+  /** The JSON document as given. */
+  document: string;
 }
 
 export type KmsKeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';

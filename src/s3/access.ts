@@ -1,15 +1,263 @@
 /**
- * Who may touch a bucket. Until policies exist (the access-control work),
- * a bucket is reachable by its owner only, as a private S3 bucket is.
+ * Who may do what: every S3 operation mapped to its IAM action and checked
+ * here, once, before its handler runs — so a denied request never learns
+ * whether its body was valid (S3 authorizes before it parses). Policies come
+ * from the caller's identity (IAM user policies) and the bucket (bucket
+ * policy); auth/access/ evaluates them as AWS does.
  */
+import { authorize, conditionContext, normalizeConditionKey, parsePolicy, unmapIPv4, type Decision, type Policy } from '../auth/access/index.js';
 import { S3Error } from '../errors/s3-errors.js';
-import type { S3Request } from '../http/types.js';
+import type { BucketOperation, Endpoint, ObjectOperation } from '../http/router.js';
+import { header, type Principal, type S3Request } from '../http/types.js';
+import type { ResolvedCredential } from '../iam/identities.js';
 import type { BucketRecord } from '../metadata/metadata-store.js';
 import type { S3Context } from './context.js';
+import { parseCopySource } from './copy.js';
+
+/** The bucket policy's name among the bucket's configuration documents. */
+export const BUCKET_POLICY_CONFIG = 'policy';
+
+/** IAM actions of bucket operations; DeleteObjects is checked per key (s3:DeleteObject) by its handler. */
+export const BUCKET_ACTIONS: Record<BucketOperation, string | undefined> = {
+  CreateBucket: 's3:CreateBucket',
+  HeadBucket: 's3:ListBucket',
+  DeleteBucket: 's3:DeleteBucket',
+  GetBucketLocation: 's3:GetBucketLocation',
+  GetBucketVersioning: 's3:GetBucketVersioning',
+  ListObjects: 's3:ListBucket',
+  ListObjectsV2: 's3:ListBucket',
+  ListMultipartUploads: 's3:ListBucketMultipartUploads',
+  DeleteObjects: undefined,
+  PutBucketEncryption: 's3:PutEncryptionConfiguration',
+  GetBucketEncryption: 's3:GetEncryptionConfiguration',
+  DeleteBucketEncryption: 's3:PutEncryptionConfiguration',
+  PutBucketPolicy: 's3:PutBucketPolicy',
+  GetBucketPolicy: 's3:GetBucketPolicy',
+  DeleteBucketPolicy: 's3:DeleteBucketPolicy',
+  GetBucketPolicyStatus: 's3:GetBucketPolicyStatus',
+};
+
+/** IAM actions of object operations (the copies also need s3:GetObject on their source). */
+export const OBJECT_ACTIONS: Record<ObjectOperation, string> = {
+  PutObject: 's3:PutObject',
+  CopyObject: 's3:PutObject',
+  GetObject: 's3:GetObject',
+  HeadObject: 's3:GetObject',
+  DeleteObject: 's3:DeleteObject',
+  PutObjectTagging: 's3:PutObjectTagging',
+  GetObjectTagging: 's3:GetObjectTagging',
+  DeleteObjectTagging: 's3:DeleteObjectTagging',
+  CreateMultipartUpload: 's3:PutObject',
+  UploadPart: 's3:PutObject',
+  UploadPartCopy: 's3:PutObject',
+  CompleteMultipartUpload: 's3:PutObject',
+  AbortMultipartUpload: 's3:AbortMultipartUpload',
+  ListParts: 's3:ListMultipartUploadParts',
+  UpdateObjectEncryption: 's3:PutObject',
+};
+
+/** The bucket owner's root may always manage the bucket policy, even against its own Deny (as S3 allows). */
+const OWNER_OVERRIDES: ReadonlySet<string> = new Set(['s3:PutBucketPolicy', 's3:GetBucketPolicy', 's3:DeleteBucketPolicy']);
 
 export async function requireBucket(ctx: S3Context, req: S3Request, name: string): Promise<BucketRecord> {
   const bucket = await ctx.metadata.getBucket(name);
+  // Anonymous callers do not learn which buckets exist (S3 would say NoSuchBucket).
+  if (!bucket && !req.principal) throw new S3Error('AccessDenied');
   if (!bucket) throw new S3Error('NoSuchBucket', undefined, { fields: { BucketName: name } });
-  if (!req.principal || req.principal.accountId !== bucket.ownerId) throw new S3Error('AccessDenied');
   return bucket;
+}
+
+const policyCache = new Map<string, Policy>();
+
+/** The bucket's policy, parsed (cached by document text), or undefined. */
+export async function bucketPolicy(ctx: S3Context, bucket: string): Promise<Policy | undefined> {
+  const doc = await ctx.metadata.getBucketConfig(bucket, BUCKET_POLICY_CONFIG);
+  if (doc === undefined) return undefined;
+  let policy = policyCache.get(doc);
+  if (!policy) {
+    try {
+      policy = parsePolicy(doc, { kind: 'bucket', bucket });
+    } catch {
+      return undefined; // validated when stored
+    }
+    if (policyCache.size > 1000) policyCache.clear();
+    policyCache.set(doc, policy);
+  }
+  return policy;
+}
+
+function mentionsKey(policies: readonly (Policy | undefined)[], prefix: string): boolean {
+  return policies.some((p) => p?.statements.some((s) => s.conditions.some((c) => normalizeConditionKey(c.key).startsWith(prefix))));
+}
+
+/** The tag pairs of an `x-amz-tagging` header (URL-encoded query form). */
+function taggingHeader(req: S3Request): [string, string][] | undefined {
+  const v = header(req, 'x-amz-tagging');
+  return v === undefined ? undefined : [...new URLSearchParams(v).entries()];
+}
+
+/** Condition keys of the request (see the issue's list; AWS's names). */
+async function requestContext(ctx: S3Context, req: S3Request, target: { bucket?: BucketRecord; key?: string }, policies: readonly (Policy | undefined)[]) {
+  const p = req.principal;
+  const now = new Date();
+  const pairs: Record<string, string | string[] | undefined> = {
+    'aws:SecureTransport': req.secure ? 'true' : 'false',
+    'aws:SourceIp': unmapIPv4(req.remoteAddress),
+    'aws:CurrentTime': now.toISOString(),
+    'aws:EpochTime': String(Math.floor(now.getTime() / 1000)),
+    'aws:PrincipalType': p ? (p.userName !== undefined ? 'User' : 'Account') : 'Anonymous',
+    'aws:username': p?.userName,
+    'aws:userid': p ? (p.caller.userId ?? p.awsAccountId) : 'anonymous',
+    'aws:PrincipalAccount': p?.awsAccountId,
+    'aws:PrincipalArn': p?.arn,
+    's3:authType': req.query.has('X-Amz-Signature') ? 'REST-QUERY-STRING' : p ? 'REST-HEADER' : undefined,
+    's3:signatureversion': p ? 'AWS4-HMAC-SHA256' : undefined,
+    's3:x-amz-content-sha256': header(req, 'x-amz-content-sha256'),
+    's3:x-amz-acl': header(req, 'x-amz-acl'),
+    's3:x-amz-server-side-encryption': header(req, 'x-amz-server-side-encryption'),
+    's3:x-amz-server-side-encryption-aws-kms-key-id': header(req, 'x-amz-server-side-encryption-aws-kms-key-id'),
+    's3:x-amz-server-side-encryption-customer-algorithm': header(req, 'x-amz-server-side-encryption-customer-algorithm'),
+    's3:x-amz-copy-source': header(req, 'x-amz-copy-source'),
+    's3:x-amz-metadata-directive': header(req, 'x-amz-metadata-directive'),
+    's3:x-amz-storage-class': header(req, 'x-amz-storage-class'),
+  };
+  const e = req.endpoint;
+  if (e.kind === 'bucket' && (e.operation === 'ListObjects' || e.operation === 'ListObjectsV2')) {
+    pairs['s3:prefix'] = req.query.get('prefix') ?? undefined;
+    pairs['s3:delimiter'] = req.query.get('delimiter') ?? undefined;
+    pairs['s3:max-keys'] = req.query.get('max-keys') ?? undefined;
+  }
+  if (e.kind === 'object') {
+    const tags = taggingHeader(req);
+    if (tags && (e.operation === 'PutObject' || e.operation === 'CopyObject' || e.operation === 'CreateMultipartUpload')) {
+      for (const [k, v] of tags) pairs[`s3:RequestObjectTag/${k}`] = v;
+      pairs['s3:RequestObjectTagKeys'] = tags.map(([k]) => k);
+    }
+    // Parts carry no encryption headers: S3 evaluates them with their upload's encryption, so
+    // "deny uploads without aws:kms" policies hold for multipart uploads too.
+    if (e.operation === 'UploadPart' || e.operation === 'UploadPartCopy' || e.operation === 'CompleteMultipartUpload') {
+      const uploadId = req.query.get('uploadId');
+      const upload = uploadId ? await ctx.metadata.getUpload(uploadId) : undefined;
+      const enc = upload?.encryption;
+      if (enc && upload.bucket === e.bucket && upload.key === e.key) {
+        if (enc.mode === 'SSE-C') pairs['s3:x-amz-server-side-encryption-customer-algorithm'] = 'AES256';
+        else pairs['s3:x-amz-server-side-encryption'] = enc.mode;
+        if (enc.kmsKeyArn !== undefined) pairs['s3:x-amz-server-side-encryption-aws-kms-key-id'] = enc.kmsKeyArn;
+      }
+    }
+    if (target.bucket && target.key !== undefined && mentionsKey(policies, 's3:existingobjecttag/')) {
+      const existing = await ctx.metadata.getObject(target.bucket.name, target.key);
+      for (const [k, v] of existing?.tags ?? []) pairs[`s3:ExistingObjectTag/${k}`] = v;
+    }
+  }
+  return conditionContext(pairs);
+}
+
+/** Evaluates one action on one S3 resource for this request. */
+async function decide(ctx: S3Context, req: S3Request, action: string, target: { bucket?: BucketRecord; bucketName: string; key?: string }): Promise<Decision> {
+  const principal: Principal | undefined = req.principal;
+  const policy = target.bucket ? await bucketPolicy(ctx, target.bucket.name) : undefined;
+  const identityPolicies = principal?.policies ?? [];
+  const owner = target.bucket ? await ctx.identities.accountByCanonicalId(target.bucket.ownerId) : undefined;
+  const resource = target.key === undefined ? `arn:aws:s3:::${target.bucketName}` : `arn:aws:s3:::${target.bucketName}/${target.key}`;
+  const context = await requestContext(ctx, req, target, [policy, ...identityPolicies]);
+  return authorize({
+    request: { caller: principal?.caller, action, resource, context },
+    identityPolicies,
+    resourcePolicy: policy,
+    // A bucket whose owner account is unknown belongs to nobody who can be asked: only its policy speaks.
+    resourceAccount: target.bucket ? (owner?.accountId ?? `unknown:${target.bucket.ownerId}`) : undefined,
+    ownerOverrides: OWNER_OVERRIDES,
+  });
+}
+
+function deny(ctx: S3Context, req: S3Request, action: string, decision: Decision): never {
+  ctx.log.debug({ requestId: req.requestId, action, principal: req.principal?.arn ?? 'anonymous', reason: decision.reason }, 'access denied');
+  throw new S3Error('AccessDenied');
+}
+
+/**
+ * The one access check, run by the dispatcher before any handler: throws AccessDenied
+ * (or NoSuchBucket for a bucket that does not exist) unless the request is allowed.
+ */
+export async function authorizeRequest(ctx: S3Context, req: S3Request): Promise<void> {
+  const e: Endpoint = req.endpoint;
+  if (e.kind === 'service') {
+    const d = await decide(ctx, req, 's3:ListAllMyBuckets', { bucketName: '*' });
+    if (d.effect !== 'Allow' || !req.principal) deny(ctx, req, 's3:ListAllMyBuckets', d);
+    return;
+  }
+  if (e.kind === 'bucket') {
+    if (e.operation === 'CreateBucket') {
+      const d = await decide(ctx, req, 's3:CreateBucket', { bucketName: e.bucket });
+      if (d.effect !== 'Allow' || !req.principal) deny(ctx, req, 's3:CreateBucket', d);
+      return;
+    }
+    const bucket = await requireBucket(ctx, req, e.bucket);
+    const action = BUCKET_ACTIONS[e.operation];
+    if (action === undefined) return;
+    const d = await decide(ctx, req, action, { bucket, bucketName: e.bucket });
+    if (d.effect !== 'Allow') deny(ctx, req, action, d);
+    return;
+  }
+  if (e.kind === 'object') {
+    const bucket = await requireBucket(ctx, req, e.bucket);
+    const action = OBJECT_ACTIONS[e.operation];
+    const d = await decide(ctx, req, action, { bucket, bucketName: e.bucket, key: e.key });
+    if (d.effect !== 'Allow') deny(ctx, req, action, d);
+    if (e.operation === 'CopyObject' || e.operation === 'UploadPartCopy') {
+      const sourceHeader = header(req, 'x-amz-copy-source');
+      if (sourceHeader === undefined) return;
+      const source = parseCopySource(sourceHeader);
+      const sourceBucket = await requireBucket(ctx, req, source.bucket);
+      const sd = await decide(ctx, req, 's3:GetObject', { bucket: sourceBucket, bucketName: source.bucket, key: source.key });
+      if (sd.effect !== 'Allow') deny(ctx, req, 's3:GetObject', sd);
+    }
+    return;
+  }
+  // Operations Coffer does not implement answer 501 to authenticated callers only.
+  if (!req.principal) throw new S3Error('AccessDenied');
+}
+
+/** A per-key check for operations that act on many keys (DeleteObjects → s3:DeleteObject). */
+export async function mayActOnObject(ctx: S3Context, req: S3Request, bucket: BucketRecord, key: string, action: string): Promise<boolean> {
+  return (await decide(ctx, req, action, { bucket, bucketName: bucket.name, key })).effect === 'Allow';
+}
+
+/** The Owner element S3 shows for something a bucket owner owns: that account's canonical id and display name. */
+export async function ownerOf(ctx: S3Context, canonicalId: string): Promise<{ id: string; displayName: string }> {
+  const account = await ctx.identities.accountByCanonicalId(canonicalId);
+  return { id: canonicalId, displayName: account?.name ?? canonicalId };
+}
+
+/**
+ * The KMS API's `authorize` callback: identity policies decide `kms:<Operation>` on the key
+ * named by KeyId (its key or alias ARN), or on `*` for operations without one. Keys belong to
+ * the first account (the built-in KMS's); other accounts have no key policies to let them in.
+ */
+export function kmsAuthorizer(options: { region: string; accountId: string }) {
+  return (credential: ResolvedCredential, request: { operation: string; keyId?: string }): string | undefined => {
+    const p = credential.principal;
+    const k = request.keyId;
+    const resource =
+      k === undefined ? '*' : k.startsWith('arn:') ? k : `arn:aws:kms:${options.region}:${options.accountId}:${k.startsWith('alias/') ? k : `key/${k}`}`;
+    const now = new Date();
+    const d = authorize({
+      request: {
+        caller: p.caller,
+        action: `kms:${request.operation}`,
+        resource,
+        context: conditionContext({
+          'aws:CurrentTime': now.toISOString(),
+          'aws:EpochTime': String(Math.floor(now.getTime() / 1000)),
+          'aws:username': p.userName,
+          'aws:PrincipalAccount': p.awsAccountId,
+          'aws:PrincipalArn': p.arn,
+        }),
+      },
+      identityPolicies: p.policies,
+      resourceAccount: options.accountId,
+    });
+    return d.effect === 'Allow' ? p.arn : undefined;
+  };
 }

@@ -110,7 +110,7 @@ export async function putBucketEncryption(ctx: S3Context, req: S3Request<BucketE
   const config = parseEncryptionConfiguration(body.toString('utf8'));
   if (config.kmsMasterKeyId !== undefined) {
     // The key must exist and be usable now (S3 answers KMS.NotFoundException / KMS.DisabledException).
-    await ctx.keys.resolveKmsKeyArn(config.kmsMasterKeyId, { principal: req.principal!.accessKeyId, requestId: req.requestId });
+    await ctx.keys.resolveKmsKeyArn(config.kmsMasterKeyId, { principal: req.principal?.accessKeyId ?? 'anonymous', requestId: req.requestId });
   }
   if (!(await ctx.metadata.putBucketConfig(bucket.name, CONFIG_NAME, JSON.stringify(config)))) {
     throw new S3Error('NoSuchBucket', undefined, { fields: { BucketName: bucket.name } });

@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { BlobStore } from '../blob/blob-store.js';
 import type { Config } from '../config/config.js';
+import type { Identities } from '../iam/identities.js';
 import type { Kms } from '../kms/kms.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import type { ObjectKeys } from '../storage/object-keys.js';
@@ -15,4 +16,6 @@ export interface S3Context {
   readonly kms?: Kms;
   /** Data keys of encrypted objects (SSE-S3, SSE-KMS, DSSE-KMS, SSE-C). */
   readonly keys: ObjectKeys;
+  /** Accounts, users and keys (bucket owners' display names, policy evaluation). */
+  readonly identities: Identities;
 }

@@ -91,7 +91,7 @@ function directive(req: S3Request, name: string): 'COPY' | 'REPLACE' {
 export async function copyObject(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
   const { bucket, key } = req.endpoint;
   validateKey(key);
-  await requireBucket(ctx, req, bucket);
+  const bucketRecord = await requireBucket(ctx, req, bucket);
   const { object: source, keys: sourceKeys } = await loadCopySource(ctx, req);
   const metadataDirective = directive(req, 'x-amz-metadata-directive');
   const taggingDirective = directive(req, 'x-amz-tagging-directive');
@@ -132,7 +132,7 @@ export async function copyObject(ctx: S3Context, req: S3Request<ObjectEndpoint>)
     parts: written.size === 0 ? [] : [{ partNumber: 1, blobId: written.pending.blobId, size: written.size, etag, ...(written.cipher ? { cipher: written.cipher } : {}) }],
     multipart: false,
     storageClass,
-    ownerId: req.principal!.accountId,
+    ownerId: bucketRecord.ownerId,
     encryption: keys.encryption,
   };
   if (written.size === 0) {

@@ -3,6 +3,8 @@ import type { BucketOperation, ObjectOperation } from '../http/router.js';
 import type { S3Request, S3Response } from '../http/types.js';
 import { deleteBucketEncryption, getBucketEncryption, putBucketEncryption } from './bucket-encryption.js';
 import { updateObjectEncryption } from './update-object-encryption.js';
+import { authorizeRequest } from './access.js';
+import { deleteBucketPolicy, getBucketPolicy, getBucketPolicyStatus, putBucketPolicy } from './bucket-policy.js';
 import { createBucket, deleteBucket, getBucketLocation, getBucketVersioning, headBucket, listBuckets } from './bucket.js';
 import type { S3Context } from './context.js';
 import { copyObject, uploadPartCopy } from './copy.js';
@@ -42,6 +44,10 @@ const BUCKET_HANDLERS: Record<BucketOperation, BucketHandler> = {
   PutBucketEncryption: putBucketEncryption,
   GetBucketEncryption: getBucketEncryption,
   DeleteBucketEncryption: deleteBucketEncryption,
+  PutBucketPolicy: putBucketPolicy,
+  GetBucketPolicy: getBucketPolicy,
+  DeleteBucketPolicy: deleteBucketPolicy,
+  GetBucketPolicyStatus: getBucketPolicyStatus,
 };
 
 const OBJECT_HANDLERS: Record<ObjectOperation, ObjectHandler> = {
@@ -65,6 +71,8 @@ const OBJECT_HANDLERS: Record<ObjectOperation, ObjectHandler> = {
 export function createDispatcher(ctx: S3Context): (req: S3Request) => Promise<S3Response> {
   return async (req) => {
     const e = req.endpoint;
+    // The one access check, before any handler reads (let alone validates) the body.
+    await authorizeRequest(ctx, req);
     switch (e.kind) {
       case 'service':
         return listBuckets(ctx, req);

@@ -6,9 +6,9 @@
 import type { BucketEndpoint } from '../http/router.js';
 import { S3Error } from '../errors/s3-errors.js';
 import type { S3Request, S3Response } from '../http/types.js';
-import type { ObjectRecord } from '../metadata/metadata-store.js';
+import type { BucketRecord, ObjectRecord } from '../metadata/metadata-store.js';
 import { buildS3Xml, type XmlNode } from '../xml/xml.js';
-import { requireBucket } from './access.js';
+import { ownerOf, requireBucket } from './access.js';
 import type { S3Context } from './context.js';
 import { quoteEtag } from './headers.js';
 
@@ -127,8 +127,10 @@ function contentsXml(objects: ObjectRecord[], enc: (s: string) => string, owner:
   ]);
 }
 
-function ownerXml(req: S3Request): XmlNode {
-  return ['Owner', [['ID', req.principal!.accountId], ['DisplayName', req.principal!.displayName]]];
+/** The bucket owner's account (BucketOwnerEnforced: it owns every object). */
+async function ownerXml(ctx: S3Context, bucket: BucketRecord): Promise<XmlNode> {
+  const owner = await ownerOf(ctx, bucket.ownerId);
+  return ['Owner', [['ID', owner.id], ['DisplayName', owner.displayName]]];
 }
 
 export async function listObjectsV1(ctx: S3Context, req: S3Request<BucketEndpoint>): Promise<S3Response> {
@@ -154,7 +156,7 @@ export async function listObjectsV1(ctx: S3Context, req: S3Request<BucketEndpoin
       // S3 returns NextMarker only when a delimiter was given; clients use the last key otherwise.
       ['NextMarker', page.isTruncated && delimiter && page.last !== undefined ? enc(page.last) : undefined],
       ['EncodingType', url ? 'url' : undefined],
-      ...contentsXml(page.contents, enc, ownerXml(req)),
+      ...contentsXml(page.contents, enc, await ownerXml(ctx, bucket)),
       ...page.commonPrefixes.map((p): XmlNode => ['CommonPrefixes', [['Prefix', enc(p)]]]),
     ]),
   };
@@ -197,7 +199,7 @@ export async function listObjectsV2(ctx: S3Context, req: S3Request<BucketEndpoin
       ['ContinuationToken', token ?? undefined],
       ['NextContinuationToken', page.isTruncated && page.last !== undefined ? Buffer.from(page.last, 'utf8').toString('base64url') : undefined],
       ['StartAfter', startAfter !== null ? enc(startAfter) : undefined],
-      ...contentsXml(page.contents, enc, fetchOwner ? ownerXml(req) : undefined),
+      ...contentsXml(page.contents, enc, fetchOwner ? await ownerXml(ctx, bucket) : undefined),
       ...page.commonPrefixes.map((p): XmlNode => ['CommonPrefixes', [['Prefix', enc(p)]]]),
     ]),
   };

@@ -11,7 +11,7 @@ import type { ChecksumAlgorithm, ChecksumType, ObjectRecord, PartRecord, StoredP
 import { checksumHeaderName, compositeChecksum, parseChecksumAlgorithm } from '../storage/checksums.js';
 import { commitWith, writeData, type WrittenData } from '../storage/object-writer.js';
 import { buildS3Xml, childList, childText, onlyChildren, parseXml, type XmlNode } from '../xml/xml.js';
-import { requireBucket } from './access.js';
+import { ownerOf, requireBucket } from './access.js';
 import type { S3Context } from './context.js';
 import {
   contentMd5From,
@@ -45,7 +45,7 @@ function checksumElement(algorithm: ChecksumAlgorithm): string {
 export async function createMultipartUpload(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
   const { bucket, key } = req.endpoint;
   validateKey(key);
-  await requireBucket(ctx, req, bucket);
+  const bucketRecord = await requireBucket(ctx, req, bucket);
   const storageClass = header(req, 'x-amz-storage-class') ?? 'STANDARD';
   if (storageClass !== 'STANDARD') throw new S3Error('InvalidStorageClass');
   const acl = header(req, 'x-amz-acl');
@@ -79,7 +79,7 @@ export async function createMultipartUpload(ctx: S3Context, req: S3Request<Objec
     bucket,
     key,
     initiated: Date.now(),
-    ownerId: req.principal!.accountId,
+    ownerId: bucketRecord.ownerId,
     headers: storedHeadersFrom(req),
     userMetadata: userMetadataFrom(req),
     tags: parseTaggingHeader(header(req, 'x-amz-tagging')),
@@ -294,11 +294,11 @@ export async function abortMultipartUpload(ctx: S3Context, req: S3Request<Object
   return { status: 204 };
 }
 
-function ownerNodes(req: S3Request, ownerId: string): XmlNode[] {
-  const name = req.principal?.accountId === ownerId ? req.principal.displayName : ownerId;
+/** Initiator and Owner: the bucket owner's account (BucketOwnerEnforced), by canonical id and display name. */
+function ownerNodes(owner: { id: string; displayName: string }): XmlNode[] {
   return [
-    ['Initiator', [['ID', ownerId], ['DisplayName', name]]],
-    ['Owner', [['ID', ownerId], ['DisplayName', name]]],
+    ['Initiator', [['ID', owner.id], ['DisplayName', owner.displayName]]],
+    ['Owner', [['ID', owner.id], ['DisplayName', owner.displayName]]],
   ];
 }
 
@@ -311,6 +311,7 @@ function parseLimit(v: string | null, name: string): number {
 export async function listParts(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
   await requireBucket(ctx, req, req.endpoint.bucket);
   const upload = await requireUpload(ctx, req);
+  const owner = await ownerOf(ctx, upload.ownerId);
   const maxParts = parseLimit(req.query.get('max-parts'), 'max-parts');
   const markerText = req.query.get('part-number-marker') ?? '0';
   if (!/^\d+$/.test(markerText)) throw new S3Error('InvalidArgument', 'Provided part-number-marker not an integer or within integer range', { fields: { ArgumentName: 'part-number-marker', ArgumentValue: markerText } });
@@ -339,7 +340,7 @@ export async function listParts(ctx: S3Context, req: S3Request<ObjectEndpoint>):
           ...(p.checksum ? [[checksumElement(p.checksum.algorithm), p.checksum.value] as XmlNode] : []),
         ],
       ]),
-      ...ownerNodes(req, upload.ownerId),
+      ...ownerNodes(owner),
       ['StorageClass', upload.storageClass],
       ['ChecksumAlgorithm', upload.checksumAlgorithm],
       ['ChecksumType', upload.checksumType],
@@ -349,6 +350,7 @@ export async function listParts(ctx: S3Context, req: S3Request<ObjectEndpoint>):
 
 export async function listMultipartUploads(ctx: S3Context, req: S3Request<BucketEndpoint>): Promise<S3Response> {
   const bucket = await requireBucket(ctx, req, req.endpoint.bucket);
+  const owner = await ownerOf(ctx, bucket.ownerId);
   const q = req.query;
   const prefix = q.get('prefix') ?? '';
   const delimiter = q.get('delimiter') ?? '';
@@ -428,7 +430,7 @@ export async function listMultipartUploads(ctx: S3Context, req: S3Request<Bucket
         [
           ['Key', enc(u.key)],
           ['UploadId', u.uploadId],
-          ...ownerNodes(req, u.ownerId),
+          ...ownerNodes(u.ownerId === owner.id ? owner : { id: u.ownerId, displayName: u.ownerId }),
           ['StorageClass', u.storageClass],
           ['Initiated', new Date(u.initiated)],
           ['ChecksumAlgorithm', u.checksumAlgorithm],

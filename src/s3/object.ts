@@ -10,7 +10,7 @@ import { checksumHeaderName } from '../storage/checksums.js';
 import { readParts } from '../storage/object-reader.js';
 import { commitWith, writeData } from '../storage/object-writer.js';
 import { buildS3Xml, childList, childText, onlyChildren, parseXml, type XmlNode } from '../xml/xml.js';
-import { requireBucket } from './access.js';
+import { mayActOnObject, requireBucket } from './access.js';
 import type { S3Context } from './context.js';
 import { keysForRead, keysForWrite, primed } from './object-encryption.js';
 import { sseResponseHeaders } from './sse.js';
@@ -51,7 +51,7 @@ export function writeConditionFrom(req: S3Request): WriteCondition | undefined {
 export async function putObject(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
   const { bucket: bucketName, key } = req.endpoint;
   validateKey(key);
-  await requireBucket(ctx, req, bucketName);
+  const bucketRecord = await requireBucket(ctx, req, bucketName);
   if (req.contentLength === undefined) throw new S3Error('MissingContentLength');
   const storageClass = header(req, 'x-amz-storage-class') ?? 'STANDARD';
   if (storageClass !== 'STANDARD') throw new S3Error('InvalidStorageClass');
@@ -100,7 +100,8 @@ export async function putObject(ctx: S3Context, req: S3Request<ObjectEndpoint>):
     parts: written.size === 0 ? [] : [{ partNumber: 1, blobId: written.pending.blobId, size: written.size, etag, ...(written.cipher ? { cipher: written.cipher } : {}) }],
     multipart: false,
     storageClass,
-    ownerId: req.principal!.accountId,
+    // BucketOwnerEnforced: the bucket owner owns every object, whoever wrote it.
+    ownerId: bucketRecord.ownerId,
     encryption: keys.encryption,
   };
   // An empty object needs no blob: there are no bytes to protect.
@@ -270,6 +271,8 @@ export async function deleteObjects(ctx: S3Context, req: S3Request<BucketEndpoin
     try {
       if (versionId !== undefined && versionId !== 'null') throw new S3Error('NoSuchVersion');
       validateKey(key);
+      // S3 authorizes each key of a multi-object delete on its own (s3:DeleteObject).
+      if (!(await mayActOnObject(ctx, req, bucket, key, 's3:DeleteObject'))) throw new S3Error('AccessDenied');
       await ctx.metadata.deleteObject(bucket.name, key);
       if (!quiet) results.push(['Deleted', [['Key', key]]]);
     } catch (err) {

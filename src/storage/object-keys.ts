@@ -262,11 +262,22 @@ export class ObjectKeys {
     return expected.length === actual.length && timingSafeEqual(expected, actual);
   }
 
+  /** Bucket keys being fetched or made, by slot: a burst of PUTs shares one KMS call (single flight). */
+  readonly #making = new Map<string, Promise<CachedBucketKey>>();
+
   async #bucketKey(bucket: string, kmsKeyArn: string, caller: KmsCaller): Promise<CachedBucketKey> {
     const slot = `${bucket}\n${kmsKeyArn}`;
-    const now = this.#now();
     const cached = this.#current.get(slot);
-    if (cached && now - cached.createdAt < this.#o.bucketKeyPeriodMs) return cached;
+    if (cached && this.#now() - cached.createdAt < this.#o.bucketKeyPeriodMs) return cached;
+    const inFlight = this.#making.get(slot);
+    if (inFlight) return inFlight;
+    const making = this.#makeBucketKey(slot, bucket, kmsKeyArn, caller).finally(() => this.#making.delete(slot));
+    this.#making.set(slot, making);
+    return making;
+  }
+
+  async #makeBucketKey(slot: string, bucket: string, kmsKeyArn: string, caller: KmsCaller): Promise<CachedBucketKey> {
+    const now = this.#now();
     // Another node (or an earlier run) may have made one that is still fresh: reuse it.
     const stored = await this.#o.metadata.latestBucketKey(bucket, kmsKeyArn);
     if (stored && now - stored.createdAt < this.#o.bucketKeyPeriodMs) {

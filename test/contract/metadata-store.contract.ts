@@ -368,5 +368,61 @@ export function metadataStoreContract(factory: StoreFactory): void {
       await store.putKmsSetting('contract-setting', 'b');
       assert.equal(await store.getKmsSetting('contract-setting'), 'b');
     });
+
+    test('accounts_create_get_list', async () => {
+      const a = { accountId: '111122223333', canonicalId: 'c'.repeat(64), name: 'acct-a', createdAt: 5 };
+      assert.equal(await store.createAccount(a), true);
+      assert.equal(await store.createAccount({ ...a, name: 'again' }), false, 'same id');
+      assert.equal(await store.createAccount({ ...a, accountId: '999988887777' }), false, 'same canonical id');
+      assert.deepEqual(await store.getAccount('111122223333'), a);
+      assert.deepEqual(await store.getAccountByCanonicalId('c'.repeat(64)), a);
+      assert.equal(await store.getAccount('000000000000'), undefined);
+      assert.ok((await store.listAccounts()).some((x) => x.accountId === a.accountId));
+    });
+
+    test('iam_users_names_are_case_insensitive_per_account', async () => {
+      const u = { accountId: '111122223333', userName: 'Alice', userId: 'AIDAALICE', path: '/', createdAt: 1 };
+      assert.equal(await store.createIamUser(u), true);
+      assert.equal(await store.createIamUser({ ...u, userName: 'alice', userId: 'AIDAOTHER' }), false);
+      assert.equal(await store.createIamUser({ ...u, accountId: '444455556666', userId: 'AIDAALICE2' }), true, 'another account may reuse the name');
+      assert.deepEqual(await store.getIamUser('111122223333', 'ALICE'), u);
+      assert.deepEqual((await store.listIamUsers('111122223333')).map((x) => x.userName), ['Alice']);
+    });
+
+    test('access_keys_lifecycle', async () => {
+      await store.createIamUser({ accountId: '111122223333', userName: 'bob', userId: 'AIDABOB', path: '/', createdAt: 1 });
+      const k = { accessKeyId: 'AKIABOB1', accountId: '111122223333', userName: 'bob', status: 'Active' as const, createdAt: 2, rootKeyId: 'rk', wrappedSecret: Buffer.from([1, 2, 3]) };
+      assert.equal(await store.createAccessKey(k), true);
+      assert.equal(await store.createAccessKey(k), false, 'duplicate id');
+      assert.equal(await store.createAccessKey({ ...k, accessKeyId: 'AKIANOBODY', userName: 'nobody' }), false, 'unknown user');
+      const rootKey = { ...k, accessKeyId: 'AKIAROOT1', createdAt: 3 };
+      delete (rootKey as { userName?: string }).userName;
+      assert.equal(await store.createAccessKey(rootKey), true, 'a key of the account root');
+      assert.deepEqual(await store.getAccessKey('AKIABOB1'), k);
+      assert.deepEqual((await store.listAccessKeys('111122223333', 'BOB')).map((x) => x.accessKeyId), ['AKIABOB1']);
+      assert.deepEqual((await store.listAccessKeys('111122223333', undefined)).map((x) => x.accessKeyId), ['AKIAROOT1']);
+      assert.equal(await store.updateAccessKeyStatus('AKIABOB1', 'Inactive'), true);
+      assert.equal((await store.getAccessKey('AKIABOB1'))?.status, 'Inactive');
+      assert.equal(await store.updateAccessKeyStatus('AKIAMISSING', 'Inactive'), false);
+      assert.equal(await store.deleteAccessKey('AKIAROOT1'), true);
+      assert.equal(await store.deleteAccessKey('AKIAROOT1'), false);
+    });
+
+    test('user_policies_and_delete_user_conflicts', async () => {
+      await store.createIamUser({ accountId: '111122223333', userName: 'carol', userId: 'AIDACAROL', path: '/', createdAt: 1 });
+      const p = { accountId: '111122223333', userName: 'carol', policyName: 'p1', document: '{"Version":"2012-10-17"}' };
+      assert.equal(await store.putUserPolicy(p), true);
+      assert.equal(await store.putUserPolicy({ ...p, document: '{}' }), true, 'replace');
+      assert.equal(await store.putUserPolicy({ ...p, userName: 'nobody' }), false);
+      assert.equal((await store.getUserPolicy('111122223333', 'carol', 'p1'))?.document, '{}');
+      assert.deepEqual((await store.listUserPolicies('111122223333', 'carol')).map((x) => x.policyName), ['p1']);
+      await store.createAccessKey({ accessKeyId: 'AKIACAROL', accountId: '111122223333', userName: 'carol', status: 'Active', createdAt: 1, rootKeyId: 'rk', wrappedSecret: Buffer.from([9]) });
+      assert.equal(await store.deleteIamUser('111122223333', 'carol', { cascade: false }), 'has-dependents');
+      assert.equal(await store.deleteUserPolicy('111122223333', 'carol', 'p1'), true);
+      assert.equal(await store.deleteUserPolicy('111122223333', 'carol', 'p1'), false);
+      assert.equal(await store.deleteIamUser('111122223333', 'carol', { cascade: true }), 'deleted');
+      assert.equal(await store.getAccessKey('AKIACAROL'), undefined, 'cascade removes keys');
+      assert.equal(await store.deleteIamUser('111122223333', 'carol', { cascade: true }), 'missing');
+    });
   });
 }

@@ -90,7 +90,7 @@ export type PolicyKind =
 export const MAX_BUCKET_POLICY_BYTES = 20 * 1024;
 export const MAX_USER_POLICY_BYTES = 10 * 1024;
 
-const ACTION_RE = /^(\*|[a-z0-9-]+:[A-Za-z0-9*?]+)$/;
+const ACTION_RE = /^(\*|[A-Za-z0-9-]+:[A-Za-z0-9*?]+)$/;
 const ACCOUNT_RE = /^\d{12}$/;
 const AWS_PRINCIPAL_ARN_RE = /^arn:aws:(iam|sts)::(\d{12}):(root|user\/[\w+=,.@\/-]+|role\/[\w+=,.@\/-]+|assumed-role\/[\w+=,.@\/-]+)$/;
 

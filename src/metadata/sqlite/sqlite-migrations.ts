@@ -90,4 +90,40 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 4: identities — accounts, IAM users (names unique per account, case-insensitively),
+  //    access keys (secrets only wrapped, with the id of the root key that wrapped them),
+  //    inline user policies.
+  `
+  CREATE TABLE iam_accounts (
+    account_id TEXT PRIMARY KEY,
+    canonical_id TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE iam_users (
+    account_id TEXT NOT NULL,
+    user_name TEXT NOT NULL COLLATE NOCASE,
+    user_id TEXT NOT NULL UNIQUE,
+    path TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (account_id, user_name)
+  ) WITHOUT ROWID;
+  CREATE TABLE iam_access_keys (
+    access_key_id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    user_name TEXT COLLATE NOCASE,
+    status TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    root_key_id TEXT NOT NULL,
+    wrapped_secret BLOB NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX iam_access_keys_by_user ON iam_access_keys (account_id, user_name, created_at);
+  CREATE TABLE iam_user_policies (
+    account_id TEXT NOT NULL,
+    user_name TEXT NOT NULL COLLATE NOCASE,
+    policy_name TEXT NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (account_id, user_name, policy_name)
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -8,6 +8,11 @@ import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import { S3Error } from '../../errors/s3-errors.js';
 import type {
+  AccessKeyRecord,
+  AccessKeyStatus,
+  AccountRecord,
+  IamUserRecord,
+  UserPolicyRecord,
   KmsAliasRecord,
   KmsKeyRecord,
   KmsKeyVersionRecord,
@@ -664,6 +669,159 @@ export class SqliteMetadataStore implements MetadataStore {
   async putKmsSetting(name: string, value: string): Promise<void> {
     this.#stmt('INSERT INTO kms_settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(name, value);
   }
+
+  // ---- identities
+
+  async createAccount(a: AccountRecord): Promise<boolean> {
+    const r = this.#stmt('INSERT INTO iam_accounts (account_id, canonical_id, name, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING').run(
+      a.accountId,
+      a.canonicalId,
+      a.name,
+      a.createdAt,
+    );
+    return r.changes === 1;
+  }
+
+  async getAccount(accountId: string): Promise<AccountRecord | undefined> {
+    const row = this.#stmt('SELECT * FROM iam_accounts WHERE account_id = ?').get(accountId) as AccountRow | undefined;
+    return row && accountFromRow(row);
+  }
+
+  async getAccountByCanonicalId(canonicalId: string): Promise<AccountRecord | undefined> {
+    const row = this.#stmt('SELECT * FROM iam_accounts WHERE canonical_id = ?').get(canonicalId) as AccountRow | undefined;
+    return row && accountFromRow(row);
+  }
+
+  async listAccounts(): Promise<AccountRecord[]> {
+    return (this.#stmt('SELECT * FROM iam_accounts ORDER BY account_id').all() as AccountRow[]).map(accountFromRow);
+  }
+
+  async createIamUser(u: IamUserRecord): Promise<boolean> {
+    const r = this.#stmt('INSERT INTO iam_users (account_id, user_name, user_id, path, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING').run(
+      u.accountId,
+      u.userName,
+      u.userId,
+      u.path,
+      u.createdAt,
+    );
+    return r.changes === 1;
+  }
+
+  async getIamUser(accountId: string, userName: string): Promise<IamUserRecord | undefined> {
+    const row = this.#stmt('SELECT * FROM iam_users WHERE account_id = ? AND user_name = ?').get(accountId, userName) as UserRow | undefined;
+    return row && userFromRow(row);
+  }
+
+  async listIamUsers(accountId: string): Promise<IamUserRecord[]> {
+    return (this.#stmt('SELECT * FROM iam_users WHERE account_id = ? ORDER BY user_name').all(accountId) as UserRow[]).map(userFromRow);
+  }
+
+  async deleteIamUser(accountId: string, userName: string, options: { cascade: boolean }): Promise<'deleted' | 'missing' | 'has-dependents'> {
+    return this.#db
+      .transaction((): 'deleted' | 'missing' | 'has-dependents' => {
+        if (!this.#stmt('SELECT 1 FROM iam_users WHERE account_id = ? AND user_name = ?').get(accountId, userName)) return 'missing';
+        const keys = this.#stmt('SELECT count(*) AS n FROM iam_access_keys WHERE account_id = ? AND user_name = ?').get(accountId, userName) as { n: number };
+        const policies = this.#stmt('SELECT count(*) AS n FROM iam_user_policies WHERE account_id = ? AND user_name = ?').get(accountId, userName) as { n: number };
+        if (!options.cascade && keys.n + policies.n > 0) return 'has-dependents';
+        this.#stmt('DELETE FROM iam_access_keys WHERE account_id = ? AND user_name = ?').run(accountId, userName);
+        this.#stmt('DELETE FROM iam_user_policies WHERE account_id = ? AND user_name = ?').run(accountId, userName);
+        this.#stmt('DELETE FROM iam_users WHERE account_id = ? AND user_name = ?').run(accountId, userName);
+        return 'deleted';
+      })
+      .immediate();
+  }
+
+  async createAccessKey(k: AccessKeyRecord): Promise<boolean> {
+    return this.#db
+      .transaction((): boolean => {
+        if (k.userName !== undefined && !this.#stmt('SELECT 1 FROM iam_users WHERE account_id = ? AND user_name = ?').get(k.accountId, k.userName)) return false;
+        const r = this.#stmt(
+          'INSERT INTO iam_access_keys (access_key_id, account_id, user_name, status, created_at, root_key_id, wrapped_secret) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+        ).run(k.accessKeyId, k.accountId, k.userName ?? null, k.status, k.createdAt, k.rootKeyId, k.wrappedSecret);
+        return r.changes === 1;
+      })
+      .immediate();
+  }
+
+  async getAccessKey(accessKeyId: string): Promise<AccessKeyRecord | undefined> {
+    const row = this.#stmt('SELECT * FROM iam_access_keys WHERE access_key_id = ?').get(accessKeyId) as AccessKeyRow | undefined;
+    return row && accessKeyFromRow(row);
+  }
+
+  async listAccessKeys(accountId: string, userName: string | undefined): Promise<AccessKeyRecord[]> {
+    const rows = (
+      userName === undefined
+        ? this.#stmt('SELECT * FROM iam_access_keys WHERE account_id = ? AND user_name IS NULL ORDER BY created_at, access_key_id').all(accountId)
+        : this.#stmt('SELECT * FROM iam_access_keys WHERE account_id = ? AND user_name = ? ORDER BY created_at, access_key_id').all(accountId, userName)
+    ) as AccessKeyRow[];
+    return rows.map(accessKeyFromRow);
+  }
+
+  async updateAccessKeyStatus(accessKeyId: string, status: AccessKeyStatus): Promise<boolean> {
+    return this.#stmt('UPDATE iam_access_keys SET status = ? WHERE access_key_id = ?').run(status, accessKeyId).changes === 1;
+  }
+
+  async deleteAccessKey(accessKeyId: string): Promise<boolean> {
+    return this.#stmt('DELETE FROM iam_access_keys WHERE access_key_id = ?').run(accessKeyId).changes === 1;
+  }
+
+  async putUserPolicy(p: UserPolicyRecord): Promise<boolean> {
+    return this.#db
+      .transaction((): boolean => {
+        if (!this.#stmt('SELECT 1 FROM iam_users WHERE account_id = ? AND user_name = ?').get(p.accountId, p.userName)) return false;
+        this.#stmt(
+          'INSERT INTO iam_user_policies (account_id, user_name, policy_name, document) VALUES (?, ?, ?, ?) ON CONFLICT (account_id, user_name, policy_name) DO UPDATE SET document = excluded.document',
+        ).run(p.accountId, p.userName, p.policyName, p.document);
+        return true;
+      })
+      .immediate();
+  }
+
+  async getUserPolicy(accountId: string, userName: string, policyName: string): Promise<UserPolicyRecord | undefined> {
+    const row = this.#stmt('SELECT * FROM iam_user_policies WHERE account_id = ? AND user_name = ? AND policy_name = ?').get(accountId, userName, policyName) as
+      | PolicyRow
+      | undefined;
+    return row && policyFromRow(row);
+  }
+
+  async listUserPolicies(accountId: string, userName: string): Promise<UserPolicyRecord[]> {
+    return (this.#stmt('SELECT * FROM iam_user_policies WHERE account_id = ? AND user_name = ? ORDER BY policy_name').all(accountId, userName) as PolicyRow[]).map(
+      policyFromRow,
+    );
+  }
+
+  async deleteUserPolicy(accountId: string, userName: string, policyName: string): Promise<boolean> {
+    return this.#stmt('DELETE FROM iam_user_policies WHERE account_id = ? AND user_name = ? AND policy_name = ?').run(accountId, userName, policyName).changes === 1;
+  }
+}
+
+interface AccountRow { account_id: string; canonical_id: string; name: string; created_at: number }
+interface UserRow { account_id: string; user_name: string; user_id: string; path: string; created_at: number }
+interface AccessKeyRow { access_key_id: string; account_id: string; user_name: string | null; status: string; created_at: number; root_key_id: string; wrapped_secret: Buffer }
+interface PolicyRow { account_id: string; user_name: string; policy_name: string; document: string }
+
+function accountFromRow(r: AccountRow): AccountRecord {
+  return { accountId: r.account_id, canonicalId: r.canonical_id, name: r.name, createdAt: r.created_at };
+}
+
+function userFromRow(r: UserRow): IamUserRecord {
+  return { accountId: r.account_id, userName: r.user_name, userId: r.user_id, path: r.path, createdAt: r.created_at };
+}
+
+function accessKeyFromRow(r: AccessKeyRow): AccessKeyRecord {
+  return {
+    accessKeyId: r.access_key_id,
+    accountId: r.account_id,
+    ...(r.user_name !== null ? { userName: r.user_name } : {}),
+    status: r.status === 'Inactive' ? 'Inactive' : 'Active',
+    createdAt: r.created_at,
+    rootKeyId: r.root_key_id,
+    wrappedSecret: r.wrapped_secret,
+  };
+}
+
+function policyFromRow(r: PolicyRow): UserPolicyRecord {
+  return { accountId: r.account_id, userName: r.user_name, policyName: r.policy_name, document: r.document };
 }
 
 interface KmsVersionRow { key_id: string; version: number; created_at: number; rotation_type: string; root_key_id: string; wrapped: Buffer }
