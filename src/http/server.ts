@@ -141,10 +141,6 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
           { region: config.region, services: ['s3'], lookup: deps.lookupCredential },
         );
         // Anonymous requests go on: only a bucket policy granting `*` lets them in (s3/access.ts).
-        // `Expect: 100-continue`: the client waits for a go-ahead before sending the body.
-        // S3 gives it only once the headers pass authentication; a refused request gets its
-        // final status at once and never uploads the body (see the checkContinue listener).
-        if (expectsContinue(req)) res.writeContinue();
         if (endpoint.kind === 'unsupported') {
           if (auth.anonymous) throw new S3Error('AccessDenied');
           throw new S3Error('NotImplemented', `Coffer does not implement the ${endpoint.operation} operation.`);
@@ -157,6 +153,11 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
         const takeBody = () => {
           if (decoded) throw new Error('request body read twice');
           bodyTaken = true;
+          // `Expect: 100-continue`: the client waits for a go-ahead before sending the body. S3
+          // gives it only once the request passed authentication and authorization (done before
+          // any handler runs) and the handler wants the body: a refused request gets its final
+          // status at once and never uploads (see the checkContinue listener).
+          if (expectsContinue(req)) res.writeContinue();
           decoded = decodePayload(req, auth.payload, decodedLengthHeader !== undefined ? { decodedContentLength: Number(decodedLengthHeader) } : {});
           return decoded;
         };

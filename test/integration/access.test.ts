@@ -42,7 +42,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { KMSClient, ListKeysCommand } from '@aws-sdk/client-kms';
-import { queryString, s3Signer } from '../helpers/raw-s3.js';
+import { expectXmlError, queryString, s3Signer, signedRequest } from '../helpers/raw-s3.js';
 import { expectS3Error } from '../helpers/s3.js';
 import { CLI, startServer, type TestServer } from '../helpers/server.js';
 
@@ -132,6 +132,36 @@ describe('identity and access', () => {
     await expectS3Error(carol.send(new PutBucketEncryptionCommand({ Bucket: 'enc-grant', ServerSideEncryptionConfiguration: { Rules: [] } })), 'MalformedXML', 400);
     // Still nothing else: objects are not hers.
     await expectS3Error(carol.send(new PutObjectCommand({ Bucket: 'enc-grant', Key: 'k', Body: 'x' })), 'AccessDenied', 403);
+  });
+
+  test('PutObject_expect_100_continue_denied_by_policy_is_refused_before_the_body', async () => {
+    // S3 sends 100 Continue only to requests it will accept: a correctly signed but
+    // unauthorized upload gets its 403 at once and never sends the body.
+    await root.send(new CreateBucketCommand({ Bucket: 'continue-denied' }));
+    const dave = await newUser('continue-dave');
+    const body = Buffer.alloc(100_000, 1);
+    const denied = await signedRequest(server, {
+      method: 'PUT',
+      path: '/continue-denied/k',
+      headers: { expect: '100-continue', 'content-length': String(body.length) },
+      body,
+      payloadHash: 'UNSIGNED-PAYLOAD',
+      waitForContinue: true,
+      sign: s3Signer(server, dave.secretAccessKey, dave.accessKeyId),
+    });
+    expectXmlError(denied, 'AccessDenied');
+    assert.equal(denied.continued, false, 'no 100 Continue for a refused request');
+    // The owner gets the go-ahead, and the upload lands.
+    const ok = await signedRequest(server, {
+      method: 'PUT',
+      path: '/continue-denied/k',
+      headers: { expect: '100-continue', 'content-length': String(body.length) },
+      body,
+      payloadHash: 'UNSIGNED-PAYLOAD',
+      waitForContinue: true,
+    });
+    assert.equal(ok.status, 200, ok.body.toString());
+    assert.equal(ok.continued, true);
   });
 
   test('explicit_deny_blocks_the_owner_who_can_still_delete_the_policy', async () => {
