@@ -18,6 +18,7 @@
  */
 import { readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { SecretBox } from '../iam/secret-box.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import { ACTIVE_ROOT_KEY_SETTING } from './builtin-kms.js';
 import { unwrapMaterial, wrapMaterial } from './kms-crypto.js';
@@ -54,6 +55,35 @@ export interface RotateRootKeyResult {
 }
 
 async function rewrapAll(o: RotateRootKeyOptions, keyring: RootKeyring, next: RootKey, counter: { n: number }): Promise<void> {
+  await rewrapKmsMaterial(o, keyring, next, counter);
+  await rewrapAccessKeySecrets(o, keyring, next, counter);
+}
+
+/**
+ * IAM access key secrets are wrapped under a key derived from the root key too
+ * (iam/secret-box.ts): without this, every user's key would stop working once
+ * the old root key is gone.
+ */
+async function rewrapAccessKeySecrets(o: RotateRootKeyOptions, keyring: RootKeyring, next: RootKey, counter: { n: number }): Promise<void> {
+  const to = new SecretBox([next]);
+  for (;;) {
+    const rows = await o.metadata.accessKeysNotWrappedBy(next.id, 100);
+    if (rows.length === 0) return;
+    for (const row of rows) {
+      const from = keyring.get(row.rootKeyId);
+      const secret = from && new SecretBox([from]).unwrap(row.accessKeyId, row.rootKeyId, row.wrappedSecret);
+      if (secret === undefined) {
+        throw new Error(`the secret of access key ${row.accessKeyId} is wrapped under root key ${row.rootKeyId}, which is neither the current nor the new root key; nothing was changed for it`);
+      }
+      if (await o.metadata.rewrapAccessKey(row.accessKeyId, row.rootKeyId, { rootKeyId: next.id, wrappedSecret: to.wrap(row.accessKeyId, secret) })) {
+        counter.n++;
+        o.onRewrapped?.(counter.n);
+      }
+    }
+  }
+}
+
+async function rewrapKmsMaterial(o: RotateRootKeyOptions, keyring: RootKeyring, next: RootKey, counter: { n: number }): Promise<void> {
   for (;;) {
     const rows = await o.metadata.kmsKeyVersionsNotWrappedBy(next.id, 100);
     if (rows.length === 0) return;

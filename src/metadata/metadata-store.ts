@@ -282,6 +282,10 @@ export interface MetadataStore {
   listAccessKeys(accountId: string, userName: string | undefined): Promise<AccessKeyRecord[]>;
   updateAccessKeyStatus(accessKeyId: string, status: AccessKeyStatus): Promise<boolean>;
   deleteAccessKey(accessKeyId: string): Promise<boolean>;
+  /** Access keys whose secret is wrapped under a root key other than `rootKeyId` (root key rotation). */
+  accessKeysNotWrappedBy(rootKeyId: string, limit: number): Promise<AccessKeyRecord[]>;
+  /** Replaces a key's wrapped secret if it is still wrapped under `fromRootKeyId` (compare-and-set). */
+  rewrapAccessKey(accessKeyId: string, fromRootKeyId: string, next: { rootKeyId: string; wrappedSecret: Buffer }): Promise<boolean>;
   /** Adds or replaces an inline policy; false when the user does not exist. */
   putUserPolicy(policy: UserPolicyRecord): Promise<boolean>;
   getUserPolicy(accountId: string, userName: string, policyName: string): Promise<UserPolicyRecord | undefined>;

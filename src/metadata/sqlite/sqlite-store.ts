@@ -765,6 +765,17 @@ export class SqliteMetadataStore implements MetadataStore {
     return this.#stmt('DELETE FROM iam_access_keys WHERE access_key_id = ?').run(accessKeyId).changes === 1;
   }
 
+  async accessKeysNotWrappedBy(rootKeyId: string, limit: number): Promise<AccessKeyRecord[]> {
+    return (this.#stmt('SELECT * FROM iam_access_keys WHERE root_key_id <> ? ORDER BY access_key_id LIMIT ?').all(rootKeyId, limit) as AccessKeyRow[]).map(accessKeyFromRow);
+  }
+
+  async rewrapAccessKey(accessKeyId: string, fromRootKeyId: string, next: { rootKeyId: string; wrappedSecret: Buffer }): Promise<boolean> {
+    return (
+      this.#stmt('UPDATE iam_access_keys SET root_key_id = ?, wrapped_secret = ? WHERE access_key_id = ? AND root_key_id = ?').run(next.rootKeyId, next.wrappedSecret, accessKeyId, fromRootKeyId)
+        .changes === 1
+    );
+  }
+
   async putUserPolicy(p: UserPolicyRecord): Promise<boolean> {
     return this.#db
       .transaction((): boolean => {
