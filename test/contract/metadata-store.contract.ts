@@ -406,6 +406,12 @@ export function metadataStoreContract(factory: StoreFactory): void {
       assert.equal(await store.updateAccessKeyStatus('AKIAMISSING', 'Inactive'), false);
       assert.equal(await store.deleteAccessKey('AKIAROOT1'), true);
       assert.equal(await store.deleteAccessKey('AKIAROOT1'), false);
+      // Root key rotation: find the keys under another root key, compare-and-set their secret.
+      assert.deepEqual((await store.accessKeysNotWrappedBy('rk2', 10)).map((x) => x.accessKeyId), ['AKIABOB1']);
+      assert.equal(await store.rewrapAccessKey('AKIABOB1', 'stale', { rootKeyId: 'rk2', wrappedSecret: Buffer.from([7]) }), false);
+      assert.equal(await store.rewrapAccessKey('AKIABOB1', 'rk', { rootKeyId: 'rk2', wrappedSecret: Buffer.from([7]) }), true);
+      assert.deepEqual(await store.accessKeysNotWrappedBy('rk2', 10), []);
+      assert.deepEqual((await store.getAccessKey('AKIABOB1'))?.wrappedSecret, Buffer.from([7]));
     });
 
     test('user_policies_and_delete_user_conflicts', async () => {
