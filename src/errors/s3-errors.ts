@@ -30,6 +30,7 @@ export const S3_ERRORS = {
     message: 'The AWS Access Key Id you provided does not exist in our records.',
   },
   InvalidArgument: { status: 400, message: 'Invalid Argument' },
+  InvalidBucketAclWithObjectOwnership: { status: 400, message: "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting" },
   InvalidBucketName: { status: 400, message: 'The specified bucket is not valid.' },
   InvalidBucketState: { status: 409, message: 'The request is not valid with the current state of the bucket.' },
   InvalidEncryptionAlgorithmError: {
@@ -57,6 +58,7 @@ export const S3_ERRORS = {
   'KMS.InvalidCiphertextException': { status: 400, message: 'The ciphertext could not be decrypted.' },
   'KMS.KMSInvalidStateException': { status: 400, message: 'The KMS key is not in a valid state for this request.' },
   'KMS.NotFoundException': { status: 400, message: 'Invalid keyId' },
+  MalformedACLError: { status: 400, message: 'The XML you provided was not well-formed or did not validate against our published schema.' },
   MalformedXML: {
     status: 400,
     message: 'The XML you provided was not well-formed or did not validate against our published schema',
@@ -70,6 +72,7 @@ export const S3_ERRORS = {
   NoSuchBucket: { status: 404, message: 'The specified bucket does not exist' },
   NoSuchBucketPolicy: { status: 404, message: 'The bucket policy does not exist' },
   NoSuchKey: { status: 404, message: 'The specified key does not exist.' },
+  NoSuchPublicAccessBlockConfiguration: { status: 404, message: 'The public access block configuration was not found' },
   NoSuchUpload: {
     status: 404,
     message: 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
@@ -77,6 +80,7 @@ export const S3_ERRORS = {
   NoSuchVersion: { status: 404, message: 'The specified version does not exist.' },
   NotImplemented: { status: 501, message: 'A header you provided implies functionality that is not implemented.' },
   NotModified: { status: 304, message: 'Not Modified' },
+  OwnershipControlsNotFoundError: { status: 404, message: 'The bucket ownership controls were not found' },
   PolicyTooLarge: { status: 400, message: 'Policy exceeds the maximum allowed document size.' },
   PreconditionFailed: { status: 412, message: 'At least one of the pre-conditions you specified did not hold' },
   RequestTimeTooSkewed: {
@@ -91,6 +95,7 @@ export const S3_ERRORS = {
   },
   SlowDown: { status: 503, message: 'Please reduce your request rate.' },
   TooManyParts: { status: 400, message: 'You have attempted to upload more than the maximum number of parts.' },
+  UnexpectedContent: { status: 400, message: 'This request does not support content' },
   XAmzContentSHA256Mismatch: {
     status: 400,
     message: "The provided 'x-amz-content-sha256' header does not match what was computed.",

@@ -21,7 +21,15 @@ export type BucketOperation =
   | 'PutBucketPolicy'
   | 'GetBucketPolicy'
   | 'DeleteBucketPolicy'
-  | 'GetBucketPolicyStatus';
+  | 'GetBucketPolicyStatus'
+  | 'PutPublicAccessBlock'
+  | 'GetPublicAccessBlock'
+  | 'DeletePublicAccessBlock'
+  | 'PutBucketOwnershipControls'
+  | 'GetBucketOwnershipControls'
+  | 'DeleteBucketOwnershipControls'
+  | 'GetBucketAcl'
+  | 'PutBucketAcl';
 export type ObjectOperation =
   | 'PutObject'
   | 'CopyObject'
@@ -37,7 +45,9 @@ export type ObjectOperation =
   | 'CompleteMultipartUpload'
   | 'AbortMultipartUpload'
   | 'ListParts'
-  | 'UpdateObjectEncryption';
+  | 'UpdateObjectEncryption'
+  | 'GetObjectAcl'
+  | 'PutObjectAcl';
 
 export type Endpoint =
   | { kind: 'health' }
@@ -182,6 +192,13 @@ export function parseEndpoint(input: RouteInput, options: RouterOptions): Endpoi
     if (sub === 'encryption' && (method === 'PUT' || method === 'GET' || method === 'DELETE')) {
       return { kind: 'bucket', operation: `${VERB[method] as 'Put' | 'Get' | 'Delete'}BucketEncryption`, bucket };
     }
+    if (sub === 'publicAccessBlock' && (method === 'PUT' || method === 'GET' || method === 'DELETE')) {
+      return { kind: 'bucket', operation: `${VERB[method] as 'Put' | 'Get' | 'Delete'}PublicAccessBlock`, bucket };
+    }
+    if (sub === 'ownershipControls' && (method === 'PUT' || method === 'GET' || method === 'DELETE')) {
+      return { kind: 'bucket', operation: `${VERB[method] as 'Put' | 'Get' | 'Delete'}BucketOwnershipControls`, bucket };
+    }
+    if (sub === 'acl' && (method === 'PUT' || method === 'GET')) return { kind: 'bucket', operation: `${VERB[method] as 'Put' | 'Get'}BucketAcl`, bucket };
     if (sub) return { kind: 'unsupported', operation: `${verb}${BUCKET_SUBRESOURCES[sub]}`, bucket };
     switch (method) {
       case 'PUT':
@@ -206,6 +223,7 @@ export function parseEndpoint(input: RouteInput, options: RouterOptions): Endpoi
 
   const sub = firstSubresource(q, OBJECT_SUBRESOURCES);
   if (sub === 'encryption' && method === 'PUT') return { kind: 'object', operation: 'UpdateObjectEncryption', bucket, key };
+  if (sub === 'acl' && (method === 'PUT' || method === 'GET')) return { kind: 'object', operation: `${VERB[method] as 'Put' | 'Get'}ObjectAcl`, bucket, key };
   if (sub) return { kind: 'unsupported', operation: `${verb}${OBJECT_SUBRESOURCES[sub]}`, bucket, key };
   const copySource = input.headers['x-amz-copy-source'] !== undefined;
   switch (method) {

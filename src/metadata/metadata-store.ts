@@ -147,8 +147,12 @@ export interface MetadataStore {
   migrate(): Promise<void>;
   close(): Promise<void>;
 
-  /** Creates a bucket; false when the name is taken. */
-  createBucket(bucket: BucketRecord): Promise<boolean>;
+  /**
+   * Creates a bucket, with its initial sub-resource documents (`configs`, by name) in the same
+   * transaction — so a bucket never exists without the settings it was created with (the
+   * public access block of a new bucket). False when the name is taken; then nothing is written.
+   */
+  createBucket(bucket: BucketRecord, options?: { configs?: Readonly<Record<string, string>> }): Promise<boolean>;
   getBucket(name: string): Promise<BucketRecord | undefined>;
   /** All buckets by name. */
   listBuckets(): Promise<BucketRecord[]>;

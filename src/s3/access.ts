@@ -5,7 +5,7 @@
  * from the caller's identity (IAM user policies) and the bucket (bucket
  * policy); auth/access/ evaluates them as AWS does.
  */
-import { authorize, conditionContext, normalizeConditionKey, parsePolicy, unmapIPv4, type Decision, type Policy } from '../auth/access/index.js';
+import { authorize, conditionContext, isPublicPolicy, normalizeConditionKey, parsePolicy, unmapIPv4, type Decision, type Policy } from '../auth/access/index.js';
 import { S3Error } from '../errors/s3-errors.js';
 import type { BucketOperation, Endpoint, ObjectOperation } from '../http/router.js';
 import { header, type Principal, type S3Request } from '../http/types.js';
@@ -13,6 +13,7 @@ import type { ResolvedCredential } from '../iam/identities.js';
 import type { BucketRecord } from '../metadata/metadata-store.js';
 import type { S3Context } from './context.js';
 import { parseCopySource } from './copy.js';
+import { publicAccessBlock } from './public-access-block.js';
 
 /** The bucket policy's name among the bucket's configuration documents. */
 export const BUCKET_POLICY_CONFIG = 'policy';
@@ -35,6 +36,14 @@ export const BUCKET_ACTIONS: Record<BucketOperation, string | undefined> = {
   GetBucketPolicy: 's3:GetBucketPolicy',
   DeleteBucketPolicy: 's3:DeleteBucketPolicy',
   GetBucketPolicyStatus: 's3:GetBucketPolicyStatus',
+  PutPublicAccessBlock: 's3:PutBucketPublicAccessBlock',
+  GetPublicAccessBlock: 's3:GetBucketPublicAccessBlock',
+  DeletePublicAccessBlock: 's3:PutBucketPublicAccessBlock',
+  PutBucketOwnershipControls: 's3:PutBucketOwnershipControls',
+  GetBucketOwnershipControls: 's3:GetBucketOwnershipControls',
+  DeleteBucketOwnershipControls: 's3:PutBucketOwnershipControls',
+  GetBucketAcl: 's3:GetBucketAcl',
+  PutBucketAcl: 's3:PutBucketAcl',
 };
 
 /** IAM actions of object operations (the copies also need s3:GetObject on their source). */
@@ -54,6 +63,8 @@ export const OBJECT_ACTIONS: Record<ObjectOperation, string> = {
   AbortMultipartUpload: 's3:AbortMultipartUpload',
   ListParts: 's3:ListMultipartUploadParts',
   UpdateObjectEncryption: 's3:PutObject',
+  GetObjectAcl: 's3:GetObjectAcl',
+  PutObjectAcl: 's3:PutObjectAcl',
 };
 
 /** The bucket owner's root may always manage the bucket policy, even against its own Deny (as S3 allows). */
@@ -153,12 +164,39 @@ async function requestContext(ctx: S3Context, req: S3Request, target: { bucket?:
   return conditionContext(pairs);
 }
 
+const publicPolicies = new WeakMap<Policy, boolean>();
+
+/** A public policy with its Allow statements taken out: what RestrictPublicBuckets leaves of it for outsiders. */
+const restrictedPolicies = new WeakMap<Policy, Policy>();
+
+/**
+ * The bucket policy as it applies to this caller. RestrictPublicBuckets makes a public policy
+ * grant nothing to anonymous callers and other accounts (its Denies still bind them); the
+ * owner account's principals are evaluated as usual, as S3 does.
+ */
+async function effectivePolicy(ctx: S3Context, policy: Policy | undefined, bucket: BucketRecord, callerAccount: string | undefined, ownerAccount: string | undefined): Promise<Policy | undefined> {
+  if (!policy || (callerAccount !== undefined && callerAccount === ownerAccount)) return policy;
+  let isPublic = publicPolicies.get(policy);
+  if (isPublic === undefined) {
+    isPublic = isPublicPolicy(policy);
+    publicPolicies.set(policy, isPublic);
+  }
+  if (!isPublic || !(await publicAccessBlock(ctx, bucket.name))?.restrictPublicBuckets) return policy;
+  let restricted = restrictedPolicies.get(policy);
+  if (!restricted) {
+    restricted = { ...policy, statements: policy.statements.filter((st) => st.effect === 'Deny') };
+    restrictedPolicies.set(policy, restricted);
+  }
+  return restricted;
+}
+
 /** Evaluates one action on one S3 resource for this request. */
 async function decide(ctx: S3Context, req: S3Request, action: string, target: { bucket?: BucketRecord; bucketName: string; key?: string }): Promise<Decision> {
   const principal: Principal | undefined = req.principal;
-  const policy = target.bucket ? await bucketPolicy(ctx, target.bucket.name) : undefined;
   const identityPolicies = principal?.policies ?? [];
   const owner = target.bucket ? await ctx.identities.accountByCanonicalId(target.bucket.ownerId) : undefined;
+  const storedPolicy = target.bucket ? await bucketPolicy(ctx, target.bucket.name) : undefined;
+  const policy = target.bucket ? await effectivePolicy(ctx, storedPolicy, target.bucket, principal?.awsAccountId, owner?.accountId) : undefined;
   const resource = target.key === undefined ? `arn:aws:s3:::${target.bucketName}` : `arn:aws:s3:::${target.bucketName}/${target.key}`;
   const context = await requestContext(ctx, req, target, [policy, ...identityPolicies]);
   return authorize({
@@ -189,8 +227,14 @@ export async function authorizeRequest(ctx: S3Context, req: S3Request): Promise<
   }
   if (e.kind === 'bucket') {
     if (e.operation === 'CreateBucket') {
-      const d = await decide(ctx, req, 's3:CreateBucket', { bucketName: e.bucket });
-      if (d.effect !== 'Allow' || !req.principal) deny(ctx, req, 's3:CreateBucket', d);
+      // Setting an ACL or object ownership at creation also needs the permission to set it later (S3's rule).
+      const actions = ['s3:CreateBucket'];
+      if (header(req, 'x-amz-acl') !== undefined || Object.keys(req.headers).some((h) => h.startsWith('x-amz-grant-'))) actions.push('s3:PutBucketAcl');
+      if (header(req, 'x-amz-object-ownership') !== undefined) actions.push('s3:PutBucketOwnershipControls');
+      for (const action of actions) {
+        const d = await decide(ctx, req, action, { bucketName: e.bucket });
+        if (d.effect !== 'Allow' || !req.principal) deny(ctx, req, action, d);
+      }
       return;
     }
     const bucket = await requireBucket(ctx, req, e.bucket);

@@ -6,6 +6,8 @@ import { header, type S3Request, type S3Response } from '../http/types.js';
 import { buildS3Xml, buildXml, childText, onlyChildren, parseXml, S3_XMLNS } from '../xml/xml.js';
 import { requireBucket } from './access.js';
 import type { S3Context } from './context.js';
+import { NEW_BUCKET_OWNERSHIP_CONTROLS, OBJECT_OWNERSHIPS, OWNERSHIP_CONTROLS_CONFIG, refuseAclsEnabled, refuseCreateBucketAcl } from './ownership.js';
+import { NEW_BUCKET_PUBLIC_ACCESS_BLOCK, PUBLIC_ACCESS_BLOCK_CONFIG } from './public-access-block.js';
 
 
 const XML = { 'content-type': 'application/xml' };
@@ -82,14 +84,12 @@ export async function listBuckets(ctx: S3Context, req: S3Request): Promise<S3Res
 export async function createBucket(ctx: S3Context, req: S3Request<BucketEndpoint>): Promise<S3Response> {
   const name = req.endpoint.bucket;
   validateBucketName(name);
-  const acl = header(req, 'x-amz-acl');
-  if (acl !== undefined && acl !== 'private') {
-    throw new S3Error('NotImplemented', 'Bucket ACLs other than private are not implemented by this Coffer version.');
+  const ownership = header(req, 'x-amz-object-ownership') ?? 'BucketOwnerEnforced';
+  if (!(OBJECT_OWNERSHIPS as readonly string[]).includes(ownership)) {
+    throw new S3Error('InvalidArgument', 'Invalid x-amz-object-ownership header', { fields: { ArgumentName: 'x-amz-object-ownership', ArgumentValue: ownership } });
   }
-  const ownership = header(req, 'x-amz-object-ownership');
-  if (ownership !== undefined && ownership !== 'BucketOwnerEnforced') {
-    throw new S3Error('NotImplemented', 'Only the BucketOwnerEnforced object ownership is implemented by this Coffer version.');
-  }
+  refuseAclsEnabled(ownership);
+  refuseCreateBucketAcl(req, req.principal!.accountId);
   const body = (await req.readBody(64 * 1024)).toString('utf8');
   if (body.trim() !== '') {
     const doc = parseXml(body, 'CreateBucketConfiguration');
@@ -108,7 +108,12 @@ export async function createBucket(ctx: S3Context, req: S3Request<BucketEndpoint
     if (existing.ownerId === req.principal!.accountId) throw new S3Error('BucketAlreadyOwnedByYou', undefined, { fields: { BucketName: name } });
     throw new S3Error('BucketAlreadyExists', undefined, { fields: { BucketName: name } });
   }
-  const created = await ctx.metadata.createBucket({ name, createdAt: Date.now(), ownerId: req.principal!.accountId, region: ctx.config.region });
+  // S3's defaults for new buckets since April 2023: ACLs disabled and all public access blocked.
+  const configs = {
+    [OWNERSHIP_CONTROLS_CONFIG]: JSON.stringify(NEW_BUCKET_OWNERSHIP_CONTROLS),
+    [PUBLIC_ACCESS_BLOCK_CONFIG]: JSON.stringify(NEW_BUCKET_PUBLIC_ACCESS_BLOCK),
+  };
+  const created = await ctx.metadata.createBucket({ name, createdAt: Date.now(), ownerId: req.principal!.accountId, region: ctx.config.region }, { configs });
   if (!created) throw new S3Error('BucketAlreadyOwnedByYou', undefined, { fields: { BucketName: name } });
   return { status: 200, headers: { location: `/${name}` } };
 }

@@ -12,6 +12,7 @@ import { commitWith, writeData } from '../storage/object-writer.js';
 import { buildS3Xml, type XmlNode } from '../xml/xml.js';
 import { requireBucket } from './access.js';
 import type { S3Context } from './context.js';
+import { refuseAcl, requestedAclHeaders } from './ownership.js';
 import {
   checkConditions,
   parseTaggingHeader,
@@ -92,6 +93,7 @@ export async function copyObject(ctx: S3Context, req: S3Request<ObjectEndpoint>)
   const { bucket, key } = req.endpoint;
   validateKey(key);
   const bucketRecord = await requireBucket(ctx, req, bucket);
+  await refuseAcl(ctx, bucketRecord, requestedAclHeaders(req), 'object');
   const { object: source, keys: sourceKeys } = await loadCopySource(ctx, req);
   const metadataDirective = directive(req, 'x-amz-metadata-directive');
   const taggingDirective = directive(req, 'x-amz-tagging-directive');

@@ -5,6 +5,16 @@ import { deleteBucketEncryption, getBucketEncryption, putBucketEncryption } from
 import { updateObjectEncryption } from './update-object-encryption.js';
 import { authorizeRequest } from './access.js';
 import { deleteBucketPolicy, getBucketPolicy, getBucketPolicyStatus, putBucketPolicy } from './bucket-policy.js';
+import {
+  deleteBucketOwnershipControls,
+  getBucketAcl,
+  getBucketOwnershipControls,
+  getObjectAcl,
+  putBucketAcl,
+  putBucketOwnershipControls,
+  putObjectAcl,
+} from './ownership.js';
+import { deletePublicAccessBlock, getPublicAccessBlock, putPublicAccessBlock } from './public-access-block.js';
 import { createBucket, deleteBucket, getBucketLocation, getBucketVersioning, headBucket, listBuckets } from './bucket.js';
 import type { S3Context } from './context.js';
 import { copyObject, uploadPartCopy } from './copy.js';
@@ -48,6 +58,14 @@ const BUCKET_HANDLERS: Record<BucketOperation, BucketHandler> = {
   GetBucketPolicy: getBucketPolicy,
   DeleteBucketPolicy: deleteBucketPolicy,
   GetBucketPolicyStatus: getBucketPolicyStatus,
+  PutPublicAccessBlock: putPublicAccessBlock,
+  GetPublicAccessBlock: getPublicAccessBlock,
+  DeletePublicAccessBlock: deletePublicAccessBlock,
+  PutBucketOwnershipControls: putBucketOwnershipControls,
+  GetBucketOwnershipControls: getBucketOwnershipControls,
+  DeleteBucketOwnershipControls: deleteBucketOwnershipControls,
+  GetBucketAcl: getBucketAcl,
+  PutBucketAcl: putBucketAcl,
 };
 
 const OBJECT_HANDLERS: Record<ObjectOperation, ObjectHandler> = {
@@ -66,6 +84,8 @@ const OBJECT_HANDLERS: Record<ObjectOperation, ObjectHandler> = {
   AbortMultipartUpload: abortMultipartUpload,
   ListParts: listParts,
   UpdateObjectEncryption: updateObjectEncryption,
+  GetObjectAcl: getObjectAcl,
+  PutObjectAcl: putObjectAcl,
 };
 
 export function createDispatcher(ctx: S3Context): (req: S3Request) => Promise<S3Response> {

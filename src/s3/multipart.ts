@@ -13,6 +13,7 @@ import { commitWith, writeData, type WrittenData } from '../storage/object-write
 import { buildS3Xml, childList, childText, onlyChildren, parseXml, type XmlNode } from '../xml/xml.js';
 import { ownerOf, requireBucket } from './access.js';
 import type { S3Context } from './context.js';
+import { refuseAcl, requestedAclHeaders } from './ownership.js';
 import {
   contentMd5From,
   parseTaggingHeader,
@@ -48,10 +49,7 @@ export async function createMultipartUpload(ctx: S3Context, req: S3Request<Objec
   const bucketRecord = await requireBucket(ctx, req, bucket);
   const storageClass = header(req, 'x-amz-storage-class') ?? 'STANDARD';
   if (storageClass !== 'STANDARD') throw new S3Error('InvalidStorageClass');
-  const acl = header(req, 'x-amz-acl');
-  if (acl !== undefined && acl !== 'private' && acl !== 'bucket-owner-full-control') {
-    throw new S3Error('NotImplemented', 'Object ACLs are not implemented by this Coffer version.');
-  }
+  await refuseAcl(ctx, bucketRecord, requestedAclHeaders(req), 'object');
   const algorithmText = header(req, 'x-amz-checksum-algorithm');
   const checksumAlgorithm = algorithmText !== undefined ? parseChecksumAlgorithm(algorithmText) : undefined;
   const typeText = header(req, 'x-amz-checksum-type')?.toUpperCase();

@@ -12,6 +12,7 @@ import { commitWith, writeData } from '../storage/object-writer.js';
 import { buildS3Xml, childList, childText, onlyChildren, parseXml, type XmlNode } from '../xml/xml.js';
 import { mayActOnObject, requireBucket } from './access.js';
 import type { S3Context } from './context.js';
+import { refuseAcl, requestedAclHeaders } from './ownership.js';
 import { keysForRead, keysForWrite, primed } from './object-encryption.js';
 import { sseResponseHeaders } from './sse.js';
 import { etagFor } from '../storage/object-keys.js';
@@ -55,14 +56,8 @@ export async function putObject(ctx: S3Context, req: S3Request<ObjectEndpoint>):
   if (req.contentLength === undefined) throw new S3Error('MissingContentLength');
   const storageClass = header(req, 'x-amz-storage-class') ?? 'STANDARD';
   if (storageClass !== 'STANDARD') throw new S3Error('InvalidStorageClass');
-  const acl = header(req, 'x-amz-acl');
-  if (acl !== undefined && acl !== 'private' && acl !== 'bucket-owner-full-control') {
-    throw new S3Error('NotImplemented', 'Object ACLs are not implemented by this Coffer version.');
-  }
-  // x-amz-grant-* asks to share the object: refused like any other ACL, never silently dropped.
-  // (Amazon S3 buckets with ACLs disabled answer 400 AccessControlListNotSupported.)
-  const grant = Object.keys(req.headers).find((name) => name.startsWith('x-amz-grant-'));
-  if (grant !== undefined) throw new S3Error('NotImplemented', `Object ACLs (${grant}) are not implemented by this Coffer version.`);
+  // An ACL that would share the object is refused, never silently dropped.
+  await refuseAcl(ctx, bucketRecord, requestedAclHeaders(req), 'object');
   const headers = storedHeadersFrom(req);
   const userMetadata = userMetadataFrom(req);
   const tags = parseTaggingHeader(header(req, 'x-amz-tagging'));

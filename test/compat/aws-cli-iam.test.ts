@@ -91,4 +91,25 @@ describe('aws iam and the admin CLI', () => {
     await admin('user', 'delete', 'ops');
     assert.doesNotMatch((await admin('user', 'list')).stdout, /^ops\t/m);
   });
+
+  test('aws_s3api_public_access_block_and_ownership_controls', { skip }, async () => {
+    const env = server.env();
+    writeFileSync(join(work, 'hello.txt'), 'hello');
+    await aws(env, 's3api', 'create-bucket', '--bucket', 'cli-pab');
+    await aws(env, 's3api', 'put-object', '--bucket', 'cli-pab', '--key', 'hello.txt', '--body', join(work, 'hello.txt'));
+    const block = JSON.parse((await aws(env, 's3api', 'get-public-access-block', '--bucket', 'cli-pab')).stdout) as { PublicAccessBlockConfiguration: Record<string, boolean> };
+    assert.deepEqual(block.PublicAccessBlockConfiguration, { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true });
+    const ownership = JSON.parse((await aws(env, 's3api', 'get-bucket-ownership-controls', '--bucket', 'cli-pab')).stdout) as { OwnershipControls: { Rules: unknown[] } };
+    assert.deepEqual(ownership.OwnershipControls.Rules, [{ ObjectOwnership: 'BucketOwnerEnforced' }]);
+    await assert.rejects(aws(env, 's3api', 'put-object', '--bucket', 'cli-pab', '--key', 'x', '--acl', 'public-read'), /AccessControlListNotSupported/);
+    const publicRead = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::cli-pab/*' }] });
+    await assert.rejects(aws(env, 's3api', 'put-bucket-policy', '--bucket', 'cli-pab', '--policy', publicRead), /AccessDenied/);
+    // The README's recipe: lift the block, then the public policy serves anonymous readers.
+    await aws(env, 's3api', 'delete-public-access-block', '--bucket', 'cli-pab');
+    await assert.rejects(aws(env, 's3api', 'get-public-access-block', '--bucket', 'cli-pab'), /NoSuchPublicAccessBlockConfiguration/);
+    await aws(env, 's3api', 'put-bucket-policy', '--bucket', 'cli-pab', '--policy', publicRead);
+    const res = await fetch(`${server.url}/cli-pab/hello.txt`);
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), 'hello');
+  });
 });

@@ -1,6 +1,10 @@
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
+import Database from 'better-sqlite3';
+import { SQLITE_MIGRATIONS } from '../../src/metadata/sqlite/sqlite-migrations.js';
 import { SqliteMetadataStore } from '../../src/metadata/sqlite/sqlite-store.js';
 import { metadataStoreContract } from './metadata-store.contract.js';
 
@@ -12,4 +16,27 @@ metadataStoreContract({
     return new SqliteMetadataStore({ path: join(dir, 'meta.db') });
   },
   destroy: async () => rmSync(dir, { recursive: true, force: true }),
+});
+
+// Schema migration 5 (Object Ownership), against a database left by an older version.
+test('sqlite_migration_5_keeps_existing_buckets_ACL_free_without_a_public_access_block', async () => {
+  const old = mkdtempSync(join(tmpdir(), 'coffer-sqlite-old-'));
+  try {
+    const path = join(old, 'meta.db');
+    const db = new Database(path);
+    db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL)');
+    for (const [i, sql] of SQLITE_MIGRATIONS.slice(0, 4).entries()) {
+      db.exec(sql);
+      db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(i + 1);
+    }
+    db.prepare("INSERT INTO buckets (name, created_at, owner_id, region) VALUES ('before', 1, 'o', 'us-east-1')").run();
+    db.close();
+    const store = new SqliteMetadataStore({ path });
+    await store.migrate();
+    assert.deepEqual(JSON.parse((await store.getBucketConfig('before', 'ownershipControls'))!), { objectOwnership: 'BucketOwnerEnforced' });
+    assert.equal(await store.getBucketConfig('before', 'publicAccessBlock'), undefined, 'S3 left buckets made before April 2023 without a block');
+    await store.close();
+  } finally {
+    rmSync(old, { recursive: true, force: true });
+  }
 });

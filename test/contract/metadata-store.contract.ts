@@ -90,6 +90,19 @@ export function metadataStoreContract(factory: StoreFactory): void {
       assert.equal(await store.getBucketConfig(b, 'encryption'), undefined, 'a re-created bucket starts without the old configuration');
     });
 
+    test('createBucket_with_initial_configs_writes_them_only_when_it_creates', async () => {
+      const b = `with-configs-${n++}`;
+      const configs = { publicAccessBlock: '{"p":1}', ownershipControls: '{"o":1}' };
+      assert.equal(await store.createBucket({ name: b, createdAt: 1, ownerId: 'owner', region: 'us-east-1' }, { configs }), true);
+      assert.equal(await store.getBucketConfig(b, 'publicAccessBlock'), '{"p":1}');
+      assert.equal(await store.getBucketConfig(b, 'ownershipControls'), '{"o":1}');
+      await store.deleteBucketConfig(b, 'publicAccessBlock');
+      // Taken name: nothing is written, the existing bucket's documents stay as they are.
+      assert.equal(await store.createBucket({ name: b, createdAt: 2, ownerId: 'x', region: 'r' }, { configs: { publicAccessBlock: '{"p":2}' } }), false);
+      assert.equal(await store.getBucketConfig(b, 'publicAccessBlock'), undefined);
+      assert.equal((await store.getBucket(b))?.ownerId, 'owner');
+    });
+
     test('bucket_keys_latest_per_bucket_and_kms_key', async () => {
       const b = await fresh();
       const arn = 'arn:aws:kms:us-east-1:000000000000:key/k1';

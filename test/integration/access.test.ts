@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -28,15 +29,18 @@ import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteBucketPolicyCommand,
+  DeletePublicAccessBlockCommand,
   GetBucketEncryptionCommand,
   GetBucketPolicyCommand,
   GetBucketPolicyStatusCommand,
+  GetPublicAccessBlockCommand,
   GetObjectCommand,
   ListBucketsCommand,
   ListObjectsV2Command,
   PutBucketEncryptionCommand,
   PutBucketPolicyCommand,
   PutObjectCommand,
+  PutPublicAccessBlockCommand,
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
@@ -191,6 +195,8 @@ describe('identity and access', () => {
     );
     await expectS3Error(root.send(new GetBucketPolicyCommand({ Bucket: 'policy-shapes' })), 'NoSuchBucketPolicy', 404);
     const doc = policy([{ Sid: 'Read', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::policy-shapes/*' }]);
+    // A public policy: the new bucket's BlockPublicPolicy must be lifted first.
+    await root.send(new DeletePublicAccessBlockCommand({ Bucket: 'policy-shapes' }));
     await root.send(new PutBucketPolicyCommand({ Bucket: 'policy-shapes', Policy: doc }));
     assert.equal((await root.send(new GetBucketPolicyCommand({ Bucket: 'policy-shapes' }))).Policy, doc);
     assert.equal((await root.send(new GetBucketPolicyStatusCommand({ Bucket: 'policy-shapes' }))).PolicyStatus?.IsPublic, true);
@@ -225,6 +231,8 @@ describe('identity and access', () => {
     const before = await fetch(`${server.url}/public-read/hello.txt`);
     assert.equal(before.status, 403);
     assert.match(await before.text(), /<Code>AccessDenied<\/Code>/);
+    // New buckets block public policies (as S3's do since April 2023): lift the block first.
+    await root.send(new DeletePublicAccessBlockCommand({ Bucket: 'public-read' }));
     await root.send(new PutBucketPolicyCommand({ Bucket: 'public-read', Policy: policy([{ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::public-read/*' }]) }));
     const after = await fetch(`${server.url}/public-read/hello.txt`);
     assert.equal(after.status, 200);
@@ -233,6 +241,86 @@ describe('identity and access', () => {
     assert.equal(list.status, 403, 'listing was not granted');
     const put = await fetch(`${server.url}/public-read/x`, { method: 'PUT', body: 'x' });
     assert.equal(put.status, 403);
+  });
+
+  test('anonymous_GetObject_through_a_Principal_star_policy_works_only_when_the_public_access_block_allows_it', async () => {
+    const Bucket = 'pab-read';
+    await root.send(new CreateBucketCommand({ Bucket }));
+    await root.send(new PutObjectCommand({ Bucket, Key: 'hello.txt', Body: 'hello' }));
+    // An unsigned @aws-sdk/client-s3 client: requests go out anonymous.
+    const anonymous = server.client({ signer: { sign: async (request) => request } });
+    const anonymousGet = () => anonymous.send(new GetObjectCommand({ Bucket, Key: 'hello.txt' }));
+    const block = async (flags: { BlockPublicPolicy: boolean; RestrictPublicBuckets: boolean }) =>
+      root.send(new PutPublicAccessBlockCommand({ Bucket, PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, ...flags } }));
+    const publicRead = policy([{ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${Bucket}/*` }]);
+
+    // A new bucket blocks everything public.
+    const initial = await root.send(new GetPublicAccessBlockCommand({ Bucket }));
+    assert.deepEqual(initial.PublicAccessBlockConfiguration, { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true });
+    // BlockPublicPolicy: the public policy cannot even be set — not by the owner's root either.
+    const refused = await expectS3Error(root.send(new PutBucketPolicyCommand({ Bucket, Policy: publicRead })), 'AccessDenied', 403);
+    assert.match(refused.message, /BlockPublicPolicy/);
+    await expectS3Error(root.send(new GetBucketPolicyCommand({ Bucket })), 'NoSuchBucketPolicy', 404);
+    // A policy pinned to a source address is not public: the block lets it through, and it works.
+    const pinned = policy([{ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${Bucket}/*`, Condition: { IpAddress: { 'aws:SourceIp': '127.0.0.1/32' } } }]);
+    await root.send(new PutBucketPolicyCommand({ Bucket, Policy: pinned }));
+    assert.equal(await (await anonymousGet()).Body?.transformToString(), 'hello');
+    await root.send(new DeleteBucketPolicyCommand({ Bucket }));
+
+    // RestrictPublicBuckets: the public policy can be set, but grants nothing to anonymous callers.
+    await block({ BlockPublicPolicy: false, RestrictPublicBuckets: true });
+    await root.send(new PutBucketPolicyCommand({ Bucket, Policy: publicRead }));
+    assert.equal((await root.send(new GetBucketPolicyStatusCommand({ Bucket }))).PolicyStatus?.IsPublic, true);
+    await expectS3Error(anonymousGet(), 'AccessDenied', 403);
+    // The owner account's own users still get what the policy grants them.
+    const ivy = s3As(await newUser('pab-ivy'));
+    assert.equal(await (await ivy.send(new GetObjectCommand({ Bucket, Key: 'hello.txt' }))).Body?.transformToString(), 'hello');
+
+    // Both flags off: the same policy now lets anonymous callers read.
+    await block({ BlockPublicPolicy: false, RestrictPublicBuckets: false });
+    assert.equal(await (await anonymousGet()).Body?.transformToString(), 'hello');
+    // Turning the block back on takes effect at once for the policy already there.
+    await block({ BlockPublicPolicy: true, RestrictPublicBuckets: true });
+    await expectS3Error(anonymousGet(), 'AccessDenied', 403);
+
+    // Without a block at all, as after DeletePublicAccessBlock, nothing is blocked.
+    await root.send(new DeletePublicAccessBlockCommand({ Bucket }));
+    await expectS3Error(root.send(new GetPublicAccessBlockCommand({ Bucket })), 'NoSuchPublicAccessBlockConfiguration', 404);
+    assert.equal(await (await anonymousGet()).Body?.transformToString(), 'hello');
+    await root.send(new DeletePublicAccessBlockCommand({ Bucket })); // deleting again is fine
+    anonymous.destroy();
+  });
+
+  test('PutPublicAccessBlock_needs_s3_PutBucketPublicAccessBlock_and_validates_its_body', async () => {
+    const Bucket = 'pab-perm';
+    await root.send(new CreateBucketCommand({ Bucket }));
+    const jack = s3As(await newUser('pab-jack'));
+    const config = { BlockPublicAcls: false, IgnorePublicAcls: false, BlockPublicPolicy: false, RestrictPublicBuckets: false };
+    await expectS3Error(jack.send(new PutPublicAccessBlockCommand({ Bucket, PublicAccessBlockConfiguration: config })), 'AccessDenied', 403);
+    await expectS3Error(jack.send(new GetPublicAccessBlockCommand({ Bucket })), 'AccessDenied', 403);
+    await expectS3Error(jack.send(new DeletePublicAccessBlockCommand({ Bucket })), 'AccessDenied', 403);
+    await iam.send(
+      new PutUserPolicyCommand({
+        UserName: 'pab-jack',
+        PolicyName: 'pab',
+        PolicyDocument: policy([{ Effect: 'Allow', Action: ['s3:PutBucketPublicAccessBlock', 's3:GetBucketPublicAccessBlock'], Resource: `arn:aws:s3:::${Bucket}` }]),
+      }),
+    );
+    // An element left out is false.
+    await jack.send(new PutPublicAccessBlockCommand({ Bucket, PublicAccessBlockConfiguration: { BlockPublicPolicy: true } }));
+    assert.deepEqual((await jack.send(new GetPublicAccessBlockCommand({ Bucket }))).PublicAccessBlockConfiguration, { ...config, BlockPublicPolicy: true });
+    await jack.send(new DeletePublicAccessBlockCommand({ Bucket }));
+    await expectS3Error(jack.send(new GetPublicAccessBlockCommand({ Bucket })), 'NoSuchPublicAccessBlockConfiguration', 404);
+    // Raw requests: a document that is not a PublicAccessBlockConfiguration, and a missing Content-MD5.
+    const signer = s3Signer(server);
+    const bad = Buffer.from('<PublicAccessBlockConfiguration><BlockPublicAcls>maybe</BlockPublicAcls></PublicAccessBlockConfiguration>');
+    const badRes = await signedRequest(server, { sign: signer, method: 'PUT', path: `/${Bucket}`, query: { publicAccessBlock: '' }, body: bad, headers: { 'content-md5': createHash('md5').update(bad).digest('base64') } });
+    assert.equal(badRes.status, 400);
+    expectXmlError(badRes, 'MalformedXML');
+    const good = Buffer.from('<PublicAccessBlockConfiguration><BlockPublicAcls>true</BlockPublicAcls></PublicAccessBlockConfiguration>');
+    const noMd5 = await signedRequest(server, { sign: signer, method: 'PUT', path: `/${Bucket}`, query: { publicAccessBlock: '' }, body: good });
+    assert.equal(noMd5.status, 400);
+    expectXmlError(noMd5, 'InvalidRequest');
   });
 
   test('disabled_key_and_deleted_user_get_InvalidAccessKeyId_at_once', async () => {

@@ -14,13 +14,13 @@ import {
   DeleteBucketCommand,
   DeleteBucketCorsCommand,
   DeleteObjectCommand,
-  GetBucketAclCommand,
+  GetBucketWebsiteCommand,
   GetBucketCorsCommand,
   GetBucketLifecycleConfigurationCommand,
   GetBucketLocationCommand,
   GetBucketTaggingCommand,
   GetBucketVersioningCommand,
-  GetObjectAclCommand,
+  GetObjectLegalHoldCommand,
   GetObjectCommand,
   HeadBucketCommand,
   ListBucketsCommand,
@@ -268,10 +268,10 @@ describe('buckets', () => {
       ['DeleteBucketCors', () => s3.send(new DeleteBucketCorsCommand({ Bucket }))],
       ['GetBucketLifecycleConfiguration', () => s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket }))],
       ['GetBucketTagging', () => s3.send(new GetBucketTaggingCommand({ Bucket }))],
-      ['GetBucketAcl', () => s3.send(new GetBucketAclCommand({ Bucket }))],
+      ['GetBucketWebsite', () => s3.send(new GetBucketWebsiteCommand({ Bucket }))],
       ['PutBucketVersioning', () => s3.send(new PutBucketVersioningCommand({ Bucket, VersioningConfiguration: { Status: 'Enabled' } }))],
       ['ListObjectVersions', () => s3.send(new ListObjectVersionsCommand({ Bucket }))],
-      ['GetObjectAcl', () => s3.send(new GetObjectAclCommand({ Bucket, Key: 'obj' }))],
+      ['GetObjectLegalHold', () => s3.send(new GetObjectLegalHoldCommand({ Bucket, Key: 'obj' }))],
     ];
     for (const [operation, send] of CASES) {
       test(`${operation}_is_NotImplemented`, async () => {

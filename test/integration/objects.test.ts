@@ -644,12 +644,13 @@ describe('objects', () => {
       assert.equal((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'meta/large' }))).Metadata?.big?.length, 1900);
     });
 
-    test('PutObject_acl_granting_access_is_NotImplemented_and_stores_nothing', async () => {
-      // Coffer has no ACLs yet: a request to share an object is refused, never silently ignored.
-      await expectCode(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'acl/public', Body: 'x', ACL: 'public-read' })), 'NotImplemented');
-      await expectCode(
+    test('PutObject_acl_granting_access_is_AccessControlListNotSupported_and_stores_nothing', async () => {
+      // New buckets have ACLs disabled (BucketOwnerEnforced): a request to share an object is refused, never silently ignored.
+      await expectS3Error(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'acl/public', Body: 'x', ACL: 'public-read' })), 'AccessControlListNotSupported', 400);
+      await expectS3Error(
         s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'acl/public', Body: 'x', GrantRead: 'uri="http://acs.amazonaws.com/groups/global/AllUsers"' })),
-        'NotImplemented',
+        'AccessControlListNotSupported',
+        400,
       );
       assert.equal(await exists(s3, bucket, 'acl/public'), false);
       // The ACLs that change nothing are accepted.

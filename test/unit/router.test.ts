@@ -52,7 +52,17 @@ const cases: [string, string, Partial<Endpoint> & Record<string, unknown>, Recor
   ['POST', '/my-bucket/k?uploadId=abc', { kind: 'object', operation: 'CompleteMultipartUpload' }],
   ['DELETE', '/my-bucket/k?uploadId=abc', { kind: 'object', operation: 'AbortMultipartUpload' }],
   ['GET', '/my-bucket/k?uploadId=abc', { kind: 'object', operation: 'ListParts' }],
-  ['GET', '/my-bucket/k?acl', { kind: 'unsupported', operation: 'GetObjectAcl' }],
+  // Object Ownership, ACLs and Block Public Access, as in the S3 API reference.
+  ['GET', '/my-bucket/k?acl', { kind: 'object', operation: 'GetObjectAcl', key: 'k' }],
+  ['PUT', '/my-bucket/k?acl', { kind: 'object', operation: 'PutObjectAcl', key: 'k' }],
+  ['GET', '/my-bucket?acl', { kind: 'bucket', operation: 'GetBucketAcl', bucket: 'my-bucket' }],
+  ['PUT', '/my-bucket?acl', { kind: 'bucket', operation: 'PutBucketAcl', bucket: 'my-bucket' }],
+  ['PUT', '/my-bucket?publicAccessBlock', { kind: 'bucket', operation: 'PutPublicAccessBlock' }],
+  ['GET', '/my-bucket?publicAccessBlock', { kind: 'bucket', operation: 'GetPublicAccessBlock' }],
+  ['DELETE', '/my-bucket?publicAccessBlock', { kind: 'bucket', operation: 'DeletePublicAccessBlock' }],
+  ['PUT', '/my-bucket?ownershipControls', { kind: 'bucket', operation: 'PutBucketOwnershipControls' }],
+  ['GET', '/my-bucket?ownershipControls', { kind: 'bucket', operation: 'GetBucketOwnershipControls' }],
+  ['DELETE', '/my-bucket?ownershipControls', { kind: 'bucket', operation: 'DeleteBucketOwnershipControls' }],
   // UpdateObjectEncryption: PUT /{Key+}?encryption (2025 S3 API).
   ['PUT', '/my-bucket/k?encryption', { kind: 'object', operation: 'UpdateObjectEncryption' }],
   ['GET', '/my-bucket/k?encryption', { kind: 'unsupported', operation: 'GetObjectEncryption' }],

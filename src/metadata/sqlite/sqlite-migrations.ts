@@ -126,4 +126,13 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (account_id, user_name, policy_name)
   ) WITHOUT ROWID;
   `,
+  // 5: S3 Object Ownership. Buckets made before it existed never accepted an ACL: they keep
+  //    that as an explicit BucketOwnerEnforced setting (a bucket with no setting has ACLs
+  //    enabled, as in S3 after DeleteBucketOwnershipControls). They get no public access
+  //    block: S3 too left buckets made before April 2023 as they were.
+  `
+  INSERT INTO bucket_configs (bucket, name, doc)
+    SELECT name, 'ownershipControls', '{"objectOwnership":"BucketOwnerEnforced"}' FROM buckets WHERE true
+    ON CONFLICT (bucket, name) DO NOTHING;
+  `,
 ];

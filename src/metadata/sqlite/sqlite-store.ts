@@ -97,11 +97,20 @@ export class SqliteMetadataStore implements MetadataStore {
 
   // ---- buckets
 
-  async createBucket(b: BucketRecord): Promise<boolean> {
-    const r = this.#stmt(
-      'INSERT INTO buckets (name, created_at, owner_id, region) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING',
-    ).run(b.name, b.createdAt, b.ownerId, b.region);
-    return r.changes === 1;
+  async createBucket(b: BucketRecord, options: { configs?: Readonly<Record<string, string>> } = {}): Promise<boolean> {
+    return this.#db
+      .transaction((): boolean => {
+        const r = this.#stmt(
+          'INSERT INTO buckets (name, created_at, owner_id, region) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING',
+        ).run(b.name, b.createdAt, b.ownerId, b.region);
+        if (r.changes !== 1) return false;
+        // A name reused after DeleteBucket starts clean (deleteBucket removed the old documents).
+        for (const [name, doc] of Object.entries(options.configs ?? {})) {
+          this.#stmt('INSERT INTO bucket_configs (bucket, name, doc) VALUES (?, ?, ?) ON CONFLICT (bucket, name) DO UPDATE SET doc = excluded.doc').run(b.name, name, doc);
+        }
+        return true;
+      })
+      .immediate();
   }
 
   async getBucket(name: string): Promise<BucketRecord | undefined> {
