@@ -8,7 +8,7 @@ import { header, type HeaderValue, type S3Request, type S3Response } from '../ht
 import type { ObjectRecord } from '../metadata/metadata-store.js';
 import { checksumHeaderName, parseChecksumAlgorithm } from '../storage/checksums.js';
 import { readParts } from '../storage/object-reader.js';
-import { commitWith, writeData } from '../storage/object-writer.js';
+import { commitSingleBlob, singleBlobParts, writeData } from '../storage/object-writer.js';
 import { buildS3Xml, type XmlNode } from '../xml/xml.js';
 import { requireBucket } from './access.js';
 import type { S3Context } from './context.js';
@@ -131,18 +131,13 @@ export async function copyObject(ctx: S3Context, req: S3Request<ObjectEndpoint>)
     userMetadata: metadataDirective === 'REPLACE' ? userMetadataFrom(req) : source.userMetadata,
     tags: taggingDirective === 'REPLACE' ? parseTaggingHeader(header(req, 'x-amz-tagging')) : source.tags,
     ...(written.checksum ? { checksum: written.checksum } : {}),
-    parts: written.size === 0 ? [] : [{ partNumber: 1, blobId: written.pending.blobId, size: written.size, etag, ...(written.cipher ? { cipher: written.cipher } : {}) }],
+    parts: singleBlobParts(written, etag),
     multipart: false,
     storageClass,
     ownerId: bucketRecord.ownerId,
     encryption: keys.encryption,
   };
-  if (written.size === 0) {
-    await written.pending.discard();
-    await ctx.metadata.putObject(object, condition);
-  } else {
-    await commitWith([written.pending], () => ctx.metadata.putObject(object, condition));
-  }
+  await commitSingleBlob(written, () => ctx.metadata.putObject(object, condition));
   const result: XmlNode[] = [
     ['ETag', quoteEtag(object.etag)],
     ['LastModified', new Date(object.lastModified)],

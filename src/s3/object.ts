@@ -8,7 +8,7 @@ import { header, type HeaderValue, type S3Request, type S3Response } from '../ht
 import type { ObjectRecord, WriteCondition } from '../metadata/metadata-store.js';
 import { checksumHeaderName } from '../storage/checksums.js';
 import { readParts } from '../storage/object-reader.js';
-import { commitWith, writeData } from '../storage/object-writer.js';
+import { commitSingleBlob, singleBlobParts, writeData } from '../storage/object-writer.js';
 import { buildS3Xml, childList, childText, onlyChildren, parseXml, type XmlNode } from '../xml/xml.js';
 import { mayActOnObject, requireBucket } from './access.js';
 import type { S3Context } from './context.js';
@@ -92,20 +92,14 @@ export async function putObject(ctx: S3Context, req: S3Request<ObjectEndpoint>):
     userMetadata,
     tags,
     ...(written.checksum ? { checksum: written.checksum } : {}),
-    parts: written.size === 0 ? [] : [{ partNumber: 1, blobId: written.pending.blobId, size: written.size, etag, ...(written.cipher ? { cipher: written.cipher } : {}) }],
+    parts: singleBlobParts(written, etag),
     multipart: false,
     storageClass,
     // BucketOwnerEnforced: the bucket owner owns every object, whoever wrote it.
     ownerId: bucketRecord.ownerId,
     encryption: keys.encryption,
   };
-  // An empty object needs no blob: there are no bytes to protect.
-  if (written.size === 0) {
-    await written.pending.discard();
-    await ctx.metadata.putObject(object, condition);
-  } else {
-    await commitWith([written.pending], () => ctx.metadata.putObject(object, condition));
-  }
+  await commitSingleBlob(written, () => ctx.metadata.putObject(object, condition));
   const out: Record<string, HeaderValue> = {
     etag: quoteEtag(object.etag),
     ...sseResponseHeaders(object.encryption, { ...(keys.customerKeyMd5 !== undefined ? { customerKeyMd5: keys.customerKeyMd5 } : {}), withContext: true }),

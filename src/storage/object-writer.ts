@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { BlobStore, PendingBlob } from '../blob/blob-store.js';
 import { S3Error } from '../errors/s3-errors.js';
 import { encryptBlob, newCipherParams } from '../crypto/blob-format.js';
-import type { BlobCipher, ChecksumAlgorithm, ChecksumValue } from '../metadata/metadata-store.js';
+import type { BlobCipher, ChecksumAlgorithm, ChecksumValue, StoredPart } from '../metadata/metadata-store.js';
 import { createChecksumHasher } from './checksums.js';
 
 export interface WriteDataOptions {
@@ -116,4 +116,20 @@ export async function commitWith<T>(pending: PendingBlob[], commit: () => Promis
   }
   await Promise.all(pending.map((p) => p.publish()));
   return result;
+}
+
+/** The parts of an object written as one blob (PutObject, CopyObject): that blob, or none when it is empty. */
+export function singleBlobParts(written: WrittenData, etag: string): StoredPart[] {
+  if (written.size === 0) return [];
+  return [{ partNumber: 1, blobId: written.pending.blobId, size: written.size, etag, ...(written.cipher ? { cipher: written.cipher } : {}) }];
+}
+
+/**
+ * commitWith for an object written as one blob. An empty object keeps no blob:
+ * there are no bytes to protect, so its staged (header-only) blob is dropped.
+ */
+export async function commitSingleBlob<T>(written: WrittenData, commit: () => Promise<T>): Promise<T> {
+  if (written.size > 0) return commitWith([written.pending], commit);
+  await written.pending.discard();
+  return commit();
 }
