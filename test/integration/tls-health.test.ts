@@ -67,6 +67,8 @@ describe('tls and health', () => {
       await first.stop();
       const file = join(dataDir, 'credentials.json');
       assert.equal(statSync(file).mode & 0o777, 0o600);
+      // The metadata database (wrapped keys and secrets) is owner-only too.
+      assert.equal(statSync(join(dataDir, 'coffer.db')).mode & 0o777, 0o600);
       const creds = JSON.parse(readFileSync(file, 'utf8')) as { accessKeyId: string; secretAccessKey: string };
       assert.ok(first.output().includes(creds.secretAccessKey), 'printed at the start that generated them');
       const second = await startServer({ dataDir, env: { COFFER_ACCESS_KEY_ID: '', COFFER_SECRET_ACCESS_KEY: '' } });

@@ -4,6 +4,7 @@
  * stored as BLOBs so that SQLite's memcmp ordering is S3's UTF-8 byte order
  * and prefix scans are index range scans.
  */
+import { chmodSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import { S3Error } from '../../errors/s3-errors.js';
@@ -62,6 +63,9 @@ export class SqliteMetadataStore implements MetadataStore {
 
   constructor(options: SqliteStoreOptions) {
     this.#db = new Database(options.path);
+    // The database holds wrapped keys and secrets: owner-only, like the key files (its -wal and
+    // -shm files are created with the database file's mode).
+    if (options.path !== ':memory:') chmodSync(options.path, 0o600);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = FULL');
     this.#db.pragma('busy_timeout = 10000');
