@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { FsBlobStore } from './blob/fs/fs-blob-store.js';
 import type { Config } from './config/config.js';
-import { awsAccountId, loadRootCredentials } from './credentials.js';
+import { awsAccountId, loadRootCredentials, type RootCredentials } from './credentials.js';
 import { startServer, type KmsHttpHandler } from './http/server.js';
 import { BuiltinKms } from './kms/builtin-kms.js';
 import { createKmsApiHandler, kmsApiUnavailable } from './kms/kms-api.js';
@@ -121,6 +121,21 @@ export interface PreparedDataDir {
   generatedRootKeyFile?: string;
 }
 
+/** The data dir (created 0700), its root credentials and its migrated metadata store. */
+async function openDataDir(config: Config): Promise<{ dataDir: string; creds: RootCredentials; metadata: SqliteMetadataStore }> {
+  const dataDir = resolve(config.dataDir);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const creds = await loadRootCredentials(dataDir, config);
+  const metadata = new SqliteMetadataStore({ path: join(dataDir, 'coffer.db') });
+  try {
+    await metadata.migrate();
+  } catch (err) {
+    await metadata.close();
+    throw err;
+  }
+  return { dataDir, creds, metadata };
+}
+
 /**
  * What must happen once per start, before any node serves: the data dir, the root
  * credentials and the root key (generated at first start), schema migrations, and
@@ -128,12 +143,8 @@ export interface PreparedDataDir {
  * alone: recovery must never race a worker's in-flight upload.
  */
 export async function prepareDataDir(config: Config, log: Logger): Promise<PreparedDataDir> {
-  const dataDir = resolve(config.dataDir);
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const creds = await loadRootCredentials(dataDir, config);
-  const metadata = new SqliteMetadataStore({ path: join(dataDir, 'coffer.db') });
+  const { dataDir, creds, metadata } = await openDataDir(config);
   try {
-    await metadata.migrate();
     const blobs = await FsBlobStore.open({ root: dataDir });
     const recovered = await blobs.recover((ids) => metadata.referencedBlobIds(ids));
     if (recovered.published + recovered.removed > 0) log.info(recovered, 'recovered staged blobs after an unclean stop');
@@ -157,21 +168,13 @@ export async function prepareDataDir(config: Config, log: Logger): Promise<Prepa
 }
 
 /**
- * Starts one serving node. `prepared` says the data dir was already prepared by
- * prepareDataDir (cluster workers): then this start neither recovers staged blobs
- * nor generates credentials or keys.
+ * Starts one serving node on a data dir that prepareDataDir has prepared (by this
+ * process, or by the cluster primary): it never recovers staged blobs itself, since
+ * another worker's uploads may be in flight.
  */
-export async function startCoffer(config: Config, log: Logger, options: { prepared?: boolean } = {}): Promise<Coffer> {
-  const dataDir = resolve(config.dataDir);
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const creds = await loadRootCredentials(dataDir, config);
-  const metadata = new SqliteMetadataStore({ path: join(dataDir, 'coffer.db') });
-  await metadata.migrate();
+export async function startCoffer(config: Config, log: Logger): Promise<Coffer> {
+  const { dataDir, creds, metadata } = await openDataDir(config);
   const blobs = await FsBlobStore.open({ root: dataDir });
-  if (!options.prepared) {
-    const recovered = await blobs.recover((ids) => metadata.referencedBlobIds(ids));
-    if (recovered.published + recovered.removed > 0) log.info(recovered, 'recovered staged blobs after an unclean stop');
-  }
   const accountId = awsAccountId(creds.accessKeyId);
   const kms = await openKms(config, dataDir, metadata, accountId, log);
   const keys = new ObjectKeys({
@@ -275,12 +278,8 @@ export async function adminRotateRootKey(
  * opened directly (the server may be running or stopped; SQLite in WAL mode serves both).
  */
 export async function openAdminIdentities(config: Config): Promise<{ identities: Identities; close(): Promise<void> }> {
-  const dataDir = resolve(config.dataDir);
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const creds = await loadRootCredentials(dataDir, config);
-  const metadata = new SqliteMetadataStore({ path: join(dataDir, 'coffer.db') });
+  const { dataDir, creds, metadata } = await openDataDir(config);
   try {
-    await metadata.migrate();
     return { identities: await openIdentities(config, dataDir, metadata, creds), close: () => metadata.close() };
   } catch (err) {
     await metadata.close();

@@ -101,7 +101,7 @@ async function serve(args: string[]): Promise<void> {
   if (cluster.isPrimary && config.workers > 1) return servePrimary(config, log);
   const prepared = cluster.isWorker ? undefined : await prepareDataDir(config, log);
   if (prepared) announceGenerated(config, prepared);
-  const coffer = await startCoffer(config, log, { prepared: true });
+  const coffer = await startCoffer(config, log);
   log.info({ url: coffer.url, port: coffer.port, dataDir: config.dataDir, region: config.region, pid: process.pid }, 'listening');
   let stopping = false;
   const stop = (signal: string) => {
