@@ -2,8 +2,12 @@
  * Data keys of encrypted objects: made when an object (or a multipart upload)
  * is created, recovered when it is read. One place knows every mode:
  *
- * - SSE-S3 (`AES256`): a random data key wrapped by Coffer's S3 service key
- *   (a ServiceKeyring: a Coffer-owned KMS key, rotatable like any other).
+ * - SSE-S3 (`AES256`): a random data key wrapped locally by a per-bucket
+ *   intermediate key, itself a data key of Coffer's S3 service key (a
+ *   ServiceKeyring: a Coffer-owned KMS key, rotatable like any other) issued
+ *   once per bucket-key period — S3 Bucket Keys, always on, because SSE-S3 has
+ *   no per-object KMS cost in S3 either. Objects written before this scheme
+ *   (their data key wrapped directly by the service key) still open.
  * - SSE-KMS (`aws:kms`): a data key from KMS GenerateDataKey under the chosen
  *   key, with the encryption context S3 uses ({"aws:s3:arn": object ARN} plus
  *   the caller's own pairs); or, with BucketKeyEnabled, a random data key
@@ -22,9 +26,10 @@ import type { EncryptionContext, Kms, KmsCaller } from '../kms/kms.js';
 import { isKmsError } from '../kms/kms-errors.js';
 import type { MetadataStore, ObjectEncryption } from '../metadata/metadata-store.js';
 
-/** Wraps SSE-S3 data keys under Coffer's S3 service key. */
+/** Coffer's S3 service key: it issues SSE-S3 bucket keys, and unwrapped the data keys of SSE-S3 objects written before bucket keys. */
 export interface ServiceKeyring {
-  wrap(dataKey: Buffer, context: EncryptionContext, caller: KmsCaller): Promise<string>;
+  /** The service key's ARN: SSE-S3 bucket keys are data keys under it. */
+  keyArn(caller: KmsCaller): Promise<string>;
   unwrap(wrapped: string, context: EncryptionContext, caller: KmsCaller): Promise<Buffer>;
 }
 
@@ -155,9 +160,10 @@ export class ObjectKeys {
     const arnContext: EncryptionContext = { 'aws:s3:arn': objectArn(target) };
     switch (choice.mode) {
       case 'AES256': {
+        const serviceKeyArn = await kmsCall(() => this.#o.serviceKeys.keyArn(caller));
+        const bucketKey = await this.#bucketKey(target.bucket, serviceKeyArn, caller);
         const dataKey = randomBytes(32);
-        const wrapped = await kmsCall(() => this.#o.serviceKeys.wrap(dataKey, arnContext, caller));
-        return { dataKeys: [dataKey], encryption: { mode: 'AES256', wrappedKeys: [wrapped] } };
+        return { dataKeys: [dataKey], encryption: { mode: 'AES256', bucketKeyId: bucketKey.id, wrappedKeys: [wrapLocal(bucketKey.key, dataKey)] } };
       }
       case 'aws:kms':
       case 'aws:kms:dsse': {
@@ -205,15 +211,11 @@ export class ObjectKeys {
     const arnContext: EncryptionContext = { 'aws:s3:arn': objectArn(target) };
     switch (encryption.mode) {
       case 'AES256':
+        if (encryption.bucketKeyId !== undefined) return [await this.#openUnderBucketKey(encryption.bucketKeyId, encryption.wrappedKeys[0]!, caller)];
         return [await kmsCall(() => this.#o.serviceKeys.unwrap(encryption.wrappedKeys[0]!, arnContext, caller))];
       case 'aws:kms':
       case 'aws:kms:dsse': {
-        if (encryption.bucketKeyId !== undefined) {
-          const bucketKey = await this.#bucketKeyById(encryption.bucketKeyId, caller);
-          const dataKey = unwrapLocal(bucketKey, encryption.wrappedKeys[0]!);
-          if (!dataKey) throw new Error('a data key does not unwrap under its bucket key');
-          return [dataKey];
-        }
+        if (encryption.bucketKeyId !== undefined) return [await this.#openUnderBucketKey(encryption.bucketKeyId, encryption.wrappedKeys[0]!, caller)];
         const context: EncryptionContext = { ...encryption.context, ...arnContext };
         const keys: Buffer[] = [];
         for (const w of encryption.wrappedKeys) {
@@ -260,6 +262,13 @@ export class ObjectKeys {
     const expected = Buffer.from(check.mac, 'base64');
     const actual = customerKeyMac(Buffer.from(check.salt, 'base64'), customerKey);
     return expected.length === actual.length && timingSafeEqual(expected, actual);
+  }
+
+  async #openUnderBucketKey(bucketKeyId: string, wrapped: string, caller: KmsCaller): Promise<Buffer> {
+    const bucketKey = await this.#bucketKeyById(bucketKeyId, caller);
+    const dataKey = unwrapLocal(bucketKey, wrapped);
+    if (!dataKey) throw new Error('a data key does not unwrap under its bucket key');
+    return dataKey;
   }
 
   /** Bucket keys being fetched or made, by slot: a burst of PUTs shares one KMS call (single flight). */
@@ -325,11 +334,10 @@ export class KmsServiceKeyring implements ServiceKeyring {
     private readonly keyId: (caller: KmsCaller) => Promise<string>,
   ) {}
 
-  async wrap(dataKey: Buffer, context: EncryptionContext, caller: KmsCaller): Promise<string> {
+  async keyArn(caller: KmsCaller): Promise<string> {
     // The service key's ARN never changes (rotation adds versions under the same key): resolve it once.
     this.#arn ??= await this.keyId(caller);
-    const r = await this.kms.encrypt({ keyId: this.#arn, plaintext: dataKey, encryptionContext: context }, caller);
-    return r.ciphertextBlob.toString('base64');
+    return this.#arn;
   }
 
   async unwrap(wrapped: string, context: EncryptionContext, caller: KmsCaller): Promise<Buffer> {

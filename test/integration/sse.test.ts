@@ -379,6 +379,31 @@ describe('server-side encryption', () => {
     }
   });
 
+  // S3 makes no per-object KMS call for SSE-S3; Coffer's SSE-S3 data keys are wrapped by a
+  // per-bucket key from its S3 service key, issued once per period — and S3 does not report
+  // a bucket key for SSE-S3 objects (no x-amz-server-side-encryption-bucket-key-enabled).
+  test('sse_s3_burst_makes_one_kms_call_per_bucket_key_period_not_per_object', async () => {
+    const sseS3Bucket = `${bucket}-s3burst`;
+    await s3.send(new CreateBucketCommand({ Bucket: sseS3Bucket }));
+    const auditPath = join(server.dataDir, 'kms-audit.log');
+    const kmsLines = () => readFileSync(auditPath, 'utf8').split('\n').filter((l) => l.trim().length > 0).length;
+    const before = kmsLines();
+    const puts = await Promise.all(Array.from({ length: 40 }, (_, i) => s3.send(new PutObjectCommand({ Bucket: sseS3Bucket, Key: `k-${i}`, Body: `body ${i}` }))));
+    for (const p of puts) {
+      assert.equal(p.ServerSideEncryption, 'AES256');
+      assert.equal(p.BucketKeyEnabled, undefined, 'no bucket key reported for SSE-S3');
+    }
+    for (let i = 0; i < 40; i++) {
+      const got = await s3.send(new GetObjectCommand({ Bucket: sseS3Bucket, Key: `k-${i}` }));
+      assert.equal(got.ServerSideEncryption, 'AES256');
+      assert.equal(got.BucketKeyEnabled, undefined);
+      assert.equal(await got.Body!.transformToString(), `body ${i}`);
+    }
+    const calls = kmsLines() - before;
+    console.log(`# KMS calls for 40 SSE-S3 PUTs and 40 GETs: ${calls}`);
+    assert.ok(calls <= 2, `${calls} KMS calls`);
+  });
+
   test('nothing_readable_at_rest_marker_data_keys_and_customer_key', async () => {
     const marker = 'COFFER-AT-REST-MARKER-7f3a9c';
     const data = Buffer.from(marker.repeat(5000));
