@@ -5,7 +5,10 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
+import type { BlobStore } from './blob/blob-store.js';
 import { FsBlobStore } from './blob/fs/fs-blob-store.js';
+import { SqliteBlobStore, isSqliteBlobId } from './blob/sqlite/sqlite-blob-store.js';
+import { TieredBlobStore } from './blob/tiered-blob-store.js';
 import type { Config } from './config/config.js';
 import { awsAccountId, loadRootCredentials, type RootCredentials } from './credentials.js';
 import { startServer, type KmsHttpHandler } from './http/server.js';
@@ -145,9 +148,13 @@ async function openDataDir(config: Config): Promise<{ dataDir: string; creds: Ro
 export async function prepareDataDir(config: Config, log: Logger): Promise<PreparedDataDir> {
   const { dataDir, creds, metadata } = await openDataDir(config);
   try {
-    const blobs = await FsBlobStore.open({ root: dataDir });
-    const recovered = await blobs.recover((ids) => metadata.referencedBlobIds(ids));
-    if (recovered.published + recovered.removed > 0) log.info(recovered, 'recovered staged blobs after an unclean stop');
+    const blobs = await openBlobStore(config, dataDir);
+    try {
+      const recovered = await blobs.store.recover((ids) => metadata.referencedBlobIds(ids));
+      if (recovered.published + recovered.removed > 0) log.info(recovered, 'recovered staged blobs after an unclean stop');
+    } finally {
+      await blobs.close();
+    }
   } finally {
     await metadata.close();
   }
@@ -174,7 +181,7 @@ export async function prepareDataDir(config: Config, log: Logger): Promise<Prepa
  */
 export async function startCoffer(config: Config, log: Logger): Promise<Coffer> {
   const { dataDir, creds, metadata } = await openDataDir(config);
-  const blobs = await FsBlobStore.open({ root: dataDir });
+  const { store: blobs, close: closeBlobs } = await openBlobStore(config, dataDir);
   const accountId = awsAccountId(creds.accessKeyId);
   const kms = await openKms(config, dataDir, metadata, accountId, log);
   const keys = new ObjectKeys({
@@ -230,7 +237,19 @@ export async function startCoffer(config: Config, log: Logger): Promise<Coffer> 
       await collectGarbage(ctx).catch(() => {});
       await kms.stop();
       await metadata.close();
+      await closeBlobs();
     },
+  };
+}
+
+/** Object data: a file per blob under <data>/blobs/, small blobs in <data>/small-blobs.db (TieredBlobStore). */
+async function openBlobStore(config: Config, dataDir: string): Promise<{ store: BlobStore; close(): Promise<void> }> {
+  const files = await FsBlobStore.open({ root: dataDir });
+  if (config.smallBlobMax === 0) return { store: files, close: async () => {} };
+  const small = new SqliteBlobStore({ path: join(dataDir, 'small-blobs.db') });
+  return {
+    store: new TieredBlobStore({ small, large: files, smallMax: config.smallBlobMax, isSmall: isSqliteBlobId }),
+    close: () => small.close(),
   };
 }
 

@@ -37,6 +37,11 @@ export const ConfigSchema = z
     allowInsecureSseC: z.preprocess((v) => (typeof v === 'string' ? v === 'true' || v === '1' : v), z.boolean()).default(false),
     /** How long one S3 Bucket Key serves new SSE-KMS objects before the KMS is asked for another. */
     bucketKeyPeriodMs: z.coerce.number().int().min(1).default(3600 * 1000),
+    /**
+     * Blobs of at most this many stored bytes live in <data>/small-blobs.db (SQLite) instead
+     * of a file each: a 4 KiB object then costs no file create, fsync and rename. 0 turns it off.
+     */
+    smallBlobMax: z.coerce.number().int().min(0).max(1024 * 1024).default(16 * 1024),
     /** The 32-byte root key, base64 (COFFER_ROOT_KEY). Wins over rootKeyFile. */
     rootKey: z
       .string()
@@ -98,6 +103,7 @@ export const ENV_NAMES: Partial<Record<keyof ConfigInput, string>> = {
   defaultSseC: 'COFFER_DEFAULT_SSE_C',
   allowInsecureSseC: 'COFFER_ALLOW_INSECURE_SSE_C',
   bucketKeyPeriodMs: 'COFFER_BUCKET_KEY_PERIOD_MS',
+  smallBlobMax: 'COFFER_SMALL_BLOB_MAX',
   rootKey: 'COFFER_ROOT_KEY',
   rootKeyFile: 'COFFER_ROOT_KEY_FILE',
   kmsEndpoint: 'COFFER_KMS_ENDPOINT',

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { SQLITE_MIGRATIONS } from '../../src/metadata/sqlite/sqlite-migrations.js';
 import { SqliteMetadataStore } from '../../src/metadata/sqlite/sqlite-store.js';
+import type { ObjectRecord } from '../../src/metadata/metadata-store.js';
 import { metadataStoreContract } from './metadata-store.contract.js';
 
 let dir = '';
@@ -38,5 +39,35 @@ test('sqlite_migration_5_keeps_existing_buckets_ACL_free_without_a_public_access
     await store.close();
   } finally {
     rmSync(old, { recursive: true, force: true });
+  }
+});
+
+// Durability: a write resolves only after the WAL is synced (synchronous=FULL's guarantee, off the
+// event loop), reads never sync, and concurrent writes share syncs (group commit).
+test('sqlite_writes_resolve_after_a_wal_sync_shared_by_concurrent_writes', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'coffer-sqlite-sync-'));
+  try {
+    const store = new SqliteMetadataStore({ path: join(d, 'meta.db') });
+    await store.migrate();
+    await store.createBucket({ name: 'b', createdAt: 1, ownerId: 'o', region: 'us-east-1' });
+    const object = (key: string): ObjectRecord => ({ bucket: 'b', key, size: 0, etag: 'e', lastModified: 1, parts: [], multipart: false, headers: {}, userMetadata: {}, tags: [], storageClass: 'STANDARD', ownerId: 'o' });
+    let before = store.walSyncs();
+    await store.putObject(object('one'));
+    assert.equal(store.walSyncs(), before + 1, 'a single write waits for one sync');
+    before = store.walSyncs();
+    assert.ok(await store.getObject('b', 'one'));
+    await store.listObjects('b', { prefix: '', limit: 10 });
+    assert.equal(store.walSyncs(), before, 'reads do not sync');
+    before = store.walSyncs();
+    await store.putBucketConfig('b', 'x', '{}');
+    assert.equal(store.walSyncs(), before + 1, 'every write method syncs, not only putObject');
+    before = store.walSyncs();
+    await Promise.all(Array.from({ length: 100 }, (_, i) => store.putObject(object(`k${i}`))));
+    const used = store.walSyncs() - before;
+    assert.ok(used >= 1 && used <= 2, `100 concurrent writes used ${used} syncs`);
+    assert.equal((await store.listObjects('b', { prefix: 'k', limit: 1000 })).length, 100);
+    await store.close();
+  } finally {
+    rmSync(d, { recursive: true, force: true });
   }
 });

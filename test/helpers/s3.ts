@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -101,18 +102,39 @@ export function filesUnder(dir: string): string[] {
   return out;
 }
 
-export function blobFiles(dataDir: string): string[] {
+/** Rows of `<data>/small-blobs.db` (small blobs live there, not in files), read-only. */
+function smallBlobRows(dataDir: string): { id: string; staged: number; data: Buffer }[] {
+  const path = join(dataDir, 'small-blobs.db');
+  if (!existsSync(path)) return [];
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare('SELECT id, staged, data FROM blobs').all() as { id: string; staged: number; data: Buffer }[];
+  } finally {
+    db.close();
+  }
+}
+
+/** Ids of published blobs: files under `<data>/blobs/` and published rows of small-blobs.db. */
+export function storedBlobIds(dataDir: string): string[] {
   const root = join(dataDir, 'blobs');
-  if (!existsSync(root)) return [];
-  const out: string[] = [];
-  for (const shard of readdirSync(root)) for (const name of readdirSync(join(root, shard))) out.push(name);
+  const out: string[] = smallBlobRows(dataDir).filter((r) => r.staged === 0).map((r) => r.id);
+  if (existsSync(root)) for (const shard of readdirSync(root)) for (const name of readdirSync(join(root, shard))) out.push(name);
   return out.sort();
 }
 
-/** Staged (not yet published) blob files: `<data>/tmp/*`. */
-export function stagedFiles(dataDir: string): string[] {
+/** Staged (not yet published) blobs: files `<data>/tmp/*` and staged rows of small-blobs.db. */
+export function stagedBlobIds(dataDir: string): string[] {
   const dir = join(dataDir, 'tmp');
-  return existsSync(dir) ? readdirSync(dir) : [];
+  const files = existsSync(dir) ? readdirSync(dir) : [];
+  return [...files, ...smallBlobRows(dataDir).filter((r) => r.staged === 1).map((r) => r.id)].sort();
+}
+
+/** The stored bytes of a blob, wherever it lives. */
+export function readStoredBlob(dataDir: string, id: string): Buffer {
+  const row = smallBlobRows(dataDir).find((r) => r.id === id);
+  if (row) return row.data;
+  for (const p of [join(dataDir, 'blobs', id.slice(0, 2), id), join(dataDir, 'tmp', id)]) if (existsSync(p)) return readFileSync(p);
+  throw new Error(`no stored blob ${id}`);
 }
 
 /**

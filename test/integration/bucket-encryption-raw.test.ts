@@ -9,14 +9,13 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateAliasCommand, CreateKeyCommand } from '@aws-sdk/client-kms';
 import { kmsClient } from '../helpers/kms.js';
 import { expectXmlError, signedRequest, type RawResponse } from '../helpers/raw-s3.js';
-import { crc32Raw, filesUnder, md5Base64 } from '../helpers/s3.js';
+import { crc32Raw, filesUnder, md5Base64, readStoredBlob, storedBlobIds } from '../helpers/s3.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 const XMLNS = 'http://s3.amazonaws.com/doc/2006-03-01/';
@@ -100,18 +99,18 @@ describe('bucket encryption and object encryption, raw requests', () => {
    * PUTs an object and returns the blob file(s) it added under <data>/blobs.
    * Blobs are published after the metadata commit, so wait for the file to appear.
    */
-  async function putAndFindBlob(bucket: string, key: string, body: Buffer, headers: Record<string, string>): Promise<{ res: RawResponse; blob: string }> {
-    const blobsDir = join(server.dataDir, 'blobs');
-    const before = new Set(filesUnder(blobsDir));
+  /** PUTs an object and returns the bytes of the one blob it added (a file, or a row of small-blobs.db). */
+  async function putAndFindBlob(bucket: string, key: string, body: Buffer, headers: Record<string, string>): Promise<{ res: RawResponse; stored: Buffer; blobId: string }> {
+    const before = new Set(storedBlobIds(server.dataDir));
     const res = await putObject(bucket, key, body, headers);
     assert.equal(res.status, 200, `PutObject (${res.body.toString()})`);
     let added: string[] = [];
     for (let i = 0; i < 100 && added.length === 0; i++) {
-      added = filesUnder(blobsDir).filter((f) => !before.has(f));
+      added = storedBlobIds(server.dataDir).filter((f) => !before.has(f));
       if (added.length === 0) await sleep(20);
     }
-    assert.equal(added.length, 1, `one new blob file under ${blobsDir}, found ${added.length}`);
-    return { res, blob: added[0]! };
+    assert.equal(added.length, 1, `one new stored blob, found ${added.length}`);
+    return { res, stored: readStoredBlob(server.dataDir, added[0]!), blobId: added[0]! };
   }
 
   describe('PutBucketEncryption integrity headers', () => {
@@ -451,9 +450,8 @@ describe('bucket encryption and object encryption, raw requests', () => {
     test('PutObject_AES256_is_not_stored_in_plaintext', async () => {
       const marker = 'PLAINTEXT-SSE-S3-MARKER-5d1e';
       const body = Buffer.from(marker.repeat(Math.ceil((2 * PACKAGE + 100) / marker.length)));
-      const { res, blob } = await putAndFindBlob(b, 'at-rest/sse-s3', body, { 'x-amz-server-side-encryption': 'AES256' });
+      const { res, stored, blobId: blob } = await putAndFindBlob(b, 'at-rest/sse-s3', body, { 'x-amz-server-side-encryption': 'AES256' });
       assert.equal(res.headers['x-amz-server-side-encryption'], 'AES256');
-      const stored = readFileSync(blob);
       assert.equal(stored.length, blobSize(body.length), 'the blob is this object, in the encrypted format');
       assert.equal(stored.subarray(0, 4).toString('latin1'), 'CFBL');
       assert.equal(stored.indexOf(marker), -1, `the plaintext is in ${blob}`);
@@ -465,11 +463,10 @@ describe('bucket encryption and object encryption, raw requests', () => {
     test('PutObject_SSE_C_is_not_stored_in_plaintext_and_needs_the_key', async () => {
       const marker = 'PLAINTEXT-SSE-C-MARKER-93ab';
       const body = Buffer.from(marker.repeat(400));
-      const { res, blob } = await putAndFindBlob(b, 'at-rest/sse-c', body, ssecHeaders());
+      const { res, stored, blobId: blob } = await putAndFindBlob(b, 'at-rest/sse-c', body, ssecHeaders());
       assert.equal(res.headers['x-amz-server-side-encryption-customer-algorithm'], 'AES256');
       assert.equal(res.headers['x-amz-server-side-encryption-customer-key-md5'], createHash('md5').update(CUSTOMER_KEY).digest('base64'));
       assert.equal(res.headers['x-amz-server-side-encryption'], undefined);
-      const stored = readFileSync(blob);
       assert.equal(stored.length, blobSize(body.length));
       assert.equal(stored.subarray(0, 4).toString('latin1'), 'CFBL');
       assert.equal(stored.indexOf(marker), -1, `the plaintext is in ${blob}`);
@@ -488,9 +485,8 @@ describe('bucket encryption and object encryption, raw requests', () => {
     test('PutObject_with_no_SSE_headers_is_not_stored_in_plaintext', async () => {
       const marker = 'PLAINTEXT-DEFAULT-MARKER-c07f';
       const body = Buffer.from(marker.repeat(100));
-      const { res, blob } = await putAndFindBlob(b, 'at-rest/default', body, {});
+      const { res, stored, blobId: blob } = await putAndFindBlob(b, 'at-rest/default', body, {});
       assert.equal(res.headers['x-amz-server-side-encryption'], 'AES256');
-      const stored = readFileSync(blob);
       assert.equal(stored.length, blobSize(body.length));
       assert.equal(stored.indexOf(marker), -1, `the plaintext is in ${blob}`);
     });

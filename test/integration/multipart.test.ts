@@ -32,7 +32,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { randomBytesSeeded } from '../helpers/data.js';
 import {
-  blobFiles,
+  storedBlobIds,
   bodyBytes,
   checksumBase64,
   compositeChecksum,
@@ -42,7 +42,7 @@ import {
   md5Base64,
   md5Hex,
   multipartEtag,
-  stagedFiles,
+  stagedBlobIds,
 } from '../helpers/s3.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
@@ -220,7 +220,7 @@ describe('multipart uploads', () => {
     );
     const parts = await s3.send(new ListPartsCommand({ Bucket: B, Key: key, UploadId: uploadId }));
     assert.equal(parts.Parts?.length ?? 0, 0, 'a rejected part is not recorded');
-    assert.deepEqual(stagedFiles(server.dataDir), [], 'a rejected part leaves no staged file');
+    assert.deepEqual(stagedBlobIds(server.dataDir), [], 'a rejected part leaves no staged file');
     await s3.send(new AbortMultipartUploadCommand({ Bucket: B, Key: key, UploadId: uploadId }));
   });
 
@@ -923,7 +923,7 @@ describe('multipart blob accounting', () => {
   let server: TestServer;
   let s3: S3Client;
   const B = 'blobs';
-  const blobs = () => blobFiles(server.dataDir).length;
+  const blobs = () => storedBlobIds(server.dataDir).length;
 
   before(async () => {
     server = await startServer({ args: SERVER_ARGS });
@@ -942,7 +942,7 @@ describe('multipart blob accounting', () => {
   async function endsEmpty(keys: string[]): Promise<void> {
     for (const Key of keys) await s3.send(new DeleteObjectCommand({ Bucket: B, Key }));
     await eventually(blobs, 0, 5000, 'blob files after deleting everything');
-    assert.deepEqual(stagedFiles(server.dataDir), []);
+    assert.deepEqual(stagedBlobIds(server.dataDir), []);
   }
 
   test('CompleteMultipartUpload_racing_completes_one_wins_and_no_part_blobs_leak', async () => {
@@ -971,7 +971,7 @@ describe('multipart blob accounting', () => {
     // Only the objects' blobs remain: 3 parts per object, nothing leaked.
     await sleep(300);
     await eventually(blobs, 5 * 3, 5000, 'blob files after racing completes');
-    assert.deepEqual(stagedFiles(server.dataDir), []);
+    assert.deepEqual(stagedBlobIds(server.dataDir), []);
     await endsEmpty(keys);
   });
 
@@ -1026,7 +1026,7 @@ describe('multipart blob accounting', () => {
       if (r.status === 'rejected') await expectS3Error(Promise.reject(r.reason), 'NoSuchUpload', 404);
     }
     await eventually(blobs, 1, 5000, 'only the completed object’s blob');
-    assert.deepEqual(stagedFiles(server.dataDir), []);
+    assert.deepEqual(stagedBlobIds(server.dataDir), []);
     await endsEmpty([key]);
   });
 
@@ -1078,7 +1078,7 @@ describe('stale upload sweep', () => {
     await eventually(async () => (await s3.send(new ListMultipartUploadsCommand({ Bucket: B }))).Uploads?.length ?? 0, 0, 8000, 'uploads listed');
     await expectS3Error(s3.send(new ListPartsCommand({ Bucket: B, Key: key, UploadId: uploadId })), 'NoSuchUpload', 404);
     await expectS3Error(s3.send(new UploadPartCommand({ Bucket: B, Key: key, UploadId: uploadId, PartNumber: 3, Body: data(10) })), 'NoSuchUpload', 404);
-    await eventually(() => blobFiles(server.dataDir).length, 1, 5000, 'blob files: only the completed object’s part');
+    await eventually(() => storedBlobIds(server.dataDir).length, 1, 5000, 'blob files: only the completed object’s part');
     assert.ok((await getBytes(s3, B, 'completed')).bytes.equals(Buffer.concat(keptParts)));
   });
 });

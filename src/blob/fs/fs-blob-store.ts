@@ -5,12 +5,12 @@
  * are durable even if `publish`'s rename is lost to a crash.
  */
 import { randomUUID } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BlobStats, BlobStore, ByteRange, PendingBlob } from '../blob-store.js';
 import { BlobNotFoundError } from '../blob-store.js';
+import { PathSync } from '../../util/group-sync.js';
 
 export interface FsBlobStoreOptions {
   root: string;
@@ -22,21 +22,14 @@ export interface FsBlobStoreOptions {
 
 const ID_RE = /^[0-9a-f]{32}$/;
 
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 export class FsBlobStore implements BlobStore {
   readonly #root: string;
   readonly #tmp: string;
   readonly #blobs: string;
   readonly #writeBufferSize: number;
   readonly #readChunkSize: number;
+  /** fsync of the staging directory, shared by the writes that finish together. */
+  readonly #tmpDirSync: PathSync;
   #bytesRead = 0;
 
   private constructor(options: FsBlobStoreOptions) {
@@ -45,6 +38,7 @@ export class FsBlobStore implements BlobStore {
     this.#blobs = join(this.#root, 'blobs');
     this.#writeBufferSize = options.writeBufferSize ?? 1024 * 1024;
     this.#readChunkSize = options.readChunkSize ?? 256 * 1024;
+    this.#tmpDirSync = new PathSync(this.#tmp, { directory: true });
   }
 
   static async open(options: FsBlobStoreOptions): Promise<FsBlobStore> {
@@ -91,9 +85,9 @@ export class FsBlobStore implements BlobStore {
         if (batchBytes >= this.#writeBufferSize) await flush();
       }
       if (batchBytes > 0) await flush();
-      await fh.sync();
+      await fh.datasync();
       await fh.close();
-      await fsyncDir(this.#tmp);
+      await this.#tmpDirSync.sync();
     } catch (err) {
       await fh.close().catch(() => {});
       await unlink(path).catch(() => {});

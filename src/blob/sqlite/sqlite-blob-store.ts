@@ -1,0 +1,127 @@
+/**
+ * BlobStore in a SQLite file, for small blobs (see TieredBlobStore): one
+ * indexed row read instead of open + read + close, and a write that shares its
+ * fsync with every other write in flight (group commit on the WAL) instead of
+ * a file create + fsync + rename each — on a small object most of a PUT's cost.
+ *
+ * Rows are written `staged` and become published after the caller's metadata
+ * commit; `recover` finds staged rows through a partial index, so startup never
+ * scans the table. The file holds only what the blob format wrote (ciphertext);
+ * it is created 0600 like every file in the data directory.
+ */
+import { randomUUID } from 'node:crypto';
+import { chmodSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import type { Database as Db, Statement } from 'better-sqlite3';
+import type { BlobStats, BlobStore, ByteRange, PendingBlob } from '../blob-store.js';
+import { BlobNotFoundError } from '../blob-store.js';
+import { PathSync } from '../../util/group-sync.js';
+
+/** Ids of this store: `s` + 32 hex digits, so a router can tell them from other stores' ids. */
+const ID_RE = /^s[0-9a-f]{32}$/;
+
+export function isSqliteBlobId(id: string): boolean {
+  return ID_RE.test(id);
+}
+
+export interface SqliteBlobStoreOptions {
+  /** Database file path. */
+  path: string;
+}
+
+export class SqliteBlobStore implements BlobStore {
+  readonly #db: Db;
+  readonly #walSync: PathSync;
+  readonly #insert: Statement;
+  readonly #get: Statement;
+  readonly #publish: Statement;
+  readonly #delete: Statement;
+  readonly #staged: Statement;
+  #bytesRead = 0;
+
+  constructor(options: SqliteBlobStoreOptions) {
+    this.#db = new Database(options.path);
+    chmodSync(options.path, 0o600);
+    this.#db.pragma('journal_mode = WAL');
+    // Commits are made durable by #walSync (off the event loop, shared), not by SQLite itself.
+    this.#db.pragma('synchronous = NORMAL');
+    this.#db.pragma('busy_timeout = 10000');
+    this.#db.exec(`
+      CREATE TABLE IF NOT EXISTS blobs (id TEXT PRIMARY KEY, staged INTEGER NOT NULL, data BLOB NOT NULL) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS blobs_staged ON blobs (id) WHERE staged = 1;
+    `);
+    this.#walSync = new PathSync(`${options.path}-wal`, { directory: false });
+    this.#insert = this.#db.prepare('INSERT INTO blobs (id, staged, data) VALUES (?, 1, ?)');
+    this.#get = this.#db.prepare('SELECT data FROM blobs WHERE id = ?').pluck();
+    this.#publish = this.#db.prepare('UPDATE blobs SET staged = 0 WHERE id = ?');
+    this.#delete = this.#db.prepare('DELETE FROM blobs WHERE id = ?');
+    this.#staged = this.#db.prepare('SELECT id FROM blobs WHERE staged = 1').pluck();
+  }
+
+  async write(source: AsyncIterable<Buffer>, options: { signal?: AbortSignal } = {}): Promise<PendingBlob> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of source) {
+      options.signal?.throwIfAborted();
+      chunks.push(chunk);
+    }
+    const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    const blobId = `s${randomUUID().replaceAll('-', '')}`;
+    this.#insert.run(blobId, data);
+    // Durable before the caller commits metadata that names it.
+    await this.#walSync.sync();
+    return {
+      blobId,
+      size: data.length,
+      // Losing this update to a crash is harmless: recovery publishes staged rows that metadata references.
+      publish: async () => void this.#publish.run(blobId),
+      discard: async () => void this.#delete.run(blobId),
+    };
+  }
+
+  async read(blobId: string, range?: ByteRange): Promise<AsyncIterable<Buffer>> {
+    const data = ID_RE.test(blobId) ? (this.#get.get(blobId) as Buffer | undefined) : undefined;
+    if (!data) throw new BlobNotFoundError(blobId);
+    const start = range?.start ?? 0;
+    const end = range ? range.end + 1 : data.length;
+    if (end > data.length) throw new Error(`blob ${blobId} is shorter than expected`);
+    const slice = data.subarray(start, end);
+    this.#bytesRead += slice.length;
+    return (async function* () {
+      if (slice.length > 0) yield slice;
+    })();
+  }
+
+  async delete(blobId: string): Promise<void> {
+    if (ID_RE.test(blobId)) this.#delete.run(blobId);
+  }
+
+  async recover(referenced: (blobIds: string[]) => Promise<Set<string>>): Promise<{ published: number; removed: number }> {
+    const staged = this.#staged.all() as string[];
+    if (staged.length === 0) return { published: 0, removed: 0 };
+    const keep = await referenced(staged);
+    let published = 0;
+    let removed = 0;
+    this.#db.transaction(() => {
+      for (const id of staged) {
+        if (keep.has(id)) {
+          this.#publish.run(id);
+          published++;
+        } else {
+          this.#delete.run(id);
+          removed++;
+        }
+      }
+    })();
+    await this.#walSync.sync();
+    return { published, removed };
+  }
+
+  stats(): BlobStats {
+    return { bytesRead: this.#bytesRead };
+  }
+
+  async close(): Promise<void> {
+    await this.#walSync.close();
+    this.#db.close();
+  }
+}
