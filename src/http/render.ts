@@ -4,8 +4,6 @@
  * message stays in the server log.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { S3Error } from '../errors/s3-errors.js';
 import { buildXml, type XmlNode } from '../xml/xml.js';
 import type { S3Response } from './types.js';
@@ -54,5 +52,54 @@ export async function writeResponse(req: IncomingMessage, res: ServerResponse, r
     res.end(buf);
     return;
   }
-  await pipeline(Readable.from(body, { objectMode: false }), res);
+  await streamBody(res, body);
+}
+
+/**
+ * Streams `body` into the response with backpressure. A failing body destroys
+ * the response (the client sees a cut connection, never a clean end); a client
+ * that goes away stops the body. A plain loop instead of stream.pipeline: no
+ * Readable, AbortController or extra buffering per response.
+ */
+async function streamBody(res: ServerResponse, body: AsyncIterable<Buffer>): Promise<void> {
+  const it = body[Symbol.asyncIterator]();
+  let ended = false;
+  try {
+    for (;;) {
+      const r = await it.next();
+      if (r.done) {
+        ended = true;
+        break;
+      }
+      if (res.destroyed) break;
+      if (!res.write(r.value)) await drained(res);
+    }
+  } catch (err) {
+    res.destroy(err instanceof Error ? err : new Error(String(err)));
+    throw err;
+  } finally {
+    if (!ended) await it.return?.()?.catch(() => {});
+  }
+  if (!ended || res.destroyed) throw new Error('the client closed the connection before the response ended');
+  await new Promise<void>((resolve, reject) => {
+    const onClose = () => (res.writableFinished ? resolve() : reject(new Error('the client closed the connection before the response ended')));
+    res.once('finish', () => {
+      res.off('close', onClose);
+      resolve();
+    });
+    res.once('close', onClose);
+    res.end();
+  });
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }

@@ -37,7 +37,7 @@ export class FsBlobStore implements BlobStore {
     this.#tmp = join(this.#root, 'tmp');
     this.#blobs = join(this.#root, 'blobs');
     this.#writeBufferSize = options.writeBufferSize ?? 1024 * 1024;
-    this.#readChunkSize = options.readChunkSize ?? 256 * 1024;
+    this.#readChunkSize = options.readChunkSize ?? 1024 * 1024;
     this.#tmpDirSync = new PathSync(this.#tmp, { directory: true });
   }
 
