@@ -38,6 +38,10 @@ export class SqliteBlobStore implements BlobStore {
   readonly #delete: Statement;
   readonly #staged: Statement;
   #bytesRead = 0;
+  /** Rows written or published since the last flush: one transaction per event-loop turn, not per blob. */
+  #inserts: { id: string; data: Buffer }[] = [];
+  #publishes: string[] = [];
+  #flushing: Promise<void> | undefined;
 
   constructor(options: SqliteBlobStoreOptions) {
     this.#db = new Database(options.path);
@@ -66,16 +70,47 @@ export class SqliteBlobStore implements BlobStore {
     }
     const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
     const blobId = `s${randomUUID().replaceAll('-', '')}`;
-    this.#insert.run(blobId, data);
+    this.#inserts.push({ id: blobId, data });
+    await this.#flush();
     // Durable before the caller commits metadata that names it.
     await this.#walSync.sync();
     return {
       blobId,
       size: data.length,
-      // Losing this update to a crash is harmless: recovery publishes staged rows that metadata references.
-      publish: async () => void this.#publish.run(blobId),
-      discard: async () => void this.#delete.run(blobId),
+      // Losing this update to a crash is harmless: recovery publishes staged rows that metadata
+      // references. So it is batched and not synced.
+      publish: () => {
+        this.#publishes.push(blobId);
+        return this.#flush();
+      },
+      discard: async () => {
+        await this.#flush();
+        this.#delete.run(blobId);
+      },
     };
+  }
+
+  /** Writes the queued inserts and publishes in one transaction, at the end of this event-loop turn. */
+  #flush(): Promise<void> {
+    this.#flushing ??= new Promise<void>((resolve, reject) => {
+      setImmediate(() => {
+        this.#flushing = undefined;
+        const inserts = this.#inserts;
+        const publishes = this.#publishes;
+        this.#inserts = [];
+        this.#publishes = [];
+        try {
+          this.#db.transaction(() => {
+            for (const r of inserts) this.#insert.run(r.id, r.data);
+            for (const id of publishes) this.#publish.run(id);
+          })();
+          resolve();
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
+    return this.#flushing;
   }
 
   async read(blobId: string, range?: ByteRange): Promise<AsyncIterable<Buffer>> {
@@ -92,7 +127,9 @@ export class SqliteBlobStore implements BlobStore {
   }
 
   async delete(blobId: string): Promise<void> {
-    if (ID_RE.test(blobId)) this.#delete.run(blobId);
+    if (!ID_RE.test(blobId)) return;
+    await this.#flush();
+    this.#delete.run(blobId);
   }
 
   async recover(referenced: (blobIds: string[]) => Promise<Set<string>>): Promise<{ published: number; removed: number }> {
@@ -121,6 +158,7 @@ export class SqliteBlobStore implements BlobStore {
   }
 
   async close(): Promise<void> {
+    await this.#flush();
     await this.#walSync.close();
     this.#db.close();
   }
