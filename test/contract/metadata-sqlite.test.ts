@@ -71,3 +71,36 @@ test('sqlite_writes_resolve_after_a_wal_sync_shared_by_concurrent_writes', async
     rmSync(d, { recursive: true, force: true });
   }
 });
+
+// Another process holding the write lock must not freeze this process's event loop (SQLite's
+// busy handler sleeps in the calling thread): the write waits asynchronously and then succeeds.
+test('sqlite_write_waits_for_another_connections_lock_without_blocking_the_event_loop', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'coffer-sqlite-busy-'));
+  try {
+    const path = join(d, 'meta.db');
+    const store = new SqliteMetadataStore({ path });
+    await store.migrate();
+    await store.createBucket({ name: 'b', createdAt: 1, ownerId: 'o', region: 'us-east-1' });
+    const other = new Database(path);
+    other.exec('BEGIN IMMEDIATE');
+    let settled = false;
+    const write = store
+      .putObject({ bucket: 'b', key: 'waited', size: 0, etag: 'e', lastModified: 1, parts: [], multipart: false, headers: {}, userMetadata: {}, tags: [], storageClass: 'STANDARD', ownerId: 'o' })
+      .finally(() => (settled = true));
+    const ticks = Date.now();
+    let timersFired = 0;
+    while (Date.now() - ticks < 100) {
+      await new Promise((r) => setTimeout(r, 5));
+      timersFired++;
+    }
+    assert.equal(settled, false, 'the write waits while the other connection holds the lock');
+    assert.ok(timersFired >= 5, `the event loop kept running (${timersFired} timers fired)`);
+    other.exec('COMMIT');
+    await write;
+    assert.ok(await store.getObject('b', 'waited'));
+    other.close();
+    await store.close();
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});

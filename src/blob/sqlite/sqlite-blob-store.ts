@@ -16,6 +16,7 @@ import type { Database as Db, Statement } from 'better-sqlite3';
 import type { BlobStats, BlobStore, ByteRange, PendingBlob } from '../blob-store.js';
 import { BlobNotFoundError } from '../blob-store.js';
 import { PathSync } from '../../util/group-sync.js';
+import { retryBusy } from '../../util/sqlite-busy.js';
 
 /** Ids of this store: `s` + 32 hex digits, so a router can tell them from other stores' ids. */
 const ID_RE = /^s[0-9a-f]{32}$/;
@@ -49,7 +50,8 @@ export class SqliteBlobStore implements BlobStore {
     this.#db.pragma('journal_mode = WAL');
     // Commits are made durable by #walSync (off the event loop, shared), not by SQLite itself.
     this.#db.pragma('synchronous = NORMAL');
-    this.#db.pragma('busy_timeout = 10000');
+    // Another process's lock is waited for in retryBusy, off the event loop.
+    this.#db.pragma('busy_timeout = 0');
     this.#db.exec(`
       CREATE TABLE IF NOT EXISTS blobs (id TEXT PRIMARY KEY, staged INTEGER NOT NULL, data BLOB NOT NULL) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS blobs_staged ON blobs (id) WHERE staged = 1;
@@ -85,7 +87,7 @@ export class SqliteBlobStore implements BlobStore {
       },
       discard: async () => {
         await this.#flush();
-        this.#delete.run(blobId);
+        await retryBusy(() => this.#delete.run(blobId));
       },
     };
   }
@@ -99,22 +101,19 @@ export class SqliteBlobStore implements BlobStore {
         const publishes = this.#publishes;
         this.#inserts = [];
         this.#publishes = [];
-        try {
+        retryBusy(() =>
           this.#db.transaction(() => {
             for (const r of inserts) this.#insert.run(r.id, r.data);
             for (const id of publishes) this.#publish.run(id);
-          })();
-          resolve();
-        } catch (err) {
-          reject(err);
-        }
+          })(),
+        ).then(resolve, reject);
       });
     });
     return this.#flushing;
   }
 
   async read(blobId: string, range?: ByteRange): Promise<AsyncIterable<Buffer>> {
-    const data = ID_RE.test(blobId) ? (this.#get.get(blobId) as Buffer | undefined) : undefined;
+    const data = ID_RE.test(blobId) ? ((await retryBusy(() => this.#get.get(blobId))) as Buffer | undefined) : undefined;
     if (!data) throw new BlobNotFoundError(blobId);
     const start = range?.start ?? 0;
     const end = range ? range.end + 1 : data.length;
@@ -129,7 +128,7 @@ export class SqliteBlobStore implements BlobStore {
   async delete(blobId: string): Promise<void> {
     if (!ID_RE.test(blobId)) return;
     await this.#flush();
-    this.#delete.run(blobId);
+    await retryBusy(() => this.#delete.run(blobId));
   }
 
   async recover(referenced: (blobIds: string[]) => Promise<Set<string>>): Promise<{ published: number; removed: number }> {

@@ -35,6 +35,7 @@ import type {
 } from '../metadata-store.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import { PathSync } from '../../util/group-sync.js';
+import { retryBusy } from '../../util/sqlite-busy.js';
 
 export interface SqliteStoreOptions {
   /** Database file path, or ':memory:'. */
@@ -77,34 +78,43 @@ export class SqliteMetadataStore implements MetadataStore {
     if (options.path !== ':memory:') chmodSync(options.path, 0o600);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = NORMAL');
-    this.#db.pragma('busy_timeout = 10000');
+    // Waits for other processes' locks happen in retryBusy, off the event loop.
+    this.#db.pragma('busy_timeout = 0');
     this.#db.pragma('foreign_keys = ON');
     this.#totalChanges = this.#db.prepare('SELECT total_changes()').pluck();
     if (options.path !== ':memory:') {
       this.#walSync = new PathSync(`${options.path}-wal`, { directory: false });
     }
-    this.#makeWritesDurable();
+    this.#wrapMethods();
   }
 
   /**
-   * Every public method runs its SQLite work synchronously; if that changed a
-   * row (total_changes() moved), the returned promise waits for the WAL sync.
-   * Done for all methods at once so that no write method can forget it.
+   * Every public method runs its SQLite work synchronously. Wrapped here, for
+   * all methods at once so that none can forget it:
+   * - if the work changed a row (total_changes() moved), the returned promise
+   *   waits for the WAL sync (durability; see the module comment);
+   * - if it failed with SQLITE_BUSY (another process holds the write lock), it
+   *   is run again after yielding to the event loop (util/sqlite-busy.ts).
    */
-  #makeWritesDurable(): void {
+  #wrapMethods(): void {
     const walSync = this.#walSync;
-    if (!walSync) return;
     const proto = SqliteMetadataStore.prototype as unknown as Record<string, unknown>;
     const self = this as unknown as Record<string, unknown>;
     for (const name of Object.getOwnPropertyNames(SqliteMetadataStore.prototype)) {
       const method = proto[name];
       if (name === 'constructor' || name === 'close' || typeof method !== 'function') continue;
-      self[name] = (...args: unknown[]): unknown => {
+      // Methods that are not async (walSyncs) are left as they are.
+      if ((method as { constructor: { name: string } }).constructor.name !== 'AsyncFunction') continue;
+      const attempt = async (args: unknown[]): Promise<{ value: unknown; changed: boolean }> => {
         const before = this.#totalChanges.get() as number;
-        const result = (method as (...a: unknown[]) => unknown).apply(this, args);
-        if (!(result instanceof Promise)) return result;
+        const result = (method as (...a: unknown[]) => Promise<unknown>).apply(this, args);
         const changed = (this.#totalChanges.get() as number) !== before;
-        return changed ? result.then(async (value) => (await walSync.sync(), value)) : result;
+        return { value: await result, changed };
+      };
+      self[name] = async (...args: unknown[]): Promise<unknown> => {
+        const { value, changed } = await retryBusy(() => attempt(args));
+        if (changed && walSync) await walSync.sync();
+        return value;
       };
     }
   }
