@@ -142,7 +142,7 @@ async function openDataDir(config: Config): Promise<{ dataDir: string; creds: Ro
 /**
  * What must happen once per start, before any node serves: the data dir, the root
  * credentials and the root key (generated at first start), schema migrations, and
- * crash recovery of staged blobs. With several workers, the primary runs this
+ * crash recovery of staged blobs. With several workers, a short-lived preparing process runs this
  * alone: recovery must never race a worker's in-flight upload.
  */
 export async function prepareDataDir(config: Config, log: Logger): Promise<PreparedDataDir> {
@@ -176,7 +176,7 @@ export async function prepareDataDir(config: Config, log: Logger): Promise<Prepa
 
 /**
  * Starts one serving node on a data dir that prepareDataDir has prepared (by this
- * process, or by the cluster primary): it never recovers staged blobs itself, since
+ * process, or by the preparing process the cluster primary starts first): it never recovers staged blobs itself, since
  * another worker's uploads may be in flight.
  */
 export async function startCoffer(config: Config, log: Logger): Promise<Coffer> {

@@ -1,15 +1,21 @@
 #!/usr/bin/env node
 /**
  * The `coffer` command: `coffer serve [options]`. Thin: parses, starts, prints.
+ *
+ * Only node built-ins are imported up front: the server (../main.js), the
+ * configuration schema (zod) and the logger (pino) are imported where a command
+ * needs them, so the primary of `serve --workers N`, which only forks and
+ * watches the workers, never loads them (issue 7: RSS summed over processes).
  */
+import { fork as forkProcess } from 'node:child_process';
 import cluster from 'node:cluster';
-import { parseArgs } from 'node:util';
-import { pino, type Logger } from 'pino';
-import { join } from 'node:path';
-import { loadConfig, type Config, type ConfigInput } from '../config/config.js';
-import { AUDIT_LOG_FILE, parseSince, readAuditLog } from '../kms/kms-audit.js';
-import { adminRotateRootKey, openAdminIdentities, prepareDataDir, startCoffer, type PreparedDataDir } from '../main.js';
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Logger } from 'pino';
+import type { Config, ConfigInput } from '../config/config.js';
+import type { PreparedDataDir } from '../main.js';
 
 const USAGE = `Usage: coffer serve [options]
 
@@ -96,9 +102,13 @@ async function serve(args: string[]): Promise<void> {
     allowInsecureSseC: values['allow-insecure-sse-c'],
     bucketKeyPeriodMs: values['bucket-key-period'],
   } as Partial<ConfigInput>;
+  if (process.env[ROLE_ENV] === 'prepare' && process.send !== undefined && cluster.isPrimary) return prepareForPrimary(flags);
+  if (cluster.isPrimary && (workersWanted(flags) ?? 1) > 1) return servePrimary();
+  const { loadConfig } = await import('../config/config.js');
   const config = loadConfig(flags);
-  const log = pino({ level: config.logLevel, base: { service: 'coffer', ...(cluster.isWorker ? { worker: cluster.worker?.id } : {}) } });
-  if (cluster.isPrimary && config.workers > 1) return servePrimary(config, log);
+  const log = await createLogger(config.logLevel, cluster.isWorker ? cluster.worker?.id : undefined);
+  const { prepareDataDir, startCoffer } = await import('../main.js');
+  // One process prepares its data dir itself; a worker's was prepared before the primary forked it.
   const prepared = cluster.isWorker ? undefined : await prepareDataDir(config, log);
   if (prepared) announceGenerated(config, prepared);
   const coffer = await startCoffer(config, log);
@@ -125,6 +135,77 @@ async function serve(args: string[]): Promise<void> {
   if (cluster.isWorker) process.on('disconnect', () => stop('primary gone'));
 }
 
+/** Coffer's log: JSON lines (pino) tagged with the service and, in a worker, the worker's id. */
+async function createLogger(level: Config['logLevel'], worker?: number): Promise<Logger> {
+  const { pino } = await import('pino');
+  return pino({ level, base: { service: 'coffer', ...(worker !== undefined ? { worker } : {}) } });
+}
+
+/**
+ * `--workers` as loadConfig will read it (flag, else COFFER_WORKERS, else one per
+ * core), when it is a valid count; undefined otherwise, and then the full
+ * configuration is loaded and reports the error. The primary decides with this
+ * alone whether it forks, so that it need not load the configuration schema.
+ */
+function workersWanted(flags: Partial<ConfigInput>, env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const raw = flags.workers ?? (env.COFFER_WORKERS !== '' ? env.COFFER_WORKERS : undefined);
+  const n = raw === undefined ? availableParallelism() : Number(raw);
+  return Number.isInteger(n) && n >= 1 && n <= 256 ? n : undefined;
+}
+
+/** Set (to `prepare`) in the environment of the process the primary forks to prepare the data dir. */
+const ROLE_ENV = 'COFFER_CLUSTER_ROLE';
+
+/** What the preparing process tells the primary before it exits. */
+type PrepareReport = { ok: true; workers: number; logLevel: Config['logLevel'] } | { ok: false; message: string };
+
+/**
+ * The preparing process of `serve --workers N`: loads the configuration, prepares
+ * the data dir (prepareDataDir), prints what it generated, tells the primary how
+ * it went and exits.
+ */
+async function prepareForPrimary(flags: Partial<ConfigInput>): Promise<void> {
+  let report: PrepareReport;
+  try {
+    const { loadConfig } = await import('../config/config.js');
+    const config = loadConfig(flags);
+    const log = await createLogger(config.logLevel);
+    const { prepareDataDir } = await import('../main.js');
+    announceGenerated(config, await prepareDataDir(config, log));
+    report = { ok: true, workers: config.workers, logLevel: config.logLevel };
+  } catch (err) {
+    report = { ok: false, message: err instanceof Error ? err.message : String(err) };
+  }
+  await new Promise<void>((resolve) => {
+    if (!process.connected) return resolve();
+    process.send!(report, undefined, {}, () => resolve());
+  });
+  // Done: nothing of this process is needed any more (its log is flushed on exit).
+  process.exit(report.ok ? 0 : 1);
+}
+
+/**
+ * Runs prepareDataDir in a process of its own (this CLI, in the `prepare` role)
+ * and waits until that process has exited: the primary never loads the server,
+ * and nothing serves before the data dir is ready.
+ */
+function prepareInChild(): Promise<PrepareReport> {
+  return new Promise((resolve) => {
+    const child = forkProcess(process.argv[1]!, process.argv.slice(2), { env: { ...process.env, [ROLE_ENV]: 'prepare' }, stdio: 'inherit' });
+    let report: PrepareReport | undefined;
+    child.on('message', (m: PrepareReport) => (report = m));
+    child.once('error', (err) => {
+      resolve({ ok: false, message: `could not start the process that prepares the data dir: ${err.message}` });
+      child.kill('SIGKILL');
+    });
+    // 'close', not 'exit': it comes after the IPC channel is drained, so after the report.
+    child.once('close', (code, signal) => {
+      if (report?.ok === false || (report?.ok && code === 0)) return resolve(report);
+      resolve({ ok: false, message: `the process preparing the data dir ${signal !== null ? `was killed by ${signal}` : `exited with code ${code}`}` });
+    });
+  });
+}
+
 /** Prints what the first start generated: credentials once; a warning to back up the root key. */
 function announceGenerated(config: Config, prepared: PreparedDataDir): void {
   if (prepared.generatedSecret !== undefined) {
@@ -143,34 +224,55 @@ function announceGenerated(config: Config, prepared: PreparedDataDir): void {
 }
 
 /**
- * `--workers N`: the primary prepares the data dir once, then forks N workers that
- * share the listening port (node:cluster) and the data dir (SQLite in WAL mode is
- * safe across processes). A worker that dies is replaced; SIGTERM drains them all.
+ * `--workers N`: the data dir is prepared once, by a short-lived process of its own
+ * (prepareInChild), then the primary forks N workers that share the listening port
+ * (node:cluster) and the data dir (SQLite in WAL mode is safe across processes). A
+ * worker that dies is replaced; SIGTERM drains them all. The primary itself loads
+ * neither the server nor the configuration schema, and pino only when it logs.
  */
-async function servePrimary(config: Config, log: Logger): Promise<void> {
-  announceGenerated(config, await prepareDataDir(config, log));
+async function servePrimary(): Promise<void> {
+  const prepared = await prepareInChild();
+  if (!prepared.ok) throw new Error(prepared.message);
+  let logger: Promise<Logger> | undefined;
+  let logged: Promise<unknown> = Promise.resolve();
+  const log = (write: (log: Logger) => void): void => {
+    logged = logged
+      .then(() => (logger ??= createLogger(prepared.logLevel)))
+      .then(write)
+      .catch((err: unknown) => process.stderr.write(`coffer: cannot log: ${String(err)}\n`));
+  };
+  let exiting = false;
+  /** Exits once every line logged so far is written. */
+  const exit = (code: number): void => {
+    exiting = true;
+    void logged.finally(() => process.exit(code));
+  };
   let stopping = false;
   const started = Date.now();
   const fork = () => cluster.fork();
-  for (let i = 0; i < config.workers; i++) fork();
+  for (let i = 0; i < prepared.workers; i++) fork();
   cluster.on('exit', (worker, code, signal) => {
+    if (exiting) return;
     if (stopping) {
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      if (Object.keys(cluster.workers ?? {}).length === 0) exit(0);
       return;
     }
-    log.error({ worker: worker.id, code, signal }, 'a worker died; starting another');
+    log((l) => l.error({ worker: worker.id, code, signal }, 'a worker died; starting another'));
     // A worker that cannot even start (bad config, port taken) would loop: give up instead.
     if (Date.now() - started < 5000) {
-      log.fatal('workers are failing at start; stopping');
-      process.exit(1);
+      log((l) => l.fatal('workers are failing at start; stopping'));
+      return exit(1);
     }
     fork();
   });
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'shutting down workers');
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
+    log((l) => l.info({ signal }, 'shutting down workers'));
+    // After the line is out (pino may be loading still), so that it comes before the workers' own.
+    void logged.then(() => {
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
+    });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
@@ -189,6 +291,8 @@ async function rotateRootKeyCommand(args: string[]): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
+  const { loadConfig } = await import('../config/config.js');
+  const { adminRotateRootKey } = await import('../main.js');
   const config = loadConfig({ dataDir: values.data, rootKeyFile: values['root-key-file'] } as Partial<ConfigInput>);
   // Tests only: die like a power cut after N re-wrapped rows, to prove a re-run recovers.
   const crashAfter = process.env.COFFER_TEST_CRASH_AFTER_REWRAPS;
@@ -212,6 +316,8 @@ async function kmsAuditCommand(args: string[]): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
+  const { loadConfig } = await import('../config/config.js');
+  const { AUDIT_LOG_FILE, parseSince, readAuditLog } = await import('../kms/kms-audit.js');
   const config = loadConfig({ dataDir: values.data } as Partial<ConfigInput>);
   const filter = { ...(values.key !== undefined ? { key: values.key } : {}), ...(values.since !== undefined ? { since: parseSince(values.since) } : {}) };
   for await (const event of readAuditLog(join(config.dataDir, AUDIT_LOG_FILE), filter)) {
@@ -226,6 +332,8 @@ async function identityCommand(command: string, sub: string | undefined, args: s
     process.stdout.write(USAGE);
     return;
   }
+  const { loadConfig } = await import('../config/config.js');
+  const { openAdminIdentities } = await import('../main.js');
   const config = loadConfig({ dataDir: values.data, rootKeyFile: values['root-key-file'] } as Partial<ConfigInput>);
   const { identities, close } = await openAdminIdentities(config);
   const out = (line: string) => process.stdout.write(`${line}\n`);
