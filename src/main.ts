@@ -16,7 +16,6 @@ import { BuiltinKms } from './kms/builtin-kms.js';
 import { createKmsApiHandler, kmsApiUnavailable } from './kms/kms-api.js';
 import { AUDIT_LOG_FILE, KmsAuditLog } from './kms/kms-audit.js';
 import type { Kms } from './kms/kms.js';
-import { RemoteKms } from './kms/remote-kms.js';
 import { loadRootKeys, type LoadedRootKeys, type RootKey } from './kms/root-key.js';
 import { rotateRootKey, type RotateRootKeyResult } from './kms/root-key-rotation.js';
 import type { MetadataStore } from './metadata/metadata-store.js';
@@ -54,6 +53,8 @@ interface KmsWiring {
 async function openKms(config: Config, dataDir: string, metadata: MetadataStore, accountId: string, log: Logger): Promise<KmsWiring> {
   const audit = await KmsAuditLog.open(join(dataDir, AUDIT_LOG_FILE), log);
   if (config.kmsEndpoint !== undefined) {
+    // Loaded only here: the AWS SDK's KMS client costs every process ~19 MB of memory.
+    const { RemoteKms } = await import('./kms/remote-kms.js');
     const remote = new RemoteKms({
       endpoint: config.kmsEndpoint,
       region: config.kmsRegion ?? config.region,
