@@ -43,6 +43,24 @@ export interface BlobCipher {
   part: number;
 }
 
+/** An ACL grantee: an account (or one of the users S3 itself defines) by canonical user id, or a predefined group by URI. */
+export type AclGrantee = { type: 'CanonicalUser'; id: string } | { type: 'Group'; uri: string };
+export type AclPermission = 'FULL_CONTROL' | 'READ' | 'WRITE' | 'READ_ACP' | 'WRITE_ACP';
+
+export interface AclGrant {
+  grantee: AclGrantee;
+  permission: AclPermission;
+}
+
+/**
+ * An access control list as S3 stores it: the grants, in the order given. Its owner is the
+ * resource's owner (BucketRecord.ownerId, ObjectRecord.ownerId). A resource without one has
+ * the implicit `private` ACL: its owner's FULL_CONTROL.
+ */
+export interface StoredAcl {
+  grants: AclGrant[];
+}
+
 export interface BucketRecord {
   name: string;
   createdAt: number;
@@ -81,8 +99,11 @@ export interface ObjectRecord {
   /** Made by CompleteMultipartUpload (partNumber reads and `-N` ETags apply). */
   multipart: boolean;
   storageClass: string;
+  /** The object's owner (canonical user id): the bucket owner, or with ACLs enabled the writer's account. */
   ownerId: string;
   encryption?: ObjectEncryption;
+  /** The object's ACL when it is not the implicit `private` one. Honoured only while the bucket has ACLs enabled. */
+  acl?: StoredAcl;
 }
 
 export interface UploadRecord {
@@ -99,6 +120,8 @@ export interface UploadRecord {
   storageClass: string;
   /** The upload's data keys: its parts are encrypted as they arrive, under the object's future keys. */
   encryption?: ObjectEncryption;
+  /** The ACL CreateMultipartUpload asked for, given to the object at Complete (absent: `private`). */
+  acl?: StoredAcl;
 }
 
 export interface PartRecord extends StoredPart {
@@ -190,6 +213,13 @@ export interface MetadataStore {
   setObjectEncryption(bucket: string, key: string, expected: ObjectEncryption, next: ObjectEncryption): Promise<boolean>;
   /** Objects in key order within the range (an index range scan). */
   listObjects(bucket: string, range: KeyRange): Promise<ObjectRecord[]>;
+  /**
+   * Replaces an object's ACL (PutObjectAcl), leaving its data and everything else alone;
+   * `acl` undefined restores the implicit `private` ACL. Compare-and-set on the object read
+   * before: 'changed' when the key now holds another object (its ETag or Last-Modified
+   * differ: it was overwritten meanwhile), 'missing' when it holds none.
+   */
+  setObjectAcl(bucket: string, key: string, expected: { etag: string; lastModified: number }, acl: StoredAcl | undefined): Promise<'updated' | 'changed' | 'missing'>;
 
   createUpload(upload: UploadRecord): Promise<void>;
   getUpload(uploadId: string): Promise<UploadRecord | undefined>;

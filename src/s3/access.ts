@@ -3,16 +3,39 @@
  * here, once, before its handler runs — so a denied request never learns
  * whether its body was valid (S3 authorizes before it parses). Policies come
  * from the caller's identity (IAM user policies) and the bucket (bucket
- * policy); auth/access/ evaluates them as AWS does.
+ * policy); on a bucket with ACLs enabled the bucket's and objects' ACLs grant
+ * too. auth/access/ evaluates them as AWS does.
+ *
+ * ACLs as S3 applies them: a grant to an account's canonical id is a grant to
+ * that account — its root directly, its IAM users only as far as their own
+ * identity policies allow (what AWS's user context requires); AllUsers is
+ * everyone, anonymous callers included; AuthenticatedUsers every signed
+ * request; IgnorePublicAcls takes those two groups' grants away. An object
+ * another account owns (ObjectWriter) answers to its own ACL only: the bucket
+ * policy can still deny but not grant, and the bucket owner reads it only if
+ * granted — yet deletes and overwrites it, which are the bucket's (WRITE).
  */
-import { authorize, conditionContext, isPublicPolicy, normalizeConditionKey, parsePolicy, unmapIPv4, type Decision, type Policy } from '../auth/access/index.js';
+import {
+  authorize,
+  conditionContext,
+  isPublicPolicy,
+  normalizeConditionKey,
+  parsePolicy,
+  unmapIPv4,
+  type AclInput,
+  type AclPermission,
+  type Decision,
+  type Policy,
+} from '../auth/access/index.js';
 import { S3Error } from '../errors/s3-errors.js';
 import type { BucketOperation, Endpoint, ObjectOperation } from '../http/router.js';
 import { header, type Principal, type S3Request } from '../http/types.js';
 import type { ResolvedCredential } from '../iam/identities.js';
-import type { BucketRecord } from '../metadata/metadata-store.js';
+import type { AclGrant, BucketRecord } from '../metadata/metadata-store.js';
+import { hasAclHeaders, withoutPublicGrants } from './acl.js';
 import type { S3Context } from './context.js';
 import { parseCopySource } from './copy.js';
+import { effectiveObjectAcl, objectOwnership, storedBucketGrants } from './ownership.js';
 import { publicAccessBlock } from './public-access-block.js';
 
 /** The bucket policy's name among the bucket's configuration documents. */
@@ -66,6 +89,41 @@ export const OBJECT_ACTIONS: Record<ObjectOperation, string> = {
   GetObjectAcl: 's3:GetObjectAcl',
   PutObjectAcl: 's3:PutObjectAcl',
 };
+
+/**
+ * The ACL permission each action needs, on the bucket's ACL (S3's mapping of ACL permissions to
+ * policy actions). WRITE on a bucket is the right to create, overwrite and delete its objects.
+ */
+const BUCKET_ACL_PERMISSIONS: Readonly<Record<string, AclPermission>> = {
+  's3:ListBucket': 'READ',
+  's3:ListBucketVersions': 'READ',
+  's3:ListBucketMultipartUploads': 'READ',
+  's3:PutObject': 'WRITE',
+  's3:DeleteObject': 'WRITE',
+  's3:AbortMultipartUpload': 'WRITE',
+  's3:GetBucketAcl': 'READ_ACP',
+  's3:PutBucketAcl': 'WRITE_ACP',
+};
+
+/** The same for an object's ACL (WRITE means nothing on an object). */
+const OBJECT_ACL_PERMISSIONS: Readonly<Record<string, AclPermission>> = {
+  's3:GetObject': 'READ',
+  's3:GetObjectAcl': 'READ_ACP',
+  's3:PutObjectAcl': 'WRITE_ACP',
+};
+
+/**
+ * Actions S3 decides in the object's context (its owner, its ACL); the other object actions
+ * (writes, deletes, multipart) are the bucket's business.
+ */
+const OBJECT_CONTEXT_ACTIONS: ReadonlySet<string> = new Set([
+  's3:GetObject',
+  's3:GetObjectAcl',
+  's3:PutObjectAcl',
+  's3:GetObjectTagging',
+  's3:PutObjectTagging',
+  's3:DeleteObjectTagging',
+]);
 
 /** The bucket owner's root may always manage the bucket policy, even against its own Deny (as S3 allows). */
 const OWNER_OVERRIDES: ReadonlySet<string> = new Set(['s3:PutBucketPolicy', 's3:GetBucketPolicy', 's3:DeleteBucketPolicy']);
@@ -190,21 +248,55 @@ async function effectivePolicy(ctx: S3Context, policy: Policy | undefined, bucke
   return restricted;
 }
 
+/** The account owning a canonical id; one that is unknown belongs to nobody who can be asked (only policies and ACLs speak). */
+async function owningAccount(ctx: S3Context, canonicalId: string): Promise<string> {
+  return (await ctx.identities.accountByCanonicalId(canonicalId))?.accountId ?? `unknown:${canonicalId}`;
+}
+
+/**
+ * The resource side of a decision on a bucket with ACLs enabled: the ACL that speaks for the
+ * action and, for another account's object, that account as the resource owner. Undefined
+ * while ACLs are disabled (BucketOwnerEnforced), where only policies speak.
+ */
+async function aclSide(
+  ctx: S3Context,
+  bucket: BucketRecord,
+  action: string,
+  key: string | undefined,
+): Promise<{ acl: AclInput | undefined; objectOwnerId?: string } | undefined> {
+  const ownership = await objectOwnership(ctx, bucket.name);
+  if (ownership === 'BucketOwnerEnforced') return undefined;
+  const usable = async (grants: AclGrant[]) => ((await publicAccessBlock(ctx, bucket.name))?.ignorePublicAcls ? withoutPublicGrants(grants) : grants);
+  const object = key !== undefined && OBJECT_CONTEXT_ACTIONS.has(action) ? await ctx.metadata.getObject(bucket.name, key) : undefined;
+  if (object) {
+    const { ownerId, grants } = effectiveObjectAcl(object, bucket, ownership);
+    const permission = OBJECT_ACL_PERMISSIONS[action];
+    return { acl: permission ? { grants: await usable(grants), permission } : undefined, objectOwnerId: ownerId };
+  }
+  const permission = BUCKET_ACL_PERMISSIONS[action];
+  return { acl: permission ? { grants: await usable(await storedBucketGrants(ctx, bucket)), permission } : undefined };
+}
+
 /** Evaluates one action on one S3 resource for this request. */
 async function decide(ctx: S3Context, req: S3Request, action: string, target: { bucket?: BucketRecord; bucketName: string; key?: string }): Promise<Decision> {
   const principal: Principal | undefined = req.principal;
   const identityPolicies = principal?.policies ?? [];
-  const owner = target.bucket ? await ctx.identities.accountByCanonicalId(target.bucket.ownerId) : undefined;
-  const storedPolicy = target.bucket ? await bucketPolicy(ctx, target.bucket.name) : undefined;
-  const policy = target.bucket ? await effectivePolicy(ctx, storedPolicy, target.bucket, principal?.awsAccountId, owner?.accountId) : undefined;
+  const bucket = target.bucket;
+  const ownerAccount = bucket ? await owningAccount(ctx, bucket.ownerId) : undefined;
+  const storedPolicy = bucket ? await bucketPolicy(ctx, bucket.name) : undefined;
+  const policy = bucket ? await effectivePolicy(ctx, storedPolicy, bucket, principal?.awsAccountId, ownerAccount) : undefined;
   const resource = target.key === undefined ? `arn:aws:s3:::${target.bucketName}` : `arn:aws:s3:::${target.bucketName}/${target.key}`;
   const context = await requestContext(ctx, req, target, [policy, ...identityPolicies]);
+  const acls = bucket ? await aclSide(ctx, bucket, action, target.key) : undefined;
+  // Another account's object: S3's object context, where the bucket policy only denies.
+  const foreignObject = bucket !== undefined && acls?.objectOwnerId !== undefined && acls.objectOwnerId !== bucket.ownerId;
   return authorize({
     request: { caller: principal?.caller, action, resource, context },
     identityPolicies,
-    resourcePolicy: policy,
-    // A bucket whose owner account is unknown belongs to nobody who can be asked: only its policy speaks.
-    resourceAccount: target.bucket ? (owner?.accountId ?? `unknown:${target.bucket.ownerId}`) : undefined,
+    resourcePolicy: foreignObject ? undefined : policy,
+    ...(foreignObject && policy ? { denyOnlyPolicies: [policy] } : {}),
+    acl: acls?.acl,
+    resourceAccount: foreignObject ? await owningAccount(ctx, acls!.objectOwnerId!) : ownerAccount,
     ownerOverrides: OWNER_OVERRIDES,
   });
 }
@@ -229,7 +321,7 @@ export async function authorizeRequest(ctx: S3Context, req: S3Request): Promise<
     if (e.operation === 'CreateBucket') {
       // Setting an ACL or object ownership at creation also needs the permission to set it later (S3's rule).
       const actions = ['s3:CreateBucket'];
-      if (header(req, 'x-amz-acl') !== undefined || Object.keys(req.headers).some((h) => h.startsWith('x-amz-grant-'))) actions.push('s3:PutBucketAcl');
+      if (hasAclHeaders(req)) actions.push('s3:PutBucketAcl');
       if (header(req, 'x-amz-object-ownership') !== undefined) actions.push('s3:PutBucketOwnershipControls');
       for (const action of actions) {
         const d = await decide(ctx, req, action, { bucketName: e.bucket });

@@ -6,7 +6,7 @@ import { header, type S3Request, type S3Response } from '../http/types.js';
 import { buildS3Xml, buildXml, childText, onlyChildren, parseXml, S3_XMLNS } from '../xml/xml.js';
 import { requireBucket } from './access.js';
 import type { S3Context } from './context.js';
-import { NEW_BUCKET_OWNERSHIP_CONTROLS, OBJECT_OWNERSHIPS, OWNERSHIP_CONTROLS_CONFIG, refuseAclsEnabled, refuseCreateBucketAcl } from './ownership.js';
+import { NEW_BUCKET_OWNERSHIP_CONTROLS, newBucketConfigs, OBJECT_OWNERSHIPS, type ObjectOwnership } from './ownership.js';
 import { NEW_BUCKET_PUBLIC_ACCESS_BLOCK, PUBLIC_ACCESS_BLOCK_CONFIG } from './public-access-block.js';
 
 
@@ -84,12 +84,12 @@ export async function listBuckets(ctx: S3Context, req: S3Request): Promise<S3Res
 export async function createBucket(ctx: S3Context, req: S3Request<BucketEndpoint>): Promise<S3Response> {
   const name = req.endpoint.bucket;
   validateBucketName(name);
-  const ownership = header(req, 'x-amz-object-ownership') ?? 'BucketOwnerEnforced';
+  const ownership = header(req, 'x-amz-object-ownership') ?? NEW_BUCKET_OWNERSHIP_CONTROLS.objectOwnership;
   if (!(OBJECT_OWNERSHIPS as readonly string[]).includes(ownership)) {
     throw new S3Error('InvalidArgument', 'Invalid x-amz-object-ownership header', { fields: { ArgumentName: 'x-amz-object-ownership', ArgumentValue: ownership } });
   }
-  refuseAclsEnabled(ownership);
-  refuseCreateBucketAcl(req, req.principal!.accountId);
+  // The bucket's Object Ownership and ACL, checked before anything is written and written with it.
+  const aclConfigs = await newBucketConfigs(ctx, req, ownership as ObjectOwnership, req.principal!.accountId);
   const body = (await req.readBody(64 * 1024)).toString('utf8');
   if (body.trim() !== '') {
     const doc = parseXml(body, 'CreateBucketConfiguration');
@@ -108,9 +108,9 @@ export async function createBucket(ctx: S3Context, req: S3Request<BucketEndpoint
     if (existing.ownerId === req.principal!.accountId) throw new S3Error('BucketAlreadyOwnedByYou', undefined, { fields: { BucketName: name } });
     throw new S3Error('BucketAlreadyExists', undefined, { fields: { BucketName: name } });
   }
-  // S3's defaults for new buckets since April 2023: ACLs disabled and all public access blocked.
+  // S3's defaults for new buckets since April 2023: ACLs disabled unless asked for, and all public access blocked.
   const configs = {
-    [OWNERSHIP_CONTROLS_CONFIG]: JSON.stringify(NEW_BUCKET_OWNERSHIP_CONTROLS),
+    ...aclConfigs,
     [PUBLIC_ACCESS_BLOCK_CONFIG]: JSON.stringify(NEW_BUCKET_PUBLIC_ACCESS_BLOCK),
   };
   const created = await ctx.metadata.createBucket({ name, createdAt: Date.now(), ownerId: req.principal!.accountId, region: ctx.config.region }, { configs });

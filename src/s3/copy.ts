@@ -12,7 +12,7 @@ import { commitSingleBlob, singleBlobParts, writeData } from '../storage/object-
 import { buildS3Xml, type XmlNode } from '../xml/xml.js';
 import { requireBucket } from './access.js';
 import type { S3Context } from './context.js';
-import { refuseAcl, requestedAclHeaders } from './ownership.js';
+import { newObjectAcl } from './ownership.js';
 import {
   checkConditions,
   parseTaggingHeader,
@@ -93,7 +93,8 @@ export async function copyObject(ctx: S3Context, req: S3Request<ObjectEndpoint>)
   const { bucket, key } = req.endpoint;
   validateKey(key);
   const bucketRecord = await requireBucket(ctx, req, bucket);
-  await refuseAcl(ctx, bucketRecord, requestedAclHeaders(req), 'object');
+  // The copy's owner and ACL come from this request and the destination bucket, never from the source.
+  const ownership = await newObjectAcl(ctx, req, bucketRecord);
   const { object: source, keys: sourceKeys } = await loadCopySource(ctx, req);
   const metadataDirective = directive(req, 'x-amz-metadata-directive');
   const taggingDirective = directive(req, 'x-amz-tagging-directive');
@@ -134,8 +135,9 @@ export async function copyObject(ctx: S3Context, req: S3Request<ObjectEndpoint>)
     parts: singleBlobParts(written, etag),
     multipart: false,
     storageClass,
-    ownerId: bucketRecord.ownerId,
+    ownerId: ownership.ownerId,
     encryption: keys.encryption,
+    ...(ownership.acl ? { acl: ownership.acl } : {}),
   };
   await commitSingleBlob(written, () => ctx.metadata.putObject(object, condition));
   const result: XmlNode[] = [

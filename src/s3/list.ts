@@ -11,6 +11,7 @@ import { buildS3Xml, type XmlNode } from '../xml/xml.js';
 import { ownerOf, requireBucket } from './access.js';
 import type { S3Context } from './context.js';
 import { quoteEtag } from './headers.js';
+import { objectOwnership } from './ownership.js';
 
 
 /** The smallest string greater than every string that starts with `prefix` (UTF-8 order), or undefined. */
@@ -110,27 +111,45 @@ export function parseEncodingType(v: string | null): boolean {
   return true;
 }
 
-function contentsXml(objects: ObjectRecord[], enc: (s: string) => string, owner: XmlNode | undefined): XmlNode[] {
-  return objects.map((o) => [
-    'Contents',
-    [
-      ['Key', enc(o.key)],
-      // S3 keeps Last-Modified to the second (HEAD and GET send an HTTP date): list the same instant.
-      ['LastModified', new Date(Math.floor(o.lastModified / 1000) * 1000)],
-      ['ETag', quoteEtag(o.etag)],
-      ['ChecksumAlgorithm', o.checksum?.algorithm],
-      ['ChecksumType', o.checksum?.type],
-      ['Size', o.size],
-      ...(owner ? [owner] : []),
-      ['StorageClass', o.storageClass],
-    ],
-  ]);
+function contentsXml(objects: ObjectRecord[], enc: (s: string) => string, owners: Map<ObjectRecord, XmlNode> | undefined): XmlNode[] {
+  return objects.map((o): XmlNode => {
+    const owner = owners?.get(o);
+    return [
+      'Contents',
+      [
+        ['Key', enc(o.key)],
+        // S3 keeps Last-Modified to the second (HEAD and GET send an HTTP date): list the same instant.
+        ['LastModified', new Date(Math.floor(o.lastModified / 1000) * 1000)],
+        ['ETag', quoteEtag(o.etag)],
+        ['ChecksumAlgorithm', o.checksum?.algorithm],
+        ['ChecksumType', o.checksum?.type],
+        ['Size', o.size],
+        ...(owner ? [owner] : []),
+        ['StorageClass', o.storageClass],
+      ],
+    ];
+  });
 }
 
-/** The bucket owner's account (BucketOwnerEnforced: it owns every object). */
-async function ownerXml(ctx: S3Context, bucket: BucketRecord): Promise<XmlNode> {
-  const owner = await ownerOf(ctx, bucket.ownerId);
-  return ['Owner', [['ID', owner.id], ['DisplayName', owner.displayName]]];
+/**
+ * Each object's Owner element: the bucket owner's account while ACLs are disabled
+ * (BucketOwnerEnforced: it owns every object), else the object's own owner.
+ */
+async function ownersXml(ctx: S3Context, bucket: BucketRecord, objects: readonly ObjectRecord[]): Promise<Map<ObjectRecord, XmlNode>> {
+  const enforced = (await objectOwnership(ctx, bucket.name)) === 'BucketOwnerEnforced';
+  const byId = new Map<string, XmlNode>();
+  const out = new Map<ObjectRecord, XmlNode>();
+  for (const o of objects) {
+    const id = enforced ? bucket.ownerId : o.ownerId;
+    let node = byId.get(id);
+    if (!node) {
+      const owner = await ownerOf(ctx, id);
+      node = ['Owner', [['ID', owner.id], ['DisplayName', owner.displayName]]];
+      byId.set(id, node);
+    }
+    out.set(o, node);
+  }
+  return out;
 }
 
 export async function listObjectsV1(ctx: S3Context, req: S3Request<BucketEndpoint>): Promise<S3Response> {
@@ -156,7 +175,7 @@ export async function listObjectsV1(ctx: S3Context, req: S3Request<BucketEndpoin
       // S3 returns NextMarker only when a delimiter was given; clients use the last key otherwise.
       ['NextMarker', page.isTruncated && delimiter && page.last !== undefined ? enc(page.last) : undefined],
       ['EncodingType', url ? 'url' : undefined],
-      ...contentsXml(page.contents, enc, await ownerXml(ctx, bucket)),
+      ...contentsXml(page.contents, enc, await ownersXml(ctx, bucket, page.contents)),
       ...page.commonPrefixes.map((p): XmlNode => ['CommonPrefixes', [['Prefix', enc(p)]]]),
     ]),
   };
@@ -199,7 +218,7 @@ export async function listObjectsV2(ctx: S3Context, req: S3Request<BucketEndpoin
       ['ContinuationToken', token ?? undefined],
       ['NextContinuationToken', page.isTruncated && page.last !== undefined ? Buffer.from(page.last, 'utf8').toString('base64url') : undefined],
       ['StartAfter', startAfter !== null ? enc(startAfter) : undefined],
-      ...contentsXml(page.contents, enc, fetchOwner ? await ownerXml(ctx, bucket) : undefined),
+      ...contentsXml(page.contents, enc, fetchOwner ? await ownersXml(ctx, bucket, page.contents) : undefined),
       ...page.commonPrefixes.map((p): XmlNode => ['CommonPrefixes', [['Prefix', enc(p)]]]),
     ]),
   };

@@ -13,7 +13,7 @@ import { commitWith, writeData, type WrittenData } from '../storage/object-write
 import { buildS3Xml, childList, childText, onlyChildren, parseXml, type XmlNode } from '../xml/xml.js';
 import { ownerOf, requireBucket } from './access.js';
 import type { S3Context } from './context.js';
-import { refuseAcl, requestedAclHeaders } from './ownership.js';
+import { newObjectAcl } from './ownership.js';
 import {
   contentMd5From,
   parseTaggingHeader,
@@ -49,7 +49,8 @@ export async function createMultipartUpload(ctx: S3Context, req: S3Request<Objec
   const bucketRecord = await requireBucket(ctx, req, bucket);
   const storageClass = header(req, 'x-amz-storage-class') ?? 'STANDARD';
   if (storageClass !== 'STANDARD') throw new S3Error('InvalidStorageClass');
-  await refuseAcl(ctx, bucketRecord, requestedAclHeaders(req), 'object');
+  // The object's owner and ACL are decided now and given to it at Complete.
+  const ownership = await newObjectAcl(ctx, req, bucketRecord);
   const algorithmText = header(req, 'x-amz-checksum-algorithm');
   const checksumAlgorithm = algorithmText !== undefined ? parseChecksumAlgorithm(algorithmText) : undefined;
   const typeText = header(req, 'x-amz-checksum-type')?.toUpperCase();
@@ -77,7 +78,7 @@ export async function createMultipartUpload(ctx: S3Context, req: S3Request<Objec
     bucket,
     key,
     initiated: Date.now(),
-    ownerId: bucketRecord.ownerId,
+    ownerId: ownership.ownerId,
     headers: storedHeadersFrom(req),
     userMetadata: userMetadataFrom(req),
     tags: parseTaggingHeader(header(req, 'x-amz-tagging')),
@@ -85,6 +86,7 @@ export async function createMultipartUpload(ctx: S3Context, req: S3Request<Objec
     ...(checksumType ? { checksumType } : {}),
     storageClass,
     encryption: keys.encryption,
+    ...(ownership.acl ? { acl: ownership.acl } : {}),
   };
   await ctx.metadata.createUpload(upload);
   const headers: Record<string, HeaderValue> = {
@@ -260,6 +262,7 @@ export async function completeMultipartUpload(ctx: S3Context, req: S3Request<Obj
     storageClass: upload.storageClass,
     ownerId: upload.ownerId,
     ...(upload.encryption ? { encryption: upload.encryption } : {}),
+    ...(upload.acl ? { acl: upload.acl } : {}),
   };
   if (upload.checksumAlgorithm) {
     const alg = upload.checksumAlgorithm;
@@ -292,7 +295,7 @@ export async function abortMultipartUpload(ctx: S3Context, req: S3Request<Object
   return { status: 204 };
 }
 
-/** Initiator and Owner: the bucket owner's account (BucketOwnerEnforced), by canonical id and display name. */
+/** Initiator and Owner: the account that will own the object (the bucket owner unless ACLs are enabled), by canonical id and display name. */
 function ownerNodes(owner: { id: string; displayName: string }): XmlNode[] {
   return [
     ['Initiator', [['ID', owner.id], ['DisplayName', owner.displayName]]],
@@ -348,7 +351,7 @@ export async function listParts(ctx: S3Context, req: S3Request<ObjectEndpoint>):
 
 export async function listMultipartUploads(ctx: S3Context, req: S3Request<BucketEndpoint>): Promise<S3Response> {
   const bucket = await requireBucket(ctx, req, req.endpoint.bucket);
-  const owner = await ownerOf(ctx, bucket.ownerId);
+  const owners = new Map<string, { id: string; displayName: string }>();
   const q = req.query;
   const prefix = q.get('prefix') ?? '';
   const delimiter = q.get('delimiter') ?? '';
@@ -406,6 +409,7 @@ export async function listMultipartUploads(ctx: S3Context, req: S3Request<Bucket
     }
     if (batch.length < 1000) break;
   }
+  for (const u of uploads) if (!owners.has(u.ownerId)) owners.set(u.ownerId, await ownerOf(ctx, u.ownerId));
   const lastUpload = uploads[uploads.length - 1];
   const lastPrefix = prefixes[prefixes.length - 1];
   const nextKey = lastPrefix !== undefined && (!lastUpload || lastPrefix > lastUpload.key) ? lastPrefix : lastUpload?.key;
@@ -428,7 +432,7 @@ export async function listMultipartUploads(ctx: S3Context, req: S3Request<Bucket
         [
           ['Key', enc(u.key)],
           ['UploadId', u.uploadId],
-          ...ownerNodes(u.ownerId === owner.id ? owner : { id: u.ownerId, displayName: u.ownerId }),
+          ...ownerNodes(owners.get(u.ownerId)!),
           ['StorageClass', u.storageClass],
           ['Initiated', new Date(u.initiated)],
           ['ChecksumAlgorithm', u.checksumAlgorithm],

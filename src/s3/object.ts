@@ -12,7 +12,7 @@ import { commitSingleBlob, singleBlobParts, writeData } from '../storage/object-
 import { buildS3Xml, childList, childText, onlyChildren, parseXml, type XmlNode } from '../xml/xml.js';
 import { mayActOnObject, requireBucket } from './access.js';
 import type { S3Context } from './context.js';
-import { refuseAcl, requestedAclHeaders } from './ownership.js';
+import { newObjectAcl } from './ownership.js';
 import { keysForRead, keysForWrite, primed } from './object-encryption.js';
 import { sseResponseHeaders } from './sse.js';
 import { etagFor } from '../storage/object-keys.js';
@@ -56,8 +56,8 @@ export async function putObject(ctx: S3Context, req: S3Request<ObjectEndpoint>):
   if (req.contentLength === undefined) throw new S3Error('MissingContentLength');
   const storageClass = header(req, 'x-amz-storage-class') ?? 'STANDARD';
   if (storageClass !== 'STANDARD') throw new S3Error('InvalidStorageClass');
-  // An ACL that would share the object is refused, never silently dropped.
-  await refuseAcl(ctx, bucketRecord, requestedAclHeaders(req), 'object');
+  // The object's owner and ACL (Object Ownership); an ACL the bucket refuses is refused before the body is read.
+  const ownership = await newObjectAcl(ctx, req, bucketRecord);
   const headers = storedHeadersFrom(req);
   const userMetadata = userMetadataFrom(req);
   const tags = parseTaggingHeader(header(req, 'x-amz-tagging'));
@@ -95,9 +95,9 @@ export async function putObject(ctx: S3Context, req: S3Request<ObjectEndpoint>):
     parts: singleBlobParts(written, etag),
     multipart: false,
     storageClass,
-    // BucketOwnerEnforced: the bucket owner owns every object, whoever wrote it.
-    ownerId: bucketRecord.ownerId,
+    ownerId: ownership.ownerId,
     encryption: keys.encryption,
+    ...(ownership.acl ? { acl: ownership.acl } : {}),
   };
   await commitSingleBlob(written, () => ctx.metadata.putObject(object, condition));
   const out: Record<string, HeaderValue> = {

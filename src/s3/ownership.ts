@@ -1,147 +1,150 @@
 /**
  * S3 Object Ownership and ACLs: Put/Get/DeleteBucketOwnershipControls,
- * Get/PutBucketAcl, Get/PutObjectAcl, and the ACL check every write that may
- * carry an ACL (CreateBucket, PutObject, CopyObject, CreateMultipartUpload) makes.
+ * Get/PutBucketAcl, Get/PutObjectAcl, and the owner and ACL every write that
+ * may carry an ACL (CreateBucket, PutObject, CopyObject, CreateMultipartUpload)
+ * gives what it creates.
  *
- * Coffer has S3's default since April 2023 and nothing else: ACLs disabled
- * (BucketOwnerEnforced). The bucket owner owns every object, every ACL reads
- * back as the owner's FULL_CONTROL, and a request setting any other ACL fails
- * with 400 AccessControlListNotSupported (InvalidBucketAclWithObjectOwnership on
- * CreateBucket), as S3 answers. ACLs themselves — BucketOwnerPreferred,
- * ObjectWriter, grants — are not implemented: asking for them answers
- * 501 NotImplemented, never a silent success. A bucket whose ownership controls
- * were deleted has ACLs enabled in S3; there too only the owner-full-control ACL
- * (which is what every Coffer ACL is) is accepted, a public ACL meets the public
- * access block (403 AccessDenied) and anything else is 501.
+ * A new bucket has S3's default since April 2023: ACLs disabled
+ * (BucketOwnerEnforced). The bucket owner owns every object, every ACL reads back
+ * as the owner's FULL_CONTROL, stored ACLs grant nothing, and a request setting
+ * any other ACL fails with 400 AccessControlListNotSupported
+ * (InvalidBucketAclWithObjectOwnership on CreateBucket), as S3 answers.
+ *
+ * With ACLs enabled — BucketOwnerPreferred, ObjectWriter, or no setting at all
+ * (after DeleteBucketOwnershipControls, which S3 treats as ObjectWriter) — ACLs
+ * are stored (the bucket's among its configuration documents, an object's in its
+ * record) and grant what S3's ACLs grant (access.ts). Under ObjectWriter the
+ * writing account owns what it writes; under BucketOwnerPreferred the bucket
+ * owner does when the write says `bucket-owner-full-control`. A public ACL meets
+ * the bucket's BlockPublicAcls (403 AccessDenied; on CreateBucket
+ * InvalidBucketAclWithBlockPublicAccessError). Going back to BucketOwnerEnforced
+ * is refused while the bucket's own ACL grants another account or group
+ * (InvalidBucketAclWithObjectOwnership); object ACLs are kept but ignored, and
+ * honoured again if ACLs are enabled again.
  */
+import { ANONYMOUS_CANONICAL_ID } from '../auth/access/index.js';
 import { S3Error } from '../errors/s3-errors.js';
 import type { BucketEndpoint, ObjectEndpoint } from '../http/router.js';
-import { header, type S3Request, type S3Response } from '../http/types.js';
-import type { BucketRecord } from '../metadata/metadata-store.js';
-import { buildS3Xml, childList, childText, onlyChildren, parseXml, type XmlNode } from '../xml/xml.js';
-import { ownerOf, requireBucket } from './access.js';
+import type { S3Request, S3Response } from '../http/types.js';
+import type { AclGrant, BucketRecord, ObjectRecord, StoredAcl } from '../metadata/metadata-store.js';
+import { buildS3Xml, childList, childText, onlyChildren, parseXml } from '../xml/xml.js';
+import { requireBucket } from './access.js';
+import {
+  accessControlPolicyXml,
+  isPrivate,
+  isPublicAcl,
+  parseAccessControlPolicy,
+  privateGrants,
+  requestedAclHeaders,
+  resolveAcl,
+  type RequestedAcl,
+} from './acl.js';
 import type { S3Context } from './context.js';
 import { verifyBodyIntegrity } from './headers.js';
-import { publicAccessBlock } from './public-access-block.js';
+import { NEW_BUCKET_PUBLIC_ACCESS_BLOCK, publicAccessBlock } from './public-access-block.js';
 
 /** The ownership controls' name among the bucket's configuration documents. */
 export const OWNERSHIP_CONTROLS_CONFIG = 'ownershipControls';
+/** The bucket ACL's name among the bucket's configuration documents (absent: `private`). */
+export const BUCKET_ACL_CONFIG = 'acl';
 
 export const OBJECT_OWNERSHIPS = ['BucketOwnerEnforced', 'BucketOwnerPreferred', 'ObjectWriter'] as const;
 export type ObjectOwnership = (typeof OBJECT_OWNERSHIPS)[number];
 
-/** The stored document (JSON). Only BucketOwnerEnforced is ever stored by this version. */
+/** The stored document (JSON). */
 export interface OwnershipControls {
   objectOwnership: ObjectOwnership;
 }
 
-/** What a new bucket gets: ACLs disabled. */
+/** What a new bucket gets unless CreateBucket names another: ACLs disabled. */
 export const NEW_BUCKET_OWNERSHIP_CONTROLS: Readonly<OwnershipControls> = Object.freeze({ objectOwnership: 'BucketOwnerEnforced' });
-
-/** Grantee group URIs that make an ACL public (S3 counts AuthenticatedUsers as public too). */
-const PUBLIC_GROUPS = ['http://acs.amazonaws.com/groups/global/AllUsers', 'http://acs.amazonaws.com/groups/global/AuthenticatedUsers'];
-const PUBLIC_CANNED = new Set(['public-read', 'public-read-write', 'authenticated-read']);
-const GRANT_HEADERS = ['x-amz-grant-full-control', 'x-amz-grant-read', 'x-amz-grant-read-acp', 'x-amz-grant-write', 'x-amz-grant-write-acp'];
-const XSI = 'http://www.w3.org/2001/XMLSchema-instance';
 
 export async function ownershipControls(ctx: S3Context, bucket: string): Promise<OwnershipControls | undefined> {
   const doc = await ctx.metadata.getBucketConfig(bucket, OWNERSHIP_CONTROLS_CONFIG);
   return doc === undefined ? undefined : (JSON.parse(doc) as OwnershipControls);
 }
 
-/** ACLs are disabled unless the bucket's ownership controls were deleted (S3: ObjectWriter then). */
-async function aclsDisabled(ctx: S3Context, bucket: string): Promise<boolean> {
-  return (await ownershipControls(ctx, bucket))?.objectOwnership === 'BucketOwnerEnforced';
+/** The bucket's Object Ownership in effect: without ownership controls S3 has ACLs enabled, as ObjectWriter. */
+export async function objectOwnership(ctx: S3Context, bucket: string): Promise<ObjectOwnership> {
+  return (await ownershipControls(ctx, bucket))?.objectOwnership ?? 'ObjectWriter';
 }
 
-// ---- ACLs as requests state them
-
-/** The ACL a request asks for: a canned ACL, `x-amz-grant-*` headers, or (Put*Acl) an AccessControlPolicy body. */
-export interface RequestedAcl {
-  canned?: string;
-  /** Grant header → its grantees (`id="…"`, `uri="…"`, `emailAddress="…"`). */
-  grants: { permission: string; grantee: { type: 'id' | 'uri' | 'emailAddress'; value: string } }[];
+/** The bucket's ACL grants as stored (its owner's FULL_CONTROL when none is). */
+export async function storedBucketGrants(ctx: S3Context, bucket: BucketRecord): Promise<AclGrant[]> {
+  const doc = await ctx.metadata.getBucketConfig(bucket.name, BUCKET_ACL_CONFIG);
+  return doc === undefined ? privateGrants(bucket.ownerId) : (JSON.parse(doc) as StoredAcl).grants;
 }
 
-function parseGrantees(headerName: string, value: string): RequestedAcl['grants'] {
-  const permission = headerName.slice('x-amz-grant-'.length).toUpperCase().replace(/-/g, '_');
-  return value.split(',').map((part) => {
-    const m = /^\s*(id|uri|emailAddress)\s*=\s*"?([^"]*)"?\s*$/i.exec(part);
-    if (!m) throw new S3Error('InvalidArgument', `Invalid grantee in ${headerName}`, { fields: { ArgumentName: headerName, ArgumentValue: value } });
-    const type = m[1]!.toLowerCase() === 'emailaddress' ? 'emailAddress' : (m[1]!.toLowerCase() as 'id' | 'uri');
-    return { permission, grantee: { type, value: m[2]! } };
-  });
+/** An object's owner and ACL as they count now: with ACLs disabled, the bucket owner's and `private`. */
+export function effectiveObjectAcl(object: ObjectRecord, bucket: BucketRecord, ownership: ObjectOwnership): { ownerId: string; grants: AclGrant[] } {
+  if (ownership === 'BucketOwnerEnforced') return { ownerId: bucket.ownerId, grants: privateGrants(bucket.ownerId) };
+  return { ownerId: object.ownerId, grants: object.acl?.grants ?? privateGrants(object.ownerId) };
 }
 
-/** The ACL headers of a request, or undefined when it names none. */
-export function requestedAclHeaders(req: S3Request): RequestedAcl | undefined {
-  const canned = header(req, 'x-amz-acl');
-  const grants = GRANT_HEADERS.flatMap((name) => {
-    const v = header(req, name);
-    return v === undefined ? [] : parseGrantees(name, v);
-  });
-  if (canned === undefined && grants.length === 0) return undefined;
-  if (canned !== undefined && grants.length > 0) throw new S3Error('InvalidRequest', 'Specifying both Canned ACLs and Header Grants is not allowed');
-  return canned !== undefined ? { canned, grants } : { grants };
-}
-
-function isPublicAcl(acl: RequestedAcl): boolean {
-  if (acl.canned !== undefined && PUBLIC_CANNED.has(acl.canned)) return true;
-  return acl.grants.some((g) => g.grantee.type === 'uri' && PUBLIC_GROUPS.includes(g.grantee.value));
-}
+// ---- ACLs disabled: the only ACLs accepted are those that change nothing
 
 /**
  * Whether the ACL is the bucket owner's full control and nothing else — the one ACL a bucket
  * with ACLs disabled accepts (`bucket-owner-full-control`, or the same said with grants).
- * `private` says the same for an object the bucket owner owns, which every Coffer object is.
+ * `private` says the same for an object the bucket owner owns, which every object then is.
  */
 function isOwnerFullControl(acl: RequestedAcl, ownerId: string, target: 'bucket' | 'object'): boolean {
   if (acl.canned !== undefined) return target === 'object' && (acl.canned === 'bucket-owner-full-control' || acl.canned === 'private');
   return acl.grants.length > 0 && acl.grants.every((g) => g.permission === 'FULL_CONTROL' && g.grantee.type === 'id' && g.grantee.value === ownerId);
 }
 
+/** A request to change an ACL on a bucket with ACLs disabled: fine if it changes nothing, else AccessControlListNotSupported. */
+function refuseWhileDisabled(acl: RequestedAcl, bucket: BucketRecord, target: 'bucket' | 'object'): void {
+  if (!isOwnerFullControl(acl, bucket.ownerId, target)) throw new S3Error('AccessControlListNotSupported');
+}
+
+/** BlockPublicAcls: a public ACL cannot be set (403 AccessDenied), as S3 answers. */
+async function refusePublic(ctx: S3Context, bucket: BucketRecord, grants: readonly AclGrant[]): Promise<void> {
+  if (isPublicAcl(grants) && (await publicAccessBlock(ctx, bucket.name))?.blockPublicAcls) throw new S3Error('AccessDenied');
+}
+
+// ---- writes that create
+
 /**
- * The check a write carrying an ACL makes (PutObject, CopyObject, CreateMultipartUpload,
- * PutObjectAcl, PutBucketAcl): returns when the ACL changes nothing, else throws what S3 answers.
+ * The owner and ACL of an object a write creates (PutObject, CopyObject's destination,
+ * CreateMultipartUpload for Complete), from the bucket's Object Ownership and the request's
+ * ACL headers. Throws what S3 answers for an ACL the bucket does not accept.
  */
-export async function refuseAcl(ctx: S3Context, bucket: BucketRecord, acl: RequestedAcl | undefined, target: 'bucket' | 'object'): Promise<void> {
-  if (acl === undefined || isOwnerFullControl(acl, bucket.ownerId, target)) return;
-  if (await aclsDisabled(ctx, bucket.name)) throw new S3Error('AccessControlListNotSupported');
-  // ACLs enabled: `private` is the ACL the bucket (and every object) already has.
-  if (acl.canned === 'private') return;
-  if (isPublicAcl(acl) && (await publicAccessBlock(ctx, bucket.name))?.blockPublicAcls) throw new S3Error('AccessDenied');
-  throw new S3Error('NotImplemented', 'ACLs other than the bucket owner\'s full control are not implemented by this Coffer version.');
+export async function newObjectAcl(ctx: S3Context, req: S3Request, bucket: BucketRecord): Promise<{ ownerId: string; acl?: StoredAcl }> {
+  const requested = requestedAclHeaders(req);
+  const ownership = await objectOwnership(ctx, bucket.name);
+  if (ownership === 'BucketOwnerEnforced') {
+    if (requested) refuseWhileDisabled(requested, bucket, 'object');
+    return { ownerId: bucket.ownerId };
+  }
+  const writerId = req.principal?.accountId ?? ANONYMOUS_CANONICAL_ID;
+  const ownerId = ownership === 'BucketOwnerPreferred' && requested?.canned === 'bucket-owner-full-control' ? bucket.ownerId : writerId;
+  if (!requested) return { ownerId };
+  const grants = await resolveAcl(ctx, requested, { target: 'object', ownerId, bucketOwnerId: bucket.ownerId });
+  await refusePublic(ctx, bucket, grants);
+  return isPrivate(grants, ownerId) ? { ownerId } : { ownerId, acl: { grants } };
 }
 
-/** The ACL of a new bucket (CreateBucket's x-amz-acl / x-amz-grant-*): with ACLs disabled, only `private`. */
-export function refuseCreateBucketAcl(req: S3Request, ownerId: string): void {
-  const acl = requestedAclHeaders(req);
-  if (acl === undefined || acl.canned === 'private' || (acl.canned === undefined && isOwnerFullControl(acl, ownerId, 'bucket'))) return;
-  throw new S3Error('InvalidBucketAclWithObjectOwnership');
+/**
+ * The ownership controls and ACL documents of a new bucket (CreateBucket's
+ * x-amz-object-ownership, x-amz-acl and x-amz-grant-*), to be written with it.
+ */
+export async function newBucketConfigs(ctx: S3Context, req: S3Request, ownership: ObjectOwnership, ownerId: string): Promise<Record<string, string>> {
+  const requested = requestedAclHeaders(req);
+  const configs: Record<string, string> = { [OWNERSHIP_CONTROLS_CONFIG]: JSON.stringify({ objectOwnership: ownership } satisfies OwnershipControls) };
+  if (!requested) return configs;
+  if (ownership === 'BucketOwnerEnforced') {
+    if (requested.canned === 'private' || (requested.canned === undefined && isOwnerFullControl(requested, ownerId, 'bucket'))) return configs;
+    throw new S3Error('InvalidBucketAclWithObjectOwnership');
+  }
+  const grants = await resolveAcl(ctx, requested, { target: 'bucket', ownerId, bucketOwnerId: ownerId });
+  // A new bucket blocks public ACLs (S3's default since April 2023): a public one cannot come with it.
+  if (isPublicAcl(grants) && NEW_BUCKET_PUBLIC_ACCESS_BLOCK.blockPublicAcls) throw new S3Error('InvalidBucketAclWithBlockPublicAccessError');
+  if (!isPrivate(grants, ownerId)) configs[BUCKET_ACL_CONFIG] = JSON.stringify({ grants } satisfies StoredAcl);
+  return configs;
 }
 
-/** An AccessControlPolicy body (PutBucketAcl, PutObjectAcl) as grants. */
-function parseAccessControlPolicy(body: string): RequestedAcl {
-  const root = parseXml(body, 'AccessControlPolicy');
-  onlyChildren(root, ['Owner', 'AccessControlList']);
-  const lists = childList(root, 'AccessControlList');
-  if (lists.length !== 1) throw new S3Error('MalformedACLError');
-  onlyChildren(lists[0]!, ['Grant']);
-  const grants = childList(lists[0]!, 'Grant').map((g) => {
-    const grantee = childList(g, 'Grantee')[0];
-    const permission = childText(g, 'Permission')?.trim();
-    if (!grantee || permission === undefined || !['FULL_CONTROL', 'READ', 'READ_ACP', 'WRITE', 'WRITE_ACP'].includes(permission)) {
-      throw new S3Error('MalformedACLError');
-    }
-    const id = childText(grantee, 'ID')?.trim();
-    const uri = childText(grantee, 'URI')?.trim();
-    const email = childText(grantee, 'EmailAddress')?.trim();
-    const who = id !== undefined ? { type: 'id' as const, value: id } : uri !== undefined ? { type: 'uri' as const, value: uri } : email !== undefined ? { type: 'emailAddress' as const, value: email } : undefined;
-    if (!who) throw new S3Error('MalformedACLError');
-    return { permission, grantee: who };
-  });
-  return { grants };
-}
+// ---- Get/Put*Acl
 
 /** The ACL a Put*Acl request states, from its headers or its body (not both). */
 async function aclOfPutAclRequest(req: S3Request): Promise<RequestedAcl> {
@@ -156,31 +159,42 @@ async function aclOfPutAclRequest(req: S3Request): Promise<RequestedAcl> {
   return fromHeaders;
 }
 
-/** The one ACL every Coffer bucket and object has: its owner's full control. */
-async function ownerFullControlXml(ctx: S3Context, ownerId: string): Promise<string> {
-  const owner = await ownerOf(ctx, ownerId);
-  const ownerNodes: XmlNode[] = [['ID', owner.id], ['DisplayName', owner.displayName]];
-  return buildS3Xml('AccessControlPolicy', [
-    ['Owner', ownerNodes],
-    ['AccessControlList', [['Grant', [['Grantee', ownerNodes, { 'xmlns:xsi': XSI, 'xsi:type': 'CanonicalUser' }], ['Permission', 'FULL_CONTROL']]]]],
-  ]);
+/** The grants a Put*Acl request sets on a resource owned by `ownerId`; a body naming another owner is AccessDenied (an ACL cannot give a resource away). */
+async function grantsOfPutAcl(ctx: S3Context, requested: RequestedAcl, resource: { target: 'bucket' | 'object'; ownerId: string; bucket: BucketRecord }): Promise<AclGrant[]> {
+  if (requested.ownerId !== undefined && requested.ownerId !== resource.ownerId) throw new S3Error('AccessDenied');
+  const grants = await resolveAcl(ctx, requested, { target: resource.target, ownerId: resource.ownerId, bucketOwnerId: resource.bucket.ownerId });
+  await refusePublic(ctx, resource.bucket, grants);
+  return grants;
 }
 
-// ---- handlers
+function xmlResponse(body: string): S3Response {
+  return { status: 200, headers: { 'content-type': 'application/xml' }, body };
+}
 
 export async function getBucketAcl(ctx: S3Context, req: S3Request<BucketEndpoint>): Promise<S3Response> {
   const bucket = await requireBucket(ctx, req, req.endpoint.bucket);
-  return { status: 200, headers: { 'content-type': 'application/xml' }, body: await ownerFullControlXml(ctx, bucket.ownerId) };
+  const enforced = (await objectOwnership(ctx, bucket.name)) === 'BucketOwnerEnforced';
+  const grants = enforced ? privateGrants(bucket.ownerId) : await storedBucketGrants(ctx, bucket);
+  return xmlResponse(await accessControlPolicyXml(ctx, bucket.ownerId, grants));
 }
 
 export async function putBucketAcl(ctx: S3Context, req: S3Request<BucketEndpoint>): Promise<S3Response> {
   const bucket = await requireBucket(ctx, req, req.endpoint.bucket);
-  await refuseAcl(ctx, bucket, await aclOfPutAclRequest(req), 'bucket');
-  // The bucket's ACL already is its owner's full control: nothing to store.
+  const requested = await aclOfPutAclRequest(req);
+  if ((await objectOwnership(ctx, bucket.name)) === 'BucketOwnerEnforced') {
+    if (requested.ownerId !== undefined && requested.ownerId !== bucket.ownerId) throw new S3Error('AccessDenied');
+    refuseWhileDisabled(requested, bucket, 'bucket');
+    return { status: 200 }; // the bucket's ACL already is its owner's full control
+  }
+  const grants = await grantsOfPutAcl(ctx, requested, { target: 'bucket', ownerId: bucket.ownerId, bucket });
+  const stored = isPrivate(grants, bucket.ownerId)
+    ? (await ctx.metadata.deleteBucketConfig(bucket.name, BUCKET_ACL_CONFIG), true)
+    : await ctx.metadata.putBucketConfig(bucket.name, BUCKET_ACL_CONFIG, JSON.stringify({ grants } satisfies StoredAcl));
+  if (!stored) throw new S3Error('NoSuchBucket', undefined, { fields: { BucketName: bucket.name } });
   return { status: 200 };
 }
 
-async function requireObject(ctx: S3Context, req: S3Request<ObjectEndpoint>) {
+async function requireObject(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<ObjectRecord> {
   const v = req.query.get('versionId');
   if (v !== null && v !== 'null') throw new S3Error('InvalidArgument', 'Invalid version id specified', { fields: { ArgumentName: 'versionId', ArgumentValue: v } });
   const object = await ctx.metadata.getObject(req.endpoint.bucket, req.endpoint.key);
@@ -189,17 +203,31 @@ async function requireObject(ctx: S3Context, req: S3Request<ObjectEndpoint>) {
 }
 
 export async function getObjectAcl(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
-  await requireBucket(ctx, req, req.endpoint.bucket);
+  const bucket = await requireBucket(ctx, req, req.endpoint.bucket);
   const object = await requireObject(ctx, req);
-  return { status: 200, headers: { 'content-type': 'application/xml' }, body: await ownerFullControlXml(ctx, object.ownerId) };
+  const { ownerId, grants } = effectiveObjectAcl(object, bucket, await objectOwnership(ctx, bucket.name));
+  return xmlResponse(await accessControlPolicyXml(ctx, ownerId, grants));
 }
 
 export async function putObjectAcl(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
   const bucket = await requireBucket(ctx, req, req.endpoint.bucket);
-  await requireObject(ctx, req);
-  await refuseAcl(ctx, bucket, await aclOfPutAclRequest(req), 'object');
+  const object = await requireObject(ctx, req);
+  const requested = await aclOfPutAclRequest(req);
+  if ((await objectOwnership(ctx, bucket.name)) === 'BucketOwnerEnforced') {
+    if (requested.ownerId !== undefined && requested.ownerId !== bucket.ownerId) throw new S3Error('AccessDenied');
+    refuseWhileDisabled(requested, bucket, 'object');
+    return { status: 200 };
+  }
+  const grants = await grantsOfPutAcl(ctx, requested, { target: 'object', ownerId: object.ownerId, bucket });
+  const acl = isPrivate(grants, object.ownerId) ? undefined : { grants };
+  const result = await ctx.metadata.setObjectAcl(bucket.name, object.key, { etag: object.etag, lastModified: object.lastModified }, acl);
+  if (result === 'missing') throw new S3Error('NoSuchKey', undefined, { fields: { Key: object.key } });
+  // Overwritten since it was read (and authorized): the ACL was meant for the object that is gone.
+  if (result === 'changed') throw new S3Error('OperationAborted');
   return { status: 200 };
 }
+
+// ---- ownership controls
 
 function ownershipControlsXml(controls: OwnershipControls): string {
   return buildS3Xml('OwnershipControls', [['Rule', [['ObjectOwnership', controls.objectOwnership]]]]);
@@ -216,18 +244,17 @@ export function parseOwnershipControls(body: string): OwnershipControls {
   return { objectOwnership: value as ObjectOwnership };
 }
 
-/** ACLs enabled (BucketOwnerPreferred, ObjectWriter) would need ACLs, which this version does not have. */
-export function refuseAclsEnabled(ownership: string): void {
-  if (ownership === 'BucketOwnerEnforced') return;
-  throw new S3Error('NotImplemented', `Object ownership ${ownership} (ACLs enabled) is not implemented by this Coffer version; only BucketOwnerEnforced is.`);
-}
-
 export async function putBucketOwnershipControls(ctx: S3Context, req: S3Request<BucketEndpoint>): Promise<S3Response> {
   const bucket = await requireBucket(ctx, req, req.endpoint.bucket);
   const body = await req.readBody(64 * 1024);
   await verifyBodyIntegrity(req, body, { required: true });
   const controls = parseOwnershipControls(body.toString('utf8'));
-  refuseAclsEnabled(controls.objectOwnership);
+  if (controls.objectOwnership === 'BucketOwnerEnforced') {
+    // S3 will not disable ACLs while the bucket's ACL grants access outside the owner's account:
+    // that access would vanish silently. Object ACLs just stop counting.
+    const grants = await storedBucketGrants(ctx, bucket);
+    if (grants.some((g) => g.grantee.type !== 'CanonicalUser' || g.grantee.id !== bucket.ownerId)) throw new S3Error('InvalidBucketAclWithObjectOwnership');
+  }
   if (!(await ctx.metadata.putBucketConfig(bucket.name, OWNERSHIP_CONTROLS_CONFIG, JSON.stringify(controls)))) {
     throw new S3Error('NoSuchBucket', undefined, { fields: { BucketName: bucket.name } });
   }
@@ -238,7 +265,7 @@ export async function getBucketOwnershipControls(ctx: S3Context, req: S3Request<
   const bucket = await requireBucket(ctx, req, req.endpoint.bucket);
   const controls = await ownershipControls(ctx, bucket.name);
   if (!controls) throw new S3Error('OwnershipControlsNotFoundError', undefined, { fields: { BucketName: bucket.name } });
-  return { status: 200, headers: { 'content-type': 'application/xml' }, body: ownershipControlsXml(controls) };
+  return xmlResponse(ownershipControlsXml(controls));
 }
 
 export async function deleteBucketOwnershipControls(ctx: S3Context, req: S3Request<BucketEndpoint>): Promise<S3Response> {

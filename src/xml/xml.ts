@@ -42,7 +42,7 @@ export function buildS3Xml(name: string, children: XmlNode[]): string {
   return buildXml([name, children, { xmlns: S3_XMLNS }]);
 }
 
-const parser = new XMLParser({
+const PARSER_OPTIONS = {
   ignoreAttributes: true,
   removeNSPrefix: true,
   parseTagValue: false,
@@ -52,12 +52,25 @@ const parser = new XMLParser({
   processEntities: false,
   ignoreDeclaration: true,
   isArray: () => true,
+} as const;
+const parser = new XMLParser(PARSER_OPTIONS);
+
+/** Attributes are read only for the documents that carry meaning in them (ACL grantees' `xsi:type`). */
+const ATTRIBUTE_PREFIX = '@_';
+const attributeParser = new XMLParser({
+  ...PARSER_OPTIONS,
+  ignoreAttributes: false,
+  attributeNamePrefix: ATTRIBUTE_PREFIX,
+  parseAttributeValue: false,
+  isArray: (_name: string, _path: unknown, _leaf: boolean, isAttribute: boolean) => !isAttribute,
 });
 
 /** A parsed element: its text and its children by name (every child is a list, in order). */
 export interface XmlElement {
   text: string;
   children: Map<string, XmlElement[]>;
+  /** Attributes without namespace prefix (`xsi:type` is `type`); filled only by `parseXml(…, { attributes: true })`. */
+  attributes: Map<string, string>;
 }
 
 const NAMED_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
@@ -79,31 +92,36 @@ function decodeEntities(text: string): string {
 
 function toElement(raw: unknown): XmlElement {
   const children = new Map<string, XmlElement[]>();
+  const attributes = new Map<string, string>();
   let text = '';
-  if (typeof raw === 'string') return { text: decodeEntities(raw), children };
+  if (typeof raw === 'string') return { text: decodeEntities(raw), children, attributes };
   if (raw && typeof raw === 'object') {
     for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
       if (k === '#text') {
         text = decodeEntities(Array.isArray(v) ? v.join('') : String(v));
         continue;
       }
+      if (k.startsWith(ATTRIBUTE_PREFIX)) {
+        attributes.set(k.slice(ATTRIBUTE_PREFIX.length), decodeEntities(String(v)));
+        continue;
+      }
       const list = Array.isArray(v) ? v : [v];
       children.set(k, list.map(toElement));
     }
   }
-  return { text, children };
+  return { text, children, attributes };
 }
 
 /**
  * Parses an XML request body and returns its root element, checking the root's
  * name. Anything not well-formed is `MalformedXML`, as S3 answers.
  */
-export function parseXml(body: string, rootName: string): XmlElement {
+export function parseXml(body: string, rootName: string, options: { attributes?: boolean } = {}): XmlElement {
   if (body.trim() === '') throw new S3Error('MalformedXML');
   if (XMLValidator.validate(body) !== true) throw new S3Error('MalformedXML');
   let doc: unknown;
   try {
-    doc = parser.parse(body);
+    doc = (options.attributes ? attributeParser : parser).parse(body);
   } catch {
     throw new S3Error('MalformedXML');
   }

@@ -129,6 +129,42 @@ export function metadataStoreContract(factory: StoreFactory): void {
       assert.deepEqual(await store.takeGarbage(1000).then((ids) => ids.filter((id) => before!.parts.some((p) => p.blobId === id))), [], 'no blob queued');
     });
 
+    test('object_acls_round_trip_with_objects_and_uploads', async () => {
+      const b = await fresh();
+      const acl = { grants: [{ grantee: { type: 'CanonicalUser' as const, id: 'writer' }, permission: 'FULL_CONTROL' as const }, { grantee: { type: 'Group' as const, uri: 'http://acs.amazonaws.com/groups/global/AllUsers' }, permission: 'READ' as const }] };
+      await store.putObject({ ...obj(b, 'k'), ownerId: 'writer', acl });
+      assert.deepEqual((await store.getObject(b, 'k'))?.acl, acl);
+      assert.deepEqual((await store.listObjects(b, { prefix: '', limit: 10 }))[0]?.acl, acl);
+      // Replacing the object replaces its ACL: a new object without one has none.
+      await store.putObject(obj(b, 'k', ['b-k2']));
+      assert.equal((await store.getObject(b, 'k'))?.acl, undefined);
+      await store.createUpload({ ...upload(b, 'm', '00000002-acl'), ownerId: 'writer', acl });
+      assert.deepEqual((await store.getUpload('00000002-acl'))?.acl, acl);
+      await store.putPart({ uploadId: '00000002-acl', partNumber: 1, blobId: 'b-acl-1', size: 10, etag: 'p', lastModified: 1 });
+      await store.completeUpload('00000002-acl', { ...obj(b, 'm', ['b-acl-1']), ownerId: 'writer', acl });
+      assert.deepEqual((await store.getObject(b, 'm'))?.acl, acl);
+      await store.garbageCollected(await garbage(store));
+    });
+
+    test('set_object_acl_is_compare_and_set_on_the_object_and_keeps_everything_else', async () => {
+      const b = await fresh();
+      const acl = { grants: [{ grantee: { type: 'CanonicalUser' as const, id: 'other' }, permission: 'READ' as const }] };
+      await store.putObject({ ...obj(b, 'k', ['b-sa'], 'e1'), tags: [['t', 'v']] });
+      const before = (await store.getObject(b, 'k'))!;
+      const same = { etag: before.etag, lastModified: before.lastModified };
+      assert.equal(await store.setObjectAcl(b, 'k', same, acl), 'updated');
+      assert.deepEqual(await store.getObject(b, 'k'), { ...before, acl });
+      assert.equal(await store.setObjectAcl(b, 'k', { ...same, etag: 'e0' }, undefined), 'changed', 'another object by ETag');
+      assert.equal(await store.setObjectAcl(b, 'k', { ...same, lastModified: same.lastModified + 1 }, undefined), 'changed', 'another object by time');
+      assert.deepEqual((await store.getObject(b, 'k'))?.acl, acl, 'a refused update changes nothing');
+      // undefined goes back to the implicit private ACL: nothing stored.
+      assert.equal(await store.setObjectAcl(b, 'k', same, undefined), 'updated');
+      assert.deepEqual(await store.getObject(b, 'k'), before);
+      assert.equal('acl' in (await store.getObject(b, 'k'))!, false);
+      assert.equal(await store.setObjectAcl(b, 'missing', same, acl), 'missing');
+      assert.deepEqual(await store.takeGarbage(1000).then((ids) => ids.filter((id) => id === 'b-sa')), [], 'no blob queued');
+    });
+
     test('bucket_with_upload_is_not_empty', async () => {
       const b = await fresh();
       await store.createUpload(upload(b, 'k', '00000001-a'));

@@ -1,9 +1,10 @@
 /**
- * S3 Object Ownership and ACLs with @aws-sdk/client-s3: new buckets have ACLs
- * disabled (BucketOwnerEnforced), every ACL write but the owner's full control
- * is AccessControlListNotSupported, ACLs read back as the owner's FULL_CONTROL,
- * Put/Get/DeleteBucketOwnershipControls, and what a bucket whose ownership
- * controls were deleted (ACLs enabled in S3, not implemented here) answers.
+ * S3 Object Ownership with @aws-sdk/client-s3: new buckets have ACLs disabled
+ * (BucketOwnerEnforced), every ACL write but the owner's full control is
+ * AccessControlListNotSupported, ACLs read back as the owner's FULL_CONTROL,
+ * Put/Get/DeleteBucketOwnershipControls, and what enabling ACLs (another
+ * setting, or none after DeleteBucketOwnershipControls) changes. ACLs
+ * themselves are acl.test.ts's.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -74,15 +75,21 @@ describe('object ownership and ACLs', () => {
     await s3.send(new CreateBucketCommand({ Bucket: 'acl-private', ACL: 'private', ObjectOwnership: 'BucketOwnerEnforced' }));
   });
 
-  test('CreateBucket_and_PutBucketOwnershipControls_with_ACLs_enabled_are_NotImplemented', async () => {
+  test('CreateBucket_and_PutBucketOwnershipControls_enable_ACLs_with_BucketOwnerPreferred_or_ObjectWriter', async () => {
     for (const ObjectOwnership of ['ObjectWriter', 'BucketOwnerPreferred'] as const) {
-      const err = await expectS3Error(s3.send(new CreateBucketCommand({ Bucket: 'acl-writer', ObjectOwnership })), 'NotImplemented', 501);
-      assert.match(err.message, new RegExp(ObjectOwnership));
-      await expectS3Error(s3.send(new PutBucketOwnershipControlsCommand({ Bucket: 'owned', OwnershipControls: { Rules: [{ ObjectOwnership }] } })), 'NotImplemented', 501);
+      const Bucket = `acl-${ObjectOwnership.toLowerCase()}`;
+      await s3.send(new CreateBucketCommand({ Bucket, ObjectOwnership }));
+      assert.deepEqual((await s3.send(new GetBucketOwnershipControlsCommand({ Bucket }))).OwnershipControls?.Rules, [{ ObjectOwnership }]);
+      // ACLs are enabled: `private` is an ACL like any other now, no longer refused.
+      await s3.send(new PutBucketAclCommand({ Bucket, ACL: 'private' }));
     }
-    await expectS3Error(s3.send(new GetBucketAclCommand({ Bucket: 'acl-writer' })), 'NoSuchBucket', 404);
-    const out = await s3.send(new GetBucketOwnershipControlsCommand({ Bucket: 'owned' }));
-    assert.deepEqual(out.OwnershipControls?.Rules, [{ ObjectOwnership: 'BucketOwnerEnforced' }], 'the refused setting changed nothing');
+    await expectS3Error(s3.send(new CreateBucketCommand({ Bucket: 'acl-bad-ownership', ObjectOwnership: 'Everyone' as never })), 'InvalidArgument', 400);
+    const Bucket = 'ownership-round-trip';
+    await s3.send(new CreateBucketCommand({ Bucket }));
+    for (const ObjectOwnership of ['ObjectWriter', 'BucketOwnerPreferred', 'BucketOwnerEnforced'] as const) {
+      await s3.send(new PutBucketOwnershipControlsCommand({ Bucket, OwnershipControls: { Rules: [{ ObjectOwnership }] } }));
+      assert.deepEqual((await s3.send(new GetBucketOwnershipControlsCommand({ Bucket }))).OwnershipControls?.Rules, [{ ObjectOwnership }]);
+    }
   });
 
   test('GetBucketAcl_and_GetObjectAcl_show_the_owner_full_control', async () => {
@@ -113,7 +120,7 @@ describe('object ownership and ACLs', () => {
     assert.equal(out.Grants?.length, 1, 'nothing was shared');
   });
 
-  test('DeleteBucketOwnershipControls_then_ACL_requests_meet_the_public_access_block_or_NotImplemented', async () => {
+  test('DeleteBucketOwnershipControls_enables_ACLs_as_ObjectWriter_and_BucketOwnerEnforced_disables_them_again', async () => {
     const Bucket = 'acls-enabled';
     await s3.send(new CreateBucketCommand({ Bucket }));
     await s3.send(new PutObjectCommand({ Bucket, Key: 'obj', Body: 'x' }));
@@ -123,18 +130,21 @@ describe('object ownership and ACLs', () => {
     await expectS3Error(s3.send(new PutObjectCommand({ Bucket, Key: 'p', Body: 'x', ACL: 'public-read' })), 'AccessDenied', 403);
     await expectS3Error(s3.send(new PutObjectAclCommand({ Bucket, Key: 'obj', ACL: 'public-read' })), 'AccessDenied', 403);
     await expectS3Error(s3.send(new PutBucketAclCommand({ Bucket, GrantRead: ALL_USERS })), 'AccessDenied', 403);
-    // Without the block, a real ACL would have to be stored and evaluated: not implemented, never ignored.
+    // Without the block, ACLs are stored and read back.
     await s3.send(new DeletePublicAccessBlockCommand({ Bucket }));
-    const err = await expectS3Error(s3.send(new PutObjectCommand({ Bucket, Key: 'p', Body: 'x', ACL: 'public-read' })), 'NotImplemented', 501);
-    assert.match(err.message, /ACL/);
-    await expectS3Error(s3.send(new PutObjectCommand({ Bucket, Key: 'p', Body: 'x', GrantRead: `id="${'1'.repeat(64)}"` })), 'NotImplemented', 501);
-    await expectS3Error(s3.send(new PutBucketAclCommand({ Bucket, ACL: 'public-read' })), 'NotImplemented', 501);
-    // The ACL every Coffer bucket and object has is accepted.
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'p', Body: 'x', ACL: 'public-read' }));
+    assert.equal((await s3.send(new GetObjectAclCommand({ Bucket, Key: 'p' }))).Grants?.length, 2);
+    await s3.send(new PutBucketAclCommand({ Bucket, ACL: 'public-read' }));
+    assert.equal((await s3.send(new GetBucketAclCommand({ Bucket }))).Grants?.length, 2);
+    // S3 will not disable ACLs while the bucket's own ACL grants others…
+    const enforced = { Bucket, OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' as const }] } };
+    await expectS3Error(s3.send(new PutBucketOwnershipControlsCommand(enforced)), 'InvalidBucketAclWithObjectOwnership', 400);
+    await expectS3Error(s3.send(new GetBucketOwnershipControlsCommand({ Bucket })), 'OwnershipControlsNotFoundError', 404);
+    // …but does once it is private again; the objects' ACLs then read back as the owner's alone.
     await s3.send(new PutBucketAclCommand({ Bucket, ACL: 'private' }));
-    await s3.send(new PutObjectCommand({ Bucket, Key: 'q', Body: 'x', ACL: 'private' }));
-    assert.equal((await s3.send(new GetObjectAclCommand({ Bucket, Key: 'q' }))).Grants?.[0]?.Grantee?.ID, ownerId);
-    // Ownership controls can be put back.
-    await s3.send(new PutBucketOwnershipControlsCommand({ Bucket, OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] } }));
+    await s3.send(new PutBucketOwnershipControlsCommand(enforced));
+    const acl = await s3.send(new GetObjectAclCommand({ Bucket, Key: 'p' }));
+    assert.deepEqual(acl.Grants?.map((g) => [g.Grantee?.ID, g.Permission]), [[ownerId, 'FULL_CONTROL']]);
     await expectS3Error(s3.send(new PutObjectCommand({ Bucket, Key: 'p', Body: 'x', ACL: 'public-read' })), 'AccessControlListNotSupported', 400);
   });
 });

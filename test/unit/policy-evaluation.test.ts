@@ -6,8 +6,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
+  ALL_USERS_GROUP,
+  ANONYMOUS_CANONICAL_ID,
+  AUTHENTICATED_USERS_GROUP,
   authorize,
   conditionContext,
+  type AclInput,
   evaluateCondition,
   isPublicPolicy,
   parsePolicy,
@@ -323,4 +327,52 @@ describe('authorize', () => {
     );
     assert.equal(isPublicPolicy(bucketPolicy([{ Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::b/*' }])), false);
   });
+});
+
+describe('authorize with S3 ACLs', () => {
+  const get = { action: 's3:GetObject', resource: 'arn:aws:s3:::b/k', context: conditionContext({}) };
+  const read = (...grantees: AclInput['grants'][number]['grantee'][]): AclInput => ({ grants: grantees.map((grantee) => ({ grantee, permission: 'READ' })), permission: 'READ' });
+  const toB = read({ type: 'CanonicalUser', id: rootB.canonicalId });
+  const allow = identityPolicy([{ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }]);
+  const rows: [string, Parameters<typeof authorize>[0], 'Allow' | 'Deny' | 'ImplicitDeny'][] = [
+    ['grant_to_an_account_lets_its_root_in', { request: { caller: rootB, ...get }, identityPolicies: [], acl: toB, resourceAccount: A }, 'Allow'],
+    ['grant_to_an_account_lets_its_users_in_only_with_their_own_policy', { request: { caller: bobB, ...get }, identityPolicies: [], acl: toB, resourceAccount: A }, 'ImplicitDeny'],
+    ['grant_to_an_account_and_the_users_policy', { request: { caller: bobB, ...get }, identityPolicies: [allow], acl: toB, resourceAccount: A }, 'Allow'],
+    ['grant_of_another_permission_grants_nothing', { request: { caller: rootB, ...get }, identityPolicies: [], acl: { ...toB, permission: 'READ_ACP' }, resourceAccount: A }, 'ImplicitDeny'],
+    [
+      'full_control_holds_every_permission',
+      { request: { caller: rootB, ...get }, identityPolicies: [], acl: { grants: [{ grantee: { type: 'CanonicalUser', id: rootB.canonicalId }, permission: 'FULL_CONTROL' }], permission: 'READ' }, resourceAccount: A },
+      'Allow',
+    ],
+    ['the_owner_grant_does_not_let_the_owner_accounts_users_in', { request: { caller: aliceA, ...get }, identityPolicies: [], acl: read({ type: 'CanonicalUser', id: rootA.canonicalId }), resourceAccount: A }, 'ImplicitDeny'],
+    ['all_users_includes_anonymous', { request: { caller: undefined, ...get }, identityPolicies: [], acl: read({ type: 'Group', uri: ALL_USERS_GROUP }), resourceAccount: A }, 'Allow'],
+    ['all_users_lets_a_same_account_user_in', { request: { caller: aliceA, ...get }, identityPolicies: [], acl: read({ type: 'Group', uri: ALL_USERS_GROUP }), resourceAccount: A }, 'Allow'],
+    ['authenticated_users_excludes_anonymous', { request: { caller: undefined, ...get }, identityPolicies: [], acl: read({ type: 'Group', uri: AUTHENTICATED_USERS_GROUP }), resourceAccount: A }, 'ImplicitDeny'],
+    ['authenticated_users_includes_another_accounts_root', { request: { caller: rootB, ...get }, identityPolicies: [], acl: read({ type: 'Group', uri: AUTHENTICATED_USERS_GROUP }), resourceAccount: A }, 'Allow'],
+    ['anonymous_canonical_user_is_the_unsigned_caller', { request: { caller: undefined, ...get }, identityPolicies: [], acl: read({ type: 'CanonicalUser', id: ANONYMOUS_CANONICAL_ID }), resourceAccount: A }, 'Allow'],
+    [
+      'a_deny_only_policy_denies_what_the_acl_grants',
+      {
+        request: { caller: rootB, ...get },
+        identityPolicies: [],
+        acl: toB,
+        denyOnlyPolicies: [bucketPolicy([{ Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::b/*' }])],
+        resourceAccount: A,
+      },
+      'Deny',
+    ],
+    [
+      'a_deny_only_policy_grants_nothing',
+      {
+        request: { caller: rootB, ...get },
+        identityPolicies: [],
+        denyOnlyPolicies: [bucketPolicy([{ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::b/*' }])],
+        resourceAccount: A,
+      },
+      'ImplicitDeny',
+    ],
+  ];
+  for (const [name, input, expected] of rows) {
+    test(name, () => assert.equal(authorize(input).effect, expected));
+  }
 });

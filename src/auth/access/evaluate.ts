@@ -1,10 +1,11 @@
 /**
  * Policy evaluation as AWS does it: an explicit Deny anywhere wins; within one
- * account an Allow from the identity policies or from the resource policy is
- * enough; across accounts both sides must allow; anonymous callers get only
- * what a resource policy grants to `*`. The owner account's root always has
- * access to its own resources (a Deny still binds it, except for managing the
- * resource policy itself, so an owner cannot lock itself out).
+ * account an Allow from the identity policies or from the resource side (the
+ * resource policy, or an S3 ACL grant) is enough; across accounts both sides
+ * must allow; anonymous callers get only what the resource side grants to
+ * everyone. The owner account's root always has access to its own resources (a
+ * Deny still binds it, except for managing the resource policy itself, so an
+ * owner cannot lock itself out).
  * Pure: no I/O, no clock (aws:CurrentTime comes in with the context).
  */
 import { BlockList, isIPv4 } from 'node:net';
@@ -36,10 +37,30 @@ export interface AccessRequest {
   context: ConditionContext;
 }
 
+/** S3's predefined ACL groups. */
+export const ALL_USERS_GROUP = 'http://acs.amazonaws.com/groups/global/AllUsers';
+export const AUTHENTICATED_USERS_GROUP = 'http://acs.amazonaws.com/groups/global/AuthenticatedUsers';
+export const LOG_DELIVERY_GROUP = 'http://acs.amazonaws.com/groups/s3/LogDelivery';
+/** The canonical user id S3 gives the sender of an unsigned request (the owner of what it writes). */
+export const ANONYMOUS_CANONICAL_ID = '65a011a29cdf8ec533ec3d1ccaae921c';
+
+export type AclPermission = 'FULL_CONTROL' | 'READ' | 'WRITE' | 'READ_ACP' | 'WRITE_ACP';
+export type AclGrantee = { type: 'CanonicalUser'; id: string } | { type: 'Group'; uri: string };
+
+/** An S3 ACL on the resource side: its grants, and the permission the request's action needs. */
+export interface AclInput {
+  grants: readonly { grantee: AclGrantee; permission: AclPermission }[];
+  permission: AclPermission;
+}
+
 export interface AccessInput {
   request: AccessRequest;
   identityPolicies: readonly Policy[];
   resourcePolicy?: Policy | undefined;
+  /** Policies whose Deny statements bind the request but whose Allows grant nothing here (a bucket policy, for another account's object). */
+  denyOnlyPolicies?: readonly Policy[];
+  /** The resource's ACL, a resource-side grant like the resource policy (S3 buckets and objects with ACLs enabled). */
+  acl?: AclInput | undefined;
   /** The account owning the resource; undefined when there is none yet (CreateBucket) or it is the caller's own (IAM). */
   resourceAccount?: string | undefined;
   /** Actions the owner account's root may do even against an explicit Deny (managing the bucket policy). */
@@ -100,6 +121,33 @@ function matchPrincipal(spec: PrincipalSpec, caller: CallerIdentity | undefined)
     }
   }
   for (const c of spec.canonical) if (c === caller.canonicalId && caller.isRoot) return 'direct';
+  return best;
+}
+
+/**
+ * Whom an ACL grantee names. A canonical user id is an account: its root directly, its users
+ * only as the account delegates (identity policies), as for an account named in a policy.
+ * AllUsers is everyone, anonymous callers too; AuthenticatedUsers every signed request.
+ */
+function matchGrantee(grantee: AclGrantee, caller: CallerIdentity | undefined): PrincipalMatch {
+  if (grantee.type === 'Group') {
+    if (grantee.uri === ALL_USERS_GROUP) return 'direct';
+    return grantee.uri === AUTHENTICATED_USERS_GROUP && caller ? 'direct' : 'none';
+  }
+  if (!caller) return grantee.id === ANONYMOUS_CANONICAL_ID ? 'direct' : 'none';
+  if (grantee.id !== caller.canonicalId) return 'none';
+  return caller.isRoot ? 'direct' : 'account';
+}
+
+/** The strongest grant an ACL makes the caller for the permission (FULL_CONTROL holds every permission). */
+export function evaluateAcl(acl: AclInput, caller: CallerIdentity | undefined): PrincipalMatch {
+  let best: PrincipalMatch = 'none';
+  for (const g of acl.grants) {
+    if (g.permission !== acl.permission && g.permission !== 'FULL_CONTROL') continue;
+    const m = matchGrantee(g.grantee, caller);
+    if (m === 'direct') return m;
+    if (m === 'account') best = m;
+  }
   return best;
 }
 
@@ -273,16 +321,24 @@ export function evaluatePolicy(policy: Policy, req: AccessRequest): { deny?: str
 export function authorize(input: AccessInput): Decision {
   const { request, resourcePolicy, resourceAccount } = input;
   const caller = request.caller;
-  const fromResource = resourcePolicy ? evaluatePolicy(resourcePolicy, request) : { allow: 'none' as const };
+  const fromPolicy = resourcePolicy ? evaluatePolicy(resourcePolicy, request) : { allow: 'none' as const };
+  const fromAcl = input.acl ? evaluateAcl(input.acl, caller) : 'none';
+  // The resource side allows as strongly as its stronger half: the resource policy or the ACL.
+  const resourceAllow: PrincipalMatch = fromPolicy.allow === 'direct' || fromAcl === 'direct' ? 'direct' : fromPolicy.allow === 'none' ? fromAcl : fromPolicy.allow;
   const fromIdentity = caller && !caller.isRoot ? input.identityPolicies.map((p) => evaluatePolicy(p, request)) : [];
   const ownerRoot = caller !== undefined && caller.isRoot && (resourceAccount === undefined || resourceAccount === caller.accountId);
-  const deny = fromResource.deny ?? fromIdentity.find((r) => r.deny !== undefined)?.deny;
+  const deny =
+    fromPolicy.deny ??
+    (input.denyOnlyPolicies ?? []).map((p) => evaluatePolicy(p, request)).find((r) => r.deny !== undefined)?.deny ??
+    fromIdentity.find((r) => r.deny !== undefined)?.deny;
   if (deny !== undefined) {
     if (ownerRoot && input.ownerOverrides?.has(request.action)) return { effect: 'Allow', reason: 'the owner account may always manage the resource policy' };
     return { effect: 'Deny', reason: `explicit deny${deny ? ` (${deny})` : ''}` };
   }
   if (!caller) {
-    return fromResource.allow === 'direct' ? { effect: 'Allow', reason: 'resource policy allows anonymous access' } : { effect: 'ImplicitDeny', reason: 'anonymous access is not allowed' };
+    return resourceAllow === 'direct'
+      ? { effect: 'Allow', reason: fromAcl === 'direct' ? 'the ACL grants anonymous access' : 'resource policy allows anonymous access' }
+      : { effect: 'ImplicitDeny', reason: 'anonymous access is not allowed' };
   }
   if (ownerRoot) return { effect: 'Allow', reason: 'account root of the owner' };
   // An account's root has every permission its account has, as far as identity policies go.
@@ -290,10 +346,10 @@ export function authorize(input: AccessInput): Decision {
   const sameAccount = resourceAccount === undefined || resourceAccount === caller.accountId;
   if (sameAccount) {
     if (identityAllows) return { effect: 'Allow', reason: 'identity policy allows' };
-    if (fromResource.allow === 'direct') return { effect: 'Allow', reason: 'resource policy allows' };
+    if (resourceAllow === 'direct') return { effect: 'Allow', reason: fromPolicy.allow === 'direct' ? 'resource policy allows' : 'the ACL allows' };
     return { effect: 'ImplicitDeny', reason: 'no policy allows' };
   }
-  if (fromResource.allow === 'none') return { effect: 'ImplicitDeny', reason: 'cross-account access needs the resource policy to allow it' };
+  if (resourceAllow === 'none') return { effect: 'ImplicitDeny', reason: 'cross-account access needs the resource policy or ACL to allow it' };
   if (!identityAllows) return { effect: 'ImplicitDeny', reason: 'cross-account access needs an identity policy to allow it' };
   return { effect: 'Allow', reason: 'resource and identity policies allow' };
 }

@@ -870,6 +870,27 @@ export class SqliteMetadataStore implements MetadataStore {
   async deleteUserPolicy(accountId: string, userName: string, policyName: string): Promise<boolean> {
     return this.#stmt('DELETE FROM iam_user_policies WHERE account_id = ? AND user_name = ? AND policy_name = ?').run(accountId, userName, policyName).changes === 1;
   }
+
+  // ---- object ACLs (kept in the object's document)
+
+  async setObjectAcl(
+    bucket: string,
+    key: string,
+    expected: { etag: string; lastModified: number },
+    acl: import('../metadata-store.js').StoredAcl | undefined,
+  ): Promise<'updated' | 'changed' | 'missing'> {
+    return this.#db
+      .transaction((): 'updated' | 'changed' | 'missing' => {
+        const existing = this.#getObjectSync(bucket, key);
+        if (!existing) return 'missing';
+        if (existing.etag !== expected.etag || existing.lastModified !== expected.lastModified) return 'changed';
+        const { bucket: _b, key: _k, acl: _old, ...doc } = existing;
+        const next: Omit<ObjectRecord, 'bucket' | 'key'> = acl ? { ...doc, acl } : doc;
+        this.#stmt('UPDATE objects SET doc = ? WHERE bucket = ? AND key = ?').run(JSON.stringify(next), bucket, utf8(key));
+        return 'updated';
+      })
+      .immediate();
+  }
 }
 
 interface AccountRow { account_id: string; canonical_id: string; name: string; created_at: number }
