@@ -125,6 +125,9 @@ export function etagFor(encryption: ObjectEncryption, dataKeys: readonly Buffer[
   return encryption.mode === 'AES256' ? md5Hex : keyedEtag(dataKeys[0]!, md5Hex);
 }
 
+/** How long a bucket-key PUT trusts an earlier check that its KMS key is usable. */
+const RESOLVED_TTL_MS = 1000;
+
 interface CachedBucketKey {
   id: string;
   key: Buffer;
@@ -167,7 +170,7 @@ export class ObjectKeys {
       }
       case 'aws:kms':
       case 'aws:kms:dsse': {
-        const arn = await this.resolveKmsKeyArn(choice.kmsKeyId, caller);
+        const arn = choice.mode === 'aws:kms' && choice.bucketKeyEnabled ? await this.#resolveForBucketKey(target.bucket, choice.kmsKeyId, caller) : await this.resolveKmsKeyArn(choice.kmsKeyId, caller);
         const context: EncryptionContext = { ...choice.context, ...arnContext };
         // S3 Bucket Keys do not apply to DSSE-KMS (AWS documents this).
         if (choice.mode === 'aws:kms' && choice.bucketKeyEnabled) {
@@ -269,6 +272,29 @@ export class ObjectKeys {
     const dataKey = unwrapLocal(bucketKey, wrapped);
     if (!dataKey) throw new Error('a data key does not unwrap under its bucket key');
     return dataKey;
+  }
+
+  /** Requested KMS key id (or the default key) → its ARN, checked usable at `checkedAt`. */
+  readonly #resolved = new Map<string, { arn: string; checkedAt: number }>();
+
+  /**
+   * The KMS key ARN of a bucket-key PUT. While this process holds a fresh bucket key for it
+   * and resolved the key id less than a second ago, no KMS call is made — S3 too makes none
+   * for PUTs a bucket key covers. So a key disabled or an alias re-pointed meets such PUTs
+   * within a second, like the KMS's own one-second key cache on other processes.
+   */
+  async #resolveForBucketKey(bucket: string, kmsKeyId: string | undefined, caller: KmsCaller): Promise<string> {
+    const id = kmsKeyId ?? '';
+    const hit = this.#resolved.get(id);
+    const now = this.#now();
+    if (hit && now - hit.checkedAt < RESOLVED_TTL_MS) {
+      const current = this.#current.get(`${bucket}\n${hit.arn}`);
+      if (current && now - current.createdAt < this.#o.bucketKeyPeriodMs) return hit.arn;
+    }
+    const arn = await this.resolveKmsKeyArn(kmsKeyId, caller);
+    if (this.#resolved.size >= 1024) this.#resolved.clear();
+    this.#resolved.set(id, { arn, checkedAt: now });
+    return arn;
   }
 
   /** Bucket keys being fetched or made, by slot: a burst of PUTs shares one KMS call (single flight). */

@@ -379,6 +379,27 @@ describe('server-side encryption', () => {
     }
   });
 
+  // S3 makes no KMS call for the PUTs a bucket key covers (CloudTrail shows none); a disabled key
+  // still stops them — here within a second, as the KMS's own key cache does on other processes.
+  test('bucket_key_puts_make_no_kms_call_and_a_disabled_key_stops_them_within_a_second', async () => {
+    const auditPath = join(server.dataDir, 'kms-audit.log');
+    const kmsLines = () => readFileSync(auditPath, 'utf8').split('\n').filter((l) => l.trim().length > 0).length;
+    const put = (k: string) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: `bk-quiet/${k}`, Body: k, ServerSideEncryption: 'aws:kms', SSEKMSKeyId: key2Arn, BucketKeyEnabled: true }));
+    await put('warm-up');
+    const before = kmsLines();
+    for (let i = 0; i < 20; i++) assert.equal((await put(`k${i}`)).BucketKeyEnabled, true);
+    const calls = kmsLines() - before;
+    assert.ok(calls <= 1, `${calls} KMS calls for 20 bucket-key PUTs (one DescribeKey per second at most)`);
+    await kms.send(new DisableKeyCommand({ KeyId: key2Arn }));
+    try {
+      await new Promise((r) => setTimeout(r, 1100));
+      await expectS3Error(put('after-disable'), 'KMS.DisabledException', 400);
+    } finally {
+      await kms.send(new EnableKeyCommand({ KeyId: key2Arn }));
+    }
+    assert.equal(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'bk-quiet/k7' }))).Body!.transformToString(), 'k7');
+  });
+
   // S3 makes no per-object KMS call for SSE-S3; Coffer's SSE-S3 data keys are wrapped by a
   // per-bucket key from its S3 service key, issued once per period — and S3 does not report
   // a bucket key for SSE-S3 objects (no x-amz-server-side-encryption-bucket-key-enabled).
