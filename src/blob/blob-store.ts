@@ -24,6 +24,19 @@ export interface ByteRange {
   end: number;
 }
 
+export interface ReadOptions {
+  /**
+   * The caller copies out what it needs as it goes (decryption does): the store may
+   * then reuse its read buffers. Each chunk stays valid only until the chunk after
+   * the next one is requested, and chunks (but the last) are at least SCRATCH_MIN_CHUNK
+   * bytes, so anything shorter spans at most two chunks.
+   */
+  scratch?: boolean;
+}
+
+/** See ReadOptions.scratch. */
+export const SCRATCH_MIN_CHUNK = 128 * 1024;
+
 export interface BlobStats {
   /** Bytes read from storage since start (exposed so tests can assert range reads stay small). */
   bytesRead: number;
@@ -33,7 +46,7 @@ export interface BlobStore {
   /** Streams `source` into a new durable, staged blob. If `source` throws, nothing is left behind. */
   write(source: AsyncIterable<Buffer>, options?: { signal?: AbortSignal }): Promise<PendingBlob>;
   /** Streams a blob or a byte range of it. Throws BlobNotFoundError before yielding if it does not exist. */
-  read(blobId: string, range?: ByteRange): Promise<AsyncIterable<Buffer>>;
+  read(blobId: string, range?: ByteRange, options?: ReadOptions): Promise<AsyncIterable<Buffer>>;
   /** Deletes a blob wherever it is; absent blobs are fine. */
   delete(blobId: string): Promise<void>;
   /** Startup crash recovery: publish staged blobs that metadata references, delete the rest. */

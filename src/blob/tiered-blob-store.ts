@@ -4,7 +4,7 @@
  * otherwise everything (the buffered start, then the rest as it streams) goes
  * to `large`. Reads and deletes are routed by id (`isSmall`).
  */
-import type { BlobStats, BlobStore, ByteRange, PendingBlob } from './blob-store.js';
+import type { BlobStats, BlobStore, ByteRange, PendingBlob, ReadOptions } from './blob-store.js';
 
 export interface TieredBlobStoreOptions {
   small: BlobStore;
@@ -52,8 +52,8 @@ export class TieredBlobStore implements BlobStore {
     );
   }
 
-  read(blobId: string, range?: ByteRange): Promise<AsyncIterable<Buffer>> {
-    return (this.#o.isSmall(blobId) ? this.#o.small : this.#o.large).read(blobId, range);
+  read(blobId: string, range?: ByteRange, options?: ReadOptions): Promise<AsyncIterable<Buffer>> {
+    return (this.#o.isSmall(blobId) ? this.#o.small : this.#o.large).read(blobId, range, options);
   }
 
   delete(blobId: string): Promise<void> {

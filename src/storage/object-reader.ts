@@ -12,35 +12,8 @@ export interface InclusiveRange {
   end: number;
 }
 
-/** Plaintext is handed on in pieces of at least this much (or what is left): fewer, larger socket writes. */
-const OUTPUT_CHUNK = 256 * 1024;
-
-/**
- * Streams `range` (inclusive) of the concatenation of `parts`, decrypting with
- * `dataKeys` where a part is encrypted. The blob format yields one piece per
- * 64 KiB package; they are joined into pieces of OUTPUT_CHUNK, since a socket
- * write costs more than copying the bytes once.
- */
+/** Streams `range` (inclusive) of the concatenation of `parts`, decrypting with `dataKeys` where a part is encrypted. */
 export async function* readParts(blobs: BlobStore, parts: readonly StoredPart[], range: InclusiveRange, dataKeys: readonly Buffer[] = []): AsyncGenerator<Buffer> {
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  for await (const piece of readPieces(blobs, parts, range, dataKeys)) {
-    if (pendingBytes === 0 && piece.length >= OUTPUT_CHUNK) {
-      yield piece;
-      continue;
-    }
-    pending.push(piece);
-    pendingBytes += piece.length;
-    if (pendingBytes >= OUTPUT_CHUNK) {
-      yield pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
-      pending = [];
-      pendingBytes = 0;
-    }
-  }
-  if (pendingBytes > 0) yield pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
-}
-
-async function* readPieces(blobs: BlobStore, parts: readonly StoredPart[], range: InclusiveRange, dataKeys: readonly Buffer[] = []): AsyncGenerator<Buffer> {
   let offset = 0;
   for (const part of parts) {
     const partStart = offset;
@@ -60,7 +33,8 @@ async function* readPieces(blobs: BlobStore, parts: readonly StoredPart[], range
       params: { layers: dataKeys.length === 2 ? 2 : 1, partNumber: part.cipher.part, salt: Buffer.from(part.cipher.salt, 'base64') },
       start: from,
       end: to,
-      read: (start, end) => blobs.read(part.blobId, { start, end }),
+      // Decryption copies every package out before it asks for more: the store may reuse its buffers.
+      read: (start, end) => blobs.read(part.blobId, { start, end }, { scratch: true }),
     });
   }
 }

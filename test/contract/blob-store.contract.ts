@@ -1,7 +1,8 @@
 /** The BlobStore contract, run against every driver. */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { BlobNotFoundError, type BlobStore } from '../../src/blob/blob-store.js';
+import { randomBytes } from 'node:crypto';
+import { BlobNotFoundError, SCRATCH_MIN_CHUNK, type BlobStore } from '../../src/blob/blob-store.js';
 
 export interface BlobStoreFactory {
   name: string;
@@ -73,6 +74,26 @@ export function blobStoreContract(factory: BlobStoreFactory): void {
       assert.deepEqual(result, { published: 1, removed: 1 });
       assert.deepEqual(await collect(await store.read(keep.blobId)), Buffer.from('keep'));
       await assert.rejects(store.read(drop.blobId), BlobNotFoundError);
+    });
+
+    test('scratch_reads_return_the_same_bytes_in_chunks_of_at_least_the_minimum', async () => {
+      const data = randomBytes(600 * 1024 + 13);
+      const p = await store.write(chunks(data.subarray(0, 100_000), data.subarray(100_000)));
+      await p.publish();
+      // Two scratch readers at once share the store's buffer pool; each copies its chunks out at once.
+      const readCopying = async (start: number, end: number) => {
+        const out: Buffer[] = [];
+        const sizes: number[] = [];
+        for await (const c of await store.read(p.blobId, { start, end }, { scratch: true })) {
+          out.push(Buffer.from(c));
+          sizes.push(c.length);
+        }
+        for (const n of sizes.slice(0, -1)) assert.ok(n >= SCRATCH_MIN_CHUNK, `chunk of ${n} bytes`);
+        return Buffer.concat(out);
+      };
+      const [a, b] = await Promise.all([readCopying(0, data.length - 1), readCopying(70_001, 500_000)]);
+      assert.ok(a.equals(data));
+      assert.ok(b.equals(data.subarray(70_001, 500_001)));
     });
 
     test('empty_blob', async () => {

@@ -8,8 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BlobStats, BlobStore, ByteRange, PendingBlob } from '../blob-store.js';
-import { BlobNotFoundError } from '../blob-store.js';
+import type { BlobStats, BlobStore, ByteRange, PendingBlob, ReadOptions } from '../blob-store.js';
+import { BlobNotFoundError, SCRATCH_MIN_CHUNK } from '../blob-store.js';
 import { PathSync } from '../../util/group-sync.js';
 
 export interface FsBlobStoreOptions {
@@ -21,6 +21,10 @@ export interface FsBlobStoreOptions {
 }
 
 const ID_RE = /^[0-9a-f]{32}$/;
+
+/** Scratch reads (ReadOptions.scratch) go through buffers of this size, at most SCRATCH_POOL of them kept idle. */
+const SCRATCH_CHUNK = Math.max(256 * 1024, SCRATCH_MIN_CHUNK);
+const SCRATCH_POOL = 16;
 
 export class FsBlobStore implements BlobStore {
   readonly #root: string;
@@ -121,18 +125,27 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
-  async read(blobId: string, range?: ByteRange): Promise<AsyncIterable<Buffer>> {
+  async read(blobId: string, range?: ByteRange, options: ReadOptions = {}): Promise<AsyncIterable<Buffer>> {
     const fh = await this.#openExisting(blobId);
     const start = range?.start ?? 0;
     const end = range ? range.end + 1 : Infinity;
-    const chunkSize = this.#readChunkSize;
+    const scratch = options.scratch === true;
+    const chunkSize = scratch ? SCRATCH_CHUNK : this.#readChunkSize;
     const self = this;
+    // Scratch reads take turns between two buffers from the pool (see ReadOptions.scratch).
+    const buffers: Buffer[] = [];
     async function* chunks(): AsyncGenerator<Buffer> {
       try {
         let pos = start;
+        let turn = 0;
         while (pos < end) {
           const want = Math.min(chunkSize, end - pos);
-          const buf = Buffer.allocUnsafe(want);
+          let buf: Buffer;
+          if (scratch) {
+            buffers[turn] ??= self.#takeScratch(chunkSize);
+            buf = buffers[turn]!.subarray(0, want);
+            turn ^= 1;
+          } else buf = Buffer.allocUnsafe(want);
           const { bytesRead } = await fh.read(buf, 0, want, pos);
           if (bytesRead === 0) {
             if (end !== Infinity) throw new Error(`blob ${blobId} is shorter than expected`);
@@ -143,10 +156,22 @@ export class FsBlobStore implements BlobStore {
           yield bytesRead === want ? buf : buf.subarray(0, bytesRead);
         }
       } finally {
+        for (const b of buffers) self.#returnScratch(b);
         await fh.close();
       }
     }
     return chunks();
+  }
+
+  /** Scratch read buffers no reader holds, for the next reader: a GET then allocates nothing per chunk. */
+  readonly #scratchPool: Buffer[] = [];
+
+  #takeScratch(size: number): Buffer {
+    return this.#scratchPool.pop() ?? Buffer.allocUnsafeSlow(size);
+  }
+
+  #returnScratch(buf: Buffer): void {
+    if (this.#scratchPool.length < SCRATCH_POOL) this.#scratchPool.push(buf);
   }
 
   async delete(blobId: string): Promise<void> {
