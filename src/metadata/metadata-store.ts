@@ -160,7 +160,7 @@ export interface BucketKeyRecord {
   bucket: string;
   /** ARN of the KMS key that encrypted it. */
   kmsKeyArn: string;
-  /** The KMS ciphertext blob, base64. */
+  /** The KMS ciphertext blob, base64; empty while the process that claimed the key is making it. */
   wrapped: string;
   createdAt: number;
 }
@@ -189,10 +189,18 @@ export interface MetadataStore {
   /** Removes a bucket sub-resource document (absent is fine). Deleting a bucket removes all of them. */
   deleteBucketConfig(bucket: string, name: string): Promise<void>;
 
-  putBucketKey(key: BucketKeyRecord): Promise<void>;
+  /**
+   * Bucket keys are made once per id (one id per bucket, KMS key and period) by whichever
+   * process claims it first: `claimBucketKey` inserts the record with an empty `wrapped` and
+   * is false when the id exists already; the claimer then `fillBucketKey`s it, or
+   * `releaseBucketKey`s an unfilled claim so another process can make it.
+   */
+  claimBucketKey(key: Omit<BucketKeyRecord, 'wrapped'>): Promise<boolean>;
+  /** Sets an unfilled claim's KMS ciphertext; false when there is no unfilled claim with this id. */
+  fillBucketKey(id: string, wrapped: string): Promise<boolean>;
+  /** Removes an unfilled claim (a filled key stays). */
+  releaseBucketKey(id: string): Promise<void>;
   getBucketKey(id: string): Promise<BucketKeyRecord | undefined>;
-  /** The newest bucket key of a bucket for a KMS key, if any. */
-  latestBucketKey(bucket: string, kmsKeyArn: string): Promise<BucketKeyRecord | undefined>;
 
   getObject(bucket: string, key: string): Promise<ObjectRecord | undefined>;
   /**

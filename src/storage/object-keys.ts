@@ -20,7 +20,8 @@
  * Key material never leaves this module except as the data keys handed to the
  * blob format; nothing here logs.
  */
-import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { S3Error, S3_ERRORS, type S3ErrorCode } from '../errors/s3-errors.js';
 import type { EncryptionContext, Kms, KmsCaller } from '../kms/kms.js';
 import { isKmsError } from '../kms/kms-errors.js';
@@ -124,6 +125,10 @@ export function keyedEtag(dataKey: Buffer, md5Hex: string): string {
 export function etagFor(encryption: ObjectEncryption, dataKeys: readonly Buffer[], md5Hex: string): string {
   return encryption.mode === 'AES256' ? md5Hex : keyedEtag(dataKeys[0]!, md5Hex);
 }
+
+/** How often a process waiting for another's bucket key looks, and how long before it takes the claim over. */
+const CLAIM_POLL_MS = 5;
+const CLAIM_WAIT_MS = 10_000;
 
 /** How long a bucket-key PUT trusts an earlier check that its KMS key is usable. */
 const RESOLVED_TTL_MS = 1000;
@@ -311,25 +316,53 @@ export class ObjectKeys {
     return making;
   }
 
+  /**
+   * The bucket key of the current period, made by exactly one process: every process derives
+   * the same id from (bucket, KMS key, period start); the first to claim it asks the KMS for it,
+   * the others wait for the claim to be filled and Decrypt it. So all workers (and nodes) share
+   * one GenerateDataKey per bucket, KMS key and period.
+   */
   async #makeBucketKey(slot: string, bucket: string, kmsKeyArn: string, caller: KmsCaller): Promise<CachedBucketKey> {
     const now = this.#now();
-    // Another node (or an earlier run) may have made one that is still fresh: reuse it.
-    const stored = await this.#o.metadata.latestBucketKey(bucket, kmsKeyArn);
-    if (stored && now - stored.createdAt < this.#o.bucketKeyPeriodMs) {
-      const key = await this.#bucketKeyById(stored.id, caller);
-      const entry = { id: stored.id, key, createdAt: stored.createdAt };
-      this.#current.set(slot, entry);
-      return entry;
+    const periodStart = now - (now % this.#o.bucketKeyPeriodMs);
+    const id = `bk-${createHash('sha256').update(`${bucket}\n${kmsKeyArn}\n${periodStart}`).digest('hex').slice(0, 32)}`;
+    const entry = async (key: Buffer): Promise<CachedBucketKey> => {
+      const e = { id, key, createdAt: periodStart };
+      this.#current.set(slot, e);
+      return e;
+    };
+    const waitUntil = Date.now() + CLAIM_WAIT_MS;
+    for (;;) {
+      const record = await this.#o.metadata.getBucketKey(id);
+      if (record && record.wrapped !== '') return entry(await this.#bucketKeyById(id, caller));
+      if (!record) {
+        if (await this.#o.metadata.claimBucketKey({ id, bucket, kmsKeyArn, createdAt: periodStart })) {
+          let r: { plaintext: Buffer; ciphertextBlob: Buffer };
+          try {
+            this.bucketKeyKmsCalls++;
+            r = await kmsCall(() =>
+              this.#o.kms.generateDataKey({ keyId: kmsKeyArn, keySpec: 'AES_256', encryptionContext: { 'aws:s3:arn': `arn:aws:s3:::${bucket}` } }, caller),
+            );
+          } catch (err) {
+            await this.#o.metadata.releaseBucketKey(id).catch(() => {});
+            throw err;
+          }
+          if (await this.#o.metadata.fillBucketKey(id, r.ciphertextBlob.toString('base64'))) {
+            this.#remember(id, r.plaintext);
+            return entry(r.plaintext);
+          }
+          // So slow that another process took the claim over and filled it: use that one.
+          continue;
+        }
+        continue; // another process claimed it first: read it again
+      }
+      // Claimed by another process, not filled yet. A claimer that died is taken over after a while.
+      if (Date.now() > waitUntil) {
+        await this.#o.metadata.releaseBucketKey(id);
+        continue;
+      }
+      await sleep(CLAIM_POLL_MS);
     }
-    this.bucketKeyKmsCalls++;
-    const r = await kmsCall(() =>
-      this.#o.kms.generateDataKey({ keyId: kmsKeyArn, keySpec: 'AES_256', encryptionContext: { 'aws:s3:arn': `arn:aws:s3:::${bucket}` } }, caller),
-    );
-    const entry = { id: randomUUID(), key: r.plaintext, createdAt: now };
-    await this.#o.metadata.putBucketKey({ id: entry.id, bucket, kmsKeyArn, wrapped: r.ciphertextBlob.toString('base64'), createdAt: now });
-    this.#current.set(slot, entry);
-    this.#remember(entry.id, entry.key);
-    return entry;
   }
 
   async #bucketKeyById(id: string, caller: KmsCaller): Promise<Buffer> {

@@ -103,15 +103,22 @@ export function metadataStoreContract(factory: StoreFactory): void {
       assert.equal((await store.getBucket(b))?.ownerId, 'owner');
     });
 
-    test('bucket_keys_latest_per_bucket_and_kms_key', async () => {
+    test('bucket_keys_are_claimed_once_filled_once_and_released_only_unfilled', async () => {
       const b = await fresh();
       const arn = 'arn:aws:kms:us-east-1:000000000000:key/k1';
-      assert.equal(await store.latestBucketKey(b, arn), undefined);
-      await store.putBucketKey({ id: 'bk-1', bucket: b, kmsKeyArn: arn, wrapped: 'AAAA', createdAt: 10 });
-      await store.putBucketKey({ id: 'bk-2', bucket: b, kmsKeyArn: arn, wrapped: 'BBBB', createdAt: 20 });
-      await store.putBucketKey({ id: 'bk-3', bucket: b, kmsKeyArn: `${arn}x`, wrapped: 'CCCC', createdAt: 30 });
-      assert.equal((await store.latestBucketKey(b, arn))?.id, 'bk-2');
-      assert.deepEqual(await store.getBucketKey('bk-1'), { id: 'bk-1', bucket: b, kmsKeyArn: arn, wrapped: 'AAAA', createdAt: 10 });
+      const claim = { id: `bk-${b}`, bucket: b, kmsKeyArn: arn, createdAt: 10 };
+      assert.equal(await store.getBucketKey(claim.id), undefined);
+      assert.equal(await store.claimBucketKey(claim), true);
+      assert.equal(await store.claimBucketKey({ ...claim, createdAt: 11 }), false, 'a second claim of the same id loses');
+      assert.deepEqual(await store.getBucketKey(claim.id), { ...claim, wrapped: '' }, 'claimed, not yet made');
+      await store.releaseBucketKey(claim.id);
+      assert.equal(await store.getBucketKey(claim.id), undefined, 'an unfilled claim can be released');
+      assert.equal(await store.claimBucketKey(claim), true);
+      assert.equal(await store.fillBucketKey(claim.id, 'AAAA'), true);
+      assert.equal(await store.fillBucketKey(claim.id, 'BBBB'), false, 'filled once');
+      await store.releaseBucketKey(claim.id);
+      assert.deepEqual(await store.getBucketKey(claim.id), { ...claim, wrapped: 'AAAA' }, 'a filled key is never released');
+      assert.equal(await store.fillBucketKey('bk-none', 'CCCC'), false);
       assert.equal(await store.getBucketKey('bk-none'), undefined);
     });
 

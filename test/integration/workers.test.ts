@@ -107,6 +107,12 @@ describe('workers', () => {
       await Promise.all(bodies.map(async (b, i) => assert.deepEqual(await bodyBytes(await fresh.send(new GetObjectCommand({ Bucket: 'shared', Key: `k${i}` }))), b)));
       fresh.destroy();
     }
+    // The SSE-S3 bucket key of this period is made once for both workers (24 concurrent PUTs
+    // land on both): one GenerateDataKey, and at most one Decrypt by the other worker to load it.
+    const audit = readFileSync(join(server.dataDir, 'kms-audit.log'), 'utf8').split('\n').filter((l) => l.includes('"shared"') || l.includes(':::shared'));
+    const count = (op: string) => audit.filter((l) => l.includes(`"operation":"${op}"`)).length;
+    assert.equal(count('GenerateDataKey'), 1, audit.join('\n'));
+    assert.ok(count('Decrypt') <= 1, audit.join('\n'));
     assert.equal(await server.stop('SIGTERM'), 0);
     assert.ok(await gone(pids), 'workers exited with the primary');
   });

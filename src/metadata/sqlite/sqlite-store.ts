@@ -220,8 +220,22 @@ export class SqliteMetadataStore implements MetadataStore {
     this.#stmt('DELETE FROM bucket_configs WHERE bucket = ? AND name = ?').run(bucket, name);
   }
 
-  async putBucketKey(k: BucketKeyRecord): Promise<void> {
-    this.#stmt('INSERT INTO bucket_keys (id, bucket, kms_key_arn, wrapped, created_at) VALUES (?, ?, ?, ?, ?)').run(k.id, k.bucket, k.kmsKeyArn, k.wrapped, k.createdAt);
+  async claimBucketKey(k: Omit<BucketKeyRecord, 'wrapped'>): Promise<boolean> {
+    const r = this.#stmt("INSERT INTO bucket_keys (id, bucket, kms_key_arn, wrapped, created_at) VALUES (?, ?, ?, '', ?) ON CONFLICT (id) DO NOTHING").run(
+      k.id,
+      k.bucket,
+      k.kmsKeyArn,
+      k.createdAt,
+    );
+    return r.changes === 1;
+  }
+
+  async fillBucketKey(id: string, wrapped: string): Promise<boolean> {
+    return this.#stmt("UPDATE bucket_keys SET wrapped = ? WHERE id = ? AND wrapped = ''").run(wrapped, id).changes === 1;
+  }
+
+  async releaseBucketKey(id: string): Promise<void> {
+    this.#stmt("DELETE FROM bucket_keys WHERE id = ? AND wrapped = ''").run(id);
   }
 
   #rowToBucketKey(row: { id: string; bucket: string; kms_key_arn: string; wrapped: string; created_at: number } | undefined): BucketKeyRecord | undefined {
@@ -232,11 +246,6 @@ export class SqliteMetadataStore implements MetadataStore {
     return this.#rowToBucketKey(this.#stmt('SELECT * FROM bucket_keys WHERE id = ?').get(id) as never);
   }
 
-  async latestBucketKey(bucket: string, kmsKeyArn: string): Promise<BucketKeyRecord | undefined> {
-    return this.#rowToBucketKey(
-      this.#stmt('SELECT * FROM bucket_keys WHERE bucket = ? AND kms_key_arn = ? ORDER BY created_at DESC LIMIT 1').get(bucket, kmsKeyArn) as never,
-    );
-  }
 
   // ---- objects
 
