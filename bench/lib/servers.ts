@@ -8,6 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SERVING_V8_FLAGS } from '../../src/cli/v8-flags.js';
 import { ProcessProbe } from './proc.js';
 
 /** dist/bench/lib → dist/src/cli/main.js and dist/bench/sink-server.js */
@@ -108,8 +109,11 @@ export async function startCoffer(options: CofferOptions): Promise<CofferProcess
     COFFER_DEFAULT_SSE_C: 'allowed',
   };
   const workers = options.workers !== undefined ? ['--workers', String(options.workers)] : [];
+  // `serve --workers N>1` gives its workers SERVING_V8_FLAGS itself; one process serving
+  // in-process gets them here, so one worker and N workers compare with the same heap settings.
+  const heap = (options.workers ?? 1) > 1 ? [] : SERVING_V8_FLAGS;
   const server = await spawnListening(
-    [...(options.nodeArgs ?? []), CLI, 'serve', '--address', '127.0.0.1', '--port', '0', '--data', dataDir, ...workers],
+    [...heap, ...(options.nodeArgs ?? []), CLI, 'serve', '--address', '127.0.0.1', '--port', '0', '--data', dataDir, ...workers],
     env,
     'coffer serve',
     options.workers ?? 1,
@@ -133,8 +137,9 @@ export type SinkMode = 'plain' | 'crypto' | 'disk';
  * writes each PUT's ciphertext under `dir` (on the data disk) and fsyncs it.
  */
 export function startSink(mode: SinkMode, options: { workers: number; dir?: string }): Promise<ServerProcess> {
+  // The sinks run with Coffer's heap settings (their workers inherit them), so a ratio compares code, not GC tuning.
   return spawnListening(
-    [SINK, '--mode', mode, '--workers', String(options.workers), ...(options.dir !== undefined ? ['--dir', options.dir] : [])],
+    [...SERVING_V8_FLAGS, SINK, '--mode', mode, '--workers', String(options.workers), ...(options.dir !== undefined ? ['--dir', options.dir] : [])],
     process.env,
     `sink (${mode})`,
     options.workers,

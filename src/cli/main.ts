@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import type { Config, ConfigInput } from '../config/config.js';
 import type { PreparedDataDir } from '../main.js';
+import { SERVING_V8_FLAGS } from './v8-flags.js';
 
 const USAGE = `Usage: coffer serve [options]
 
@@ -249,11 +250,9 @@ async function servePrimary(): Promise<void> {
   };
   let stopping = false;
   const started = Date.now();
-  // A young generation of 2 MB (Node's default: 16 MB) makes V8 collect the wrappers of
-  // dead Buffers — the request and ciphertext chunks streaming through — sooner, so their
-  // memory goes back before it piles up: 16 concurrent 64 MiB uploads peaked at 351 MB
-  // over all processes with the default, 291 MB with this (bench/RESULTS.md).
-  cluster.setupPrimary({ execArgv: [...process.execArgv, '--max-semi-space-size=2'] });
+  // Heap settings for streaming Buffers through (see v8-flags.ts). A single-process
+  // `serve --workers 1` runs with whatever flags node was started with.
+  cluster.setupPrimary({ execArgv: [...process.execArgv, ...SERVING_V8_FLAGS] });
   const fork = () => cluster.fork();
   for (let i = 0; i < prepared.workers; i++) fork();
   cluster.on('exit', (worker, code, signal) => {

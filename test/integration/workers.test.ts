@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, test } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { SERVING_V8_FLAGS } from '../../src/cli/v8-flags.js';
 import { randomBytesSeeded } from '../helpers/data.js';
 import { bodyBytes } from '../helpers/s3.js';
 import { CLI, startServer, type TestServer } from '../helpers/server.js';
@@ -95,6 +96,11 @@ describe('workers', () => {
     const pids = await workerPids(server, 2);
     assert.equal(pids.length, 2);
     assert.ok(!pids.includes(server.proc.pid!), 'the primary does not serve');
+    // Every worker runs with the serving heap settings (v8-flags.ts); the primary does not need them.
+    for (const pid of pids) {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      for (const flag of SERVING_V8_FLAGS) assert.ok(argv.includes(flag), `worker ${pid} lacks ${flag}: ${argv.join(' ')}`);
+    }
     const s3 = server.client();
     await s3.send(new CreateBucketCommand({ Bucket: 'shared' }));
     const bodies = Array.from({ length: 24 }, (_, i) => randomBytesSeeded(i + 1, 70_000 + i));

@@ -1,0 +1,22 @@
+/**
+ * V8 heap settings for every serving process (the workers `coffer serve`
+ * forks; the benchmark also gives them to a single-process Coffer and to its
+ * sinks, so ratios compare code, not heap settings).
+ *
+ * Bytes stream through a server as Buffers whose memory lives outside V8's heap:
+ * each socket read and each cipher output is a fresh ArrayBuffer, about 2 MiB per
+ * MiB stored or served. V8 counts that external memory against a limit derived
+ * from the old generation's size, and Coffer's old generation is small (~15 MB),
+ * so with the defaults every ~8 MiB streamed started a full mark-compact: at
+ * 160 MiB/s, 15–20 of them a second, 3–5 ms of main thread each plus concurrent
+ * marking (13% of the server's CPU in `perf`). A 32 MB initial old generation
+ * raises that limit: a single process made 12 mark-compacts instead of 167 over
+ * the same PUT 1 MiB run, and served 33% more PUT and 24% more GET throughput
+ * (bench/RESULTS.md).
+ *
+ * The small young generation (Node's default semi-space is 16 MB) makes V8 drop
+ * the wrappers of dead Buffers sooner, so their memory goes back before it piles
+ * up: 16 concurrent 64 MiB uploads peaked at 351 MB over all processes with the
+ * default, 291 MB with it.
+ */
+export const SERVING_V8_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--initial-old-space-size=32'];
