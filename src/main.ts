@@ -21,6 +21,7 @@ import { rotateRootKey, type RotateRootKeyResult } from './kms/root-key-rotation
 import type { MetadataStore } from './metadata/metadata-store.js';
 import { SqliteMetadataStore } from './metadata/sqlite/sqlite-store.js';
 import type { S3Context } from './s3/context.js';
+import { BlobCollector } from './storage/blob-collector.js';
 import { KmsServiceKeyring, ObjectKeys } from './storage/object-keys.js';
 import { createDispatcher } from './s3/dispatch.js';
 import { createIamApiHandler } from './iam/iam-api.js';
@@ -105,18 +106,6 @@ async function openKms(config: Config, dataDir: string, metadata: MetadataStore,
   };
 }
 
-/** Deletes blobs whose metadata references are gone, in batches. */
-async function collectGarbage(ctx: S3Context): Promise<number> {
-  let n = 0;
-  for (;;) {
-    const ids = await ctx.metadata.takeGarbage(500);
-    if (ids.length === 0) return n;
-    for (const id of ids) await ctx.blobs.delete(id);
-    await ctx.metadata.garbageCollected(ids);
-    n += ids.length;
-  }
-}
-
 export interface PreparedDataDir {
   accessKeyId: string;
   /** Set only when these credentials were generated now (to print once). */
@@ -194,7 +183,9 @@ export async function startCoffer(config: Config, log: Logger): Promise<Coffer> 
   });
   const identities = await openIdentities(config, dataDir, metadata, creds);
   const ctx: S3Context = { config, metadata, blobs, log, kms: kms.kms, keys, identities };
-  await collectGarbage(ctx);
+  const collector = new BlobCollector({ metadata, blobs, onError: (err) => log.error({ err }, 'garbage collection failed') });
+  await collector.collect();
+  metadata.onGarbage(() => collector.kick());
 
   let ready = false;
   const server = await startServer({
@@ -207,15 +198,7 @@ export async function startCoffer(config: Config, log: Logger): Promise<Coffer> 
     ready: () => ready,
   });
 
-  let gcRunning = false;
-  const gcTimer = setInterval(() => {
-    if (gcRunning) return;
-    gcRunning = true;
-    collectGarbage(ctx)
-      .catch((err: unknown) => log.error({ err }, 'garbage collection failed'))
-      .finally(() => (gcRunning = false));
-  }, 1000);
-  gcTimer.unref();
+  collector.start(config.gcIntervalMs);
   const sweepTimer = setInterval(() => {
     sweepStaleUploads(ctx)
       .then((n) => n > 0 && log.info({ aborted: n }, 'aborted stale multipart uploads'))
@@ -232,10 +215,9 @@ export async function startCoffer(config: Config, log: Logger): Promise<Coffer> 
     ...(kms.generatedRootKeyFile ? { generatedRootKeyFile: kms.generatedRootKeyFile } : {}),
     shutdown: async () => {
       ready = false;
-      clearInterval(gcTimer);
       clearInterval(sweepTimer);
       await server.shutdown();
-      await collectGarbage(ctx).catch(() => {});
+      await collector.stop();
       await kms.stop();
       await metadata.close();
       await closeBlobs();

@@ -247,8 +247,18 @@ export interface MetadataStore {
   /** Uploads initiated before `before` (ms epoch). */
   staleUploads(before: number, limit: number): Promise<UploadRecord[]>;
 
-  /** Blobs waiting to be deleted. */
+  /**
+   * Blobs waiting to be deleted. Only entries whose queueing is durable: a crash
+   * can no longer roll back the write that queued them and restore an object
+   * that needs the blob.
+   */
   takeGarbage(limit: number): Promise<string[]>;
+  /**
+   * Calls `listener` after each write that queued garbage, once that write is
+   * durable (the blob collector runs then, not only on its timer). One listener;
+   * a second call replaces the first.
+   */
+  onGarbage(listener: () => void): void;
   /** Forgets garbage entries once their blobs are gone. */
   garbageCollected(blobIds: string[]): Promise<void>;
   /** Of the given blob ids, those some object or part references (crash recovery). */

@@ -72,6 +72,32 @@ test('sqlite_writes_resolve_after_a_wal_sync_shared_by_concurrent_writes', async
   }
 });
 
+// The blob collector deletes what takeGarbage returns. A garbage row another process (or this one)
+// has committed but not yet synced could still be rolled back by a crash, restoring an object that
+// needs the blob: takeGarbage makes what it returns durable first.
+test('sqlite_takeGarbage_syncs_the_wal_before_returning_entries', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'coffer-sqlite-gc-'));
+  try {
+    const path = join(d, 'meta.db');
+    const store = new SqliteMetadataStore({ path });
+    await store.migrate();
+    let before = store.walSyncs();
+    assert.deepEqual(await store.takeGarbage(10), []);
+    assert.equal(store.walSyncs(), before, 'nothing to return, nothing to sync');
+    // Another connection commits a garbage row without syncing it (synchronous=OFF).
+    const other = new Database(path);
+    other.pragma('synchronous = OFF');
+    other.prepare('INSERT INTO garbage (blob_id, queued_at) VALUES (?, ?)').run('from-another-process', 1);
+    other.close();
+    before = store.walSyncs();
+    assert.deepEqual(await store.takeGarbage(10), ['from-another-process']);
+    assert.equal(store.walSyncs(), before + 1, 'returned only after a WAL sync');
+    await store.close();
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
 // Another process holding the write lock must not freeze this process's event loop (SQLite's
 // busy handler sleeps in the calling thread): the write waits asynchronously and then succeeds.
 test('sqlite_write_waits_for_another_connections_lock_without_blocking_the_event_loop', async () => {

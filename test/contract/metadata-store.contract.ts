@@ -194,6 +194,30 @@ export function metadataStoreContract(factory: StoreFactory): void {
       assert.equal(await store.deleteObject(b, 'k'), undefined);
     });
 
+    // The blob collector runs on this signal (storage/blob-collector.ts), not only on its timer.
+    test('onGarbage_fires_after_writes_that_queue_garbage_and_only_those', async () => {
+      const b = await fresh();
+      await garbage(store).then((ids) => store.garbageCollected(ids));
+      let calls = 0;
+      store.onGarbage(() => calls++);
+      try {
+        await store.putObject(obj(b, 'k', ['g1']));
+        assert.equal(calls, 0, 'a new key frees nothing');
+        await store.putObject(obj(b, 'k', ['g2']));
+        assert.equal(calls, 1, 'replacing an object frees its blob, and the write resolves after telling');
+        await store.getObject(b, 'k');
+        await store.putBucketConfig(b, 'x', '{}');
+        assert.equal(calls, 1, 'reads and writes that free nothing do not fire');
+        await store.deleteObject(b, 'k');
+        assert.equal(calls, 2, 'deleting an object frees its blob');
+        assert.deepEqual(await garbage(store), ['g1', 'g2']);
+        await store.garbageCollected(['g1', 'g2']);
+        assert.equal(calls, 2, 'forgetting collected garbage queues none');
+      } finally {
+        store.onGarbage(() => {});
+      }
+    });
+
     test('put_into_missing_bucket_is_NoSuchBucket', async () => {
       await assert.rejects(store.putObject(obj('no-such-bucket', 'k')), code('NoSuchBucket'));
     });

@@ -139,7 +139,7 @@ export function readStoredBlob(dataDir: string, id: string): Buffer {
 
 /**
  * Waits until `read()` returns `expected` (the server's garbage collector runs
- * every second), then asserts it, so a timeout fails with the last value seen.
+ * after each write that frees blobs, and every second), then asserts it, so a timeout fails with the last value seen.
  */
 export async function eventually<T>(read: () => T | Promise<T>, expected: T, timeoutMs = 5000, what = 'value'): Promise<void> {
   const end = Date.now() + timeoutMs;

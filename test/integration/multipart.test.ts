@@ -917,7 +917,7 @@ describe('ListMultipartUploads', () => {
 /**
  * Blob accounting: this block has its own server so the files under
  * `<data>/blobs` belong to these tests alone. Every test starts and ends with
- * no blobs (it deletes what it made and waits for the 1 s garbage collector).
+ * no blobs (it deletes what it made and waits for the garbage collector).
  */
 describe('multipart blob accounting', () => {
   let server: TestServer;

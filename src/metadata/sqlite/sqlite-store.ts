@@ -70,6 +70,9 @@ export class SqliteMetadataStore implements MetadataStore {
   /** Makes committed transactions durable (undefined for ':memory:'). */
   readonly #walSync: PathSync | undefined;
   readonly #totalChanges: Statement;
+  #garbageListener: (() => void) | undefined;
+  /** Set by #queueGarbage, read and cleared by the method wrapper after each call. */
+  #garbageQueued = false;
 
   constructor(options: SqliteStoreOptions) {
     this.#db = new Database(options.path);
@@ -105,18 +108,26 @@ export class SqliteMetadataStore implements MetadataStore {
       if (name === 'constructor' || name === 'close' || typeof method !== 'function') continue;
       // Methods that are not async (walSyncs) are left as they are.
       if ((method as { constructor: { name: string } }).constructor.name !== 'AsyncFunction') continue;
-      const attempt = async (args: unknown[]): Promise<{ value: unknown; changed: boolean }> => {
+      const attempt = async (args: unknown[]): Promise<{ value: unknown; changed: boolean; garbage: boolean }> => {
         const before = this.#totalChanges.get() as number;
+        this.#garbageQueued = false;
         const result = (method as (...a: unknown[]) => Promise<unknown>).apply(this, args);
         const changed = (this.#totalChanges.get() as number) !== before;
-        return { value: await result, changed };
+        const garbage = this.#garbageQueued;
+        this.#garbageQueued = false;
+        return { value: await result, changed, garbage };
       };
       self[name] = async (...args: unknown[]): Promise<unknown> => {
-        const { value, changed } = await retryBusy(() => attempt(args));
+        const { value, changed, garbage } = await retryBusy(() => attempt(args));
         if (changed && walSync) await walSync.sync();
+        if (garbage) this.#garbageListener?.();
         return value;
       };
     }
+  }
+
+  onGarbage(listener: () => void): void {
+    this.#garbageListener = listener;
   }
 
   /** WAL syncs made so far (several commits may share one). */
@@ -264,7 +275,7 @@ export class SqliteMetadataStore implements MetadataStore {
   #queueGarbage(blobIds: Iterable<string>): void {
     const now = Date.now();
     const ins = this.#stmt('INSERT INTO garbage (blob_id, queued_at) VALUES (?, ?) ON CONFLICT (blob_id) DO NOTHING');
-    for (const id of blobIds) ins.run(id, now);
+    for (const id of blobIds) if (ins.run(id, now).changes > 0) this.#garbageQueued = true;
   }
 
   #checkCondition(existing: ObjectRecord | undefined, condition: WriteCondition | undefined): void {
@@ -482,6 +493,9 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async takeGarbage(limit: number): Promise<string[]> {
     const rows = this.#stmt('SELECT blob_id FROM garbage ORDER BY queued_at LIMIT ?').all(limit) as { blob_id: string }[];
+    // A row can be committed but not yet durable (this process's or another's commit
+    // still waiting for its WAL sync): a sync that starts now covers it.
+    if (rows.length > 0) await this.#walSync?.sync();
     return rows.map((r) => r.blob_id);
   }
 
