@@ -3,7 +3,8 @@
  * started as and every descendant (a `coffer serve --workers N` primary and
  * its workers): CPU seconds (utime + stime of every thread, libuv's pool
  * included, plus children already reaped), peak resident set size (VmHWM,
- * reset between scenarios through clear_refs, summed over the processes), and
+ * reset between scenarios through clear_refs, summed over the processes; and,
+ * sampled, the memory they occupy together, shared pages counted once), and
  * bytes read through read(2)-family calls (rchar: page-cache hits count too,
  * so it shows how much of a blob a range GET touched).
  */
@@ -114,6 +115,30 @@ export class ProcessProbe {
       }
     }
     return ok;
+  }
+
+  /**
+   * Memory resident now (/proc/<pid>/smaps_rollup). `rss` sums every process's
+   * RSS, so pages the processes share — the node executable and libraries they
+   * all map — count once per process. `resident` counts them once: every
+   * process's private pages plus the largest shared set (the processes run the
+   * same executable, so the others' shared pages are, to a few pages, within it).
+   */
+  memory(pids = this.pids()): { rss: number; resident: number } | undefined {
+    let rss = 0;
+    let priv = 0;
+    let shared = 0;
+    for (const pid of pids) {
+      const text = read(`/proc/${pid}/smaps_rollup`);
+      if (text === undefined) continue;
+      const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(text)?.[1] ?? NaN);
+      const [r, pc, pd, sc, sd] = ['Rss', 'Private_Clean', 'Private_Dirty', 'Shared_Clean', 'Shared_Dirty'].map(kb);
+      if ([r, pc, pd, sc, sd].some((v) => !Number.isFinite(v))) return undefined;
+      rss += r! * 1024;
+      priv += (pc! + pd!) * 1024;
+      shared = Math.max(shared, (sc! + sd!) * 1024);
+    }
+    return { rss, resident: priv + shared };
   }
 
   /** VmHWM summed over the processes (an upper bound of their peak together), and the largest one. */

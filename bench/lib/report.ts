@@ -248,13 +248,25 @@ export function checkTargets(results: Results, plan: Plan, kmsTotals: readonly K
     met: speedup === undefined ? false : speedup >= 1.6,
   });
   const mem = s(memoryWorkloadName(plan), 'SSE-S3');
+  // With several processes, summing their RSS counts the pages they share (the node executable and
+  // libraries, ~45 MB resident in each) once per process. The target is judged on the memory they
+  // occupy together, shared pages once (ProcessProbe.memory, sampled every 100 ms); the sums of RSS
+  // are shown beside it.
+  const resident = mem ? maxOf(mem.row.reps.map((m) => m.peakResidentBytes)) : Number.NaN;
+  const mb = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`;
   checks.push({
     target: `Peak RSS < 300 MB with ${plan.memory.concurrency} concurrent ${plan.memory.objectBytes / MiB} MiB uploads`,
-    measured:
-      mem && Number.isFinite(mem.peakRssMiB)
-        ? `${((mem.peakRssMiB * MiB) / 1e6).toFixed(0)} MB, all server processes together (largest one: ${(maxOf(mem.row.reps.map((m) => m.peakRssLargestBytes)) / 1e6).toFixed(0)} MB)`
-        : 'not measured',
-    met: mem && Number.isFinite(mem.peakRssMiB) ? mem.peakRssMiB * MiB < 300e6 : undefined,
+    measured: !mem
+      ? 'not measured'
+      : [
+          Number.isFinite(resident) ? `${mb(resident)} resident, all server processes together with the pages they share counted once` : undefined,
+          `sum of the processes' RSS at one moment ${mb(maxOf(mem.row.reps.map((m) => m.peakRssTogetherBytes)))}`,
+          `sum of their separate peaks ${mb(mem.peakRssMiB * MiB)}`,
+          `largest process ${mb(maxOf(mem.row.reps.map((m) => m.peakRssLargestBytes)))}`,
+        ]
+          .filter((x) => x !== undefined)
+          .join('; '),
+    met: Number.isFinite(resident) ? resident < 300e6 : mem && Number.isFinite(mem.peakRssMiB) ? mem.peakRssMiB * MiB < 300e6 : undefined,
   });
   const big = plan.keys.count >= 1000 ? `${plan.keys.count / 1000}k` : String(plan.keys.count);
   const small = plan.keys.smallCount >= 1000 ? `${plan.keys.smallCount / 1000}k` : String(plan.keys.smallCount);

@@ -124,6 +124,10 @@ export interface Measurement {
   /** VmHWM summed over the server's processes, and of the largest one. */
   peakRssBytes?: number;
   peakRssLargestBytes?: number;
+  /** With `sampleMemory`: the largest memory the processes occupied together, shared pages once (ProcessProbe.memory). */
+  peakResidentBytes?: number;
+  /** With `sampleMemory`: the largest sum of their RSS at one moment. */
+  peakRssTogetherBytes?: number;
   serverReadBytes?: number;
   /** KMS operations by name, from the audit log. */
   kms?: Record<string, number>;
@@ -143,6 +147,8 @@ export interface MeasureSpec {
   maxSeconds: number;
   warmupOps?: number;
   warmupSeconds?: number;
+  /** Sample the server's memory every 100 ms while measuring (see Measurement.peakResidentBytes). */
+  sampleMemory?: boolean;
   /** Builds the operation on a client made for this run; `verified` is called after each byte-for-byte check. */
   op: (client: S3Client, verified: () => void) => () => Promise<number>;
 }
@@ -158,6 +164,15 @@ export async function measure(target: Target, credentials: Credentials, region: 
   const op = spec.op(client, () => verified++);
   let before: { client: number; machine: number; started: number; server?: ReturnType<ProcessProbe['sample']> } | undefined;
   let result: LoadResult;
+  const memory = { resident: 0, rss: 0, sampled: false };
+  let sampler: NodeJS.Timeout | undefined;
+  const sampleMemory = () => {
+    const now = target.probe?.memory();
+    if (!now) return;
+    memory.sampled = true;
+    memory.resident = Math.max(memory.resident, now.resident);
+    memory.rss = Math.max(memory.rss, now.rss);
+  };
   try {
     result = await runLoad({
       concurrency: spec.concurrency,
@@ -170,9 +185,14 @@ export async function measure(target: Target, credentials: Credentials, region: 
         target.kms?.mark();
         target.probe?.resetPeakRss();
         before = { client: selfCpuSeconds(), machine: machineBusySeconds(), started: monotonicUs(), ...(target.probe ? { server: target.probe.sample() } : {}) };
+        if (spec.sampleMemory && target.probe) {
+          sampleMemory();
+          sampler = setInterval(sampleMemory, 100);
+        }
       },
     });
   } finally {
+    clearInterval(sampler);
     client.close();
   }
   const ended = monotonicUs();
@@ -196,6 +216,10 @@ export async function measure(target: Target, credentials: Credentials, region: 
     const rss = target.probe.peakRss();
     m.peakRssBytes = rss.totalBytes;
     m.peakRssLargestBytes = rss.largestBytes;
+    if (memory.sampled) {
+      m.peakResidentBytes = memory.resident;
+      m.peakRssTogetherBytes = memory.rss;
+    }
     if (after.readBytes !== undefined && before.server.readBytes !== undefined) m.serverReadBytes = after.readBytes - before.server.readBytes;
   }
   if (target.kms) {

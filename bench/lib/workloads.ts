@@ -464,6 +464,7 @@ export async function memoryWorkloads(b: Bench, targetIds: readonly TargetId[]):
       concurrency,
       maxOps: concurrency,
       maxSeconds: 900,
+      sampleMemory: true,
       op: (client) => async () => {
         const i = n++;
         await client.ok({ method: 'PUT', path: `/${target.bucket}/mem/${i}`, headers: target.writeHeaders, body: b.pool.slice(700_000_000 + i, 0, objectBytes) });

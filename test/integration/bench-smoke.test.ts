@@ -68,5 +68,8 @@ describe('npm run bench -- --smoke', () => {
     assert.equal(row(/^GET 4 KiB$/, 'SSE-KMS+BK')['KMS calls/op'], '0');
     for (const workload of [/^Range GET 4 KiB/, /^HEAD /, /^ListObjectsV2 /, /^Multipart /]) assert.ok(Number(row(workload, 'SSE-S3')['ops/s']) > 0);
     assert.ok(rows.some((r) => /--workers 2/.test(r.workload!)), 'the scaling workloads ran');
+    // The memory target was sampled while the concurrent uploads ran (shared pages counted once).
+    const memory = readFileSync(out, 'utf8').split('\n').find((l) => l.startsWith('| Peak RSS'));
+    assert.match(memory ?? '', /\| [1-9]\d* MB resident, all server processes together/, memory);
   });
 });
