@@ -67,6 +67,18 @@ export function blobStoreContract(factory: BlobStoreFactory): void {
       await assert.rejects(store.read('not-an-id'), BlobNotFoundError);
     });
 
+    // The blob collector deletes a round's blobs side by side; the others must be untouched.
+    test('concurrent_deletes_remove_exactly_those_blobs', async () => {
+      const written = await Promise.all(Array.from({ length: 40 }, (_, i) => store.write(chunks(`blob ${i}`, i % 2 ? randomBytes(i) : ''))));
+      await Promise.all(written.map((w) => w.publish()));
+      const [gone, kept] = [written.filter((_, i) => i % 3 !== 0), written.filter((_, i) => i % 3 === 0)];
+      await Promise.all([...gone.map((w) => store.delete(w.blobId)), store.delete(gone[0]!.blobId)]);
+      for (const w of gone) await assert.rejects(store.read(w.blobId), BlobNotFoundError);
+      for (const w of kept) assert.equal((await collect(await store.read(w.blobId))).length, w.size);
+      await Promise.all(kept.map((w) => store.delete(w.blobId)));
+      for (const w of kept) await assert.rejects(store.read(w.blobId), BlobNotFoundError);
+    });
+
     test('recover_publishes_referenced_and_removes_the_rest', async () => {
       const keep = await store.write(chunks('keep'));
       const drop = await store.write(chunks('drop'));

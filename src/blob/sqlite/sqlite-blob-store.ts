@@ -42,6 +42,8 @@ export class SqliteBlobStore implements BlobStore {
   /** Rows written or published since the last flush: one transaction per event-loop turn, not per blob. */
   #inserts: { id: string; data: Buffer }[] = [];
   #publishes: string[] = [];
+  /** Rows to delete: in the same transaction, after the inserts and publishes. */
+  #deletes: string[] = [];
   #flushing: Promise<void> | undefined;
 
   constructor(options: SqliteBlobStoreOptions) {
@@ -85,26 +87,29 @@ export class SqliteBlobStore implements BlobStore {
         this.#publishes.push(blobId);
         return this.#flush();
       },
-      discard: async () => {
-        await this.#flush();
-        await retryBusy(() => this.#delete.run(blobId));
+      discard: () => {
+        this.#deletes.push(blobId);
+        return this.#flush();
       },
     };
   }
 
-  /** Writes the queued inserts and publishes in one transaction, at the end of this event-loop turn. */
+  /** Writes the queued inserts, publishes and deletes in one transaction, at the end of this event-loop turn. */
   #flush(): Promise<void> {
     this.#flushing ??= new Promise<void>((resolve, reject) => {
       setImmediate(() => {
         this.#flushing = undefined;
         const inserts = this.#inserts;
         const publishes = this.#publishes;
+        const deletes = this.#deletes;
         this.#inserts = [];
         this.#publishes = [];
+        this.#deletes = [];
         retryBusy(() =>
           this.#db.transaction(() => {
             for (const r of inserts) this.#insert.run(r.id, r.data);
             for (const id of publishes) this.#publish.run(id);
+            for (const id of deletes) this.#delete.run(id);
           })(),
         ).then(resolve, reject);
       });
@@ -125,10 +130,11 @@ export class SqliteBlobStore implements BlobStore {
     })();
   }
 
+  /** Deletes issued in one event-loop turn (the blob collector's round) share one transaction. */
   async delete(blobId: string): Promise<void> {
     if (!ID_RE.test(blobId)) return;
+    this.#deletes.push(blobId);
     await this.#flush();
-    await retryBusy(() => this.#delete.run(blobId));
   }
 
   async recover(referenced: (blobIds: string[]) => Promise<Set<string>>): Promise<{ published: number; removed: number }> {
