@@ -184,6 +184,8 @@ export interface MetadataStore {
 
   /** A bucket sub-resource document (e.g. `encryption`), or undefined when never set. */
   getBucketConfig(bucket: string, name: string): Promise<string | undefined>;
+  /** All of a bucket's sub-resource documents, by name, in one read (s3/request-metadata.ts). */
+  getBucketConfigs(bucket: string): Promise<Map<string, string>>;
   /** Sets a bucket sub-resource document; false when the bucket does not exist. */
   putBucketConfig(bucket: string, name: string, doc: string): Promise<boolean>;
   /** Removes a bucket sub-resource document (absent is fine). Deleting a bucket removes all of them. */

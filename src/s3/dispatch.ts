@@ -17,6 +17,7 @@ import {
 import { deletePublicAccessBlock, getPublicAccessBlock, putPublicAccessBlock } from './public-access-block.js';
 import { createBucket, deleteBucket, getBucketLocation, getBucketVersioning, headBucket, listBuckets } from './bucket.js';
 import type { S3Context } from './context.js';
+import { requestScopedMetadata } from './request-metadata.js';
 import { copyObject, uploadPartCopy } from './copy.js';
 import { listObjectsV1, listObjectsV2 } from './list.js';
 import {
@@ -88,9 +89,11 @@ const OBJECT_HANDLERS: Record<ObjectOperation, ObjectHandler> = {
   PutObjectAcl: putObjectAcl,
 };
 
-export function createDispatcher(ctx: S3Context): (req: S3Request) => Promise<S3Response> {
+export function createDispatcher(shared: S3Context): (req: S3Request) => Promise<S3Response> {
   return async (req) => {
     const e = req.endpoint;
+    // Bucket records and documents are read once per request (see request-metadata.ts).
+    const ctx: S3Context = { ...shared, metadata: requestScopedMetadata(shared.metadata) };
     // The one access check, before any handler reads (let alone validates) the body.
     await authorizeRequest(ctx, req);
     switch (e.kind) {

@@ -90,6 +90,18 @@ export function metadataStoreContract(factory: StoreFactory): void {
       assert.equal(await store.getBucketConfig(b, 'encryption'), undefined, 'a re-created bucket starts without the old configuration');
     });
 
+    test('getBucketConfigs_returns_every_document_of_that_bucket_only', async () => {
+      const [b, other] = [await fresh(), await fresh()];
+      assert.deepEqual(await store.getBucketConfigs(b), new Map());
+      await store.putBucketConfig(b, 'encryption', '{"e":1}');
+      await store.putBucketConfig(b, 'policy', '{"p":1}');
+      await store.putBucketConfig(other, 'policy', '{"other":1}');
+      assert.deepEqual(await store.getBucketConfigs(b), new Map([['encryption', '{"e":1}'], ['policy', '{"p":1}']]));
+      await store.deleteBucketConfig(b, 'policy');
+      assert.deepEqual(await store.getBucketConfigs(b), new Map([['encryption', '{"e":1}']]));
+      assert.deepEqual(await store.getBucketConfigs('no-such-bucket'), new Map());
+    });
+
     test('createBucket_with_initial_configs_writes_them_only_when_it_creates', async () => {
       const b = `with-configs-${n++}`;
       const configs = { publicAccessBlock: '{"p":1}', ownershipControls: '{"o":1}' };

@@ -217,6 +217,11 @@ export class SqliteMetadataStore implements MetadataStore {
     return row?.doc;
   }
 
+  async getBucketConfigs(bucket: string): Promise<Map<string, string>> {
+    const rows = this.#stmt('SELECT name, doc FROM bucket_configs WHERE bucket = ?').all(bucket) as { name: string; doc: string }[];
+    return new Map(rows.map((r) => [r.name, r.doc]));
+  }
+
   async putBucketConfig(bucket: string, name: string, doc: string): Promise<boolean> {
     return this.#db
       .transaction((): boolean => {
