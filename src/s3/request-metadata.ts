@@ -11,6 +11,9 @@
  * other method — every write — empties the memo first, so a handler that
  * changes a bucket document and reads it back sees its change. Nothing is
  * kept between requests.
+ *
+ * A view is an object whose prototype holds the store's methods, built once
+ * per store: a request pays for two small maps, not for a proxy on every call.
  */
 import type { BucketRecord, MetadataStore } from '../metadata/metadata-store.js';
 
@@ -19,39 +22,67 @@ function isRead(method: string): boolean {
   return method.startsWith('get') || method.startsWith('list') || method === 'referencedBlobIds';
 }
 
-export function requestScopedMetadata(store: MetadataStore): MetadataStore {
-  let buckets = new Map<string, Promise<BucketRecord | undefined>>();
-  let configs = new Map<string, Promise<Map<string, string>>>();
-  const forget = () => {
-    buckets = new Map();
-    configs = new Map();
-  };
-  const memo = <T>(cache: Map<string, Promise<T>>, key: string, read: () => Promise<T>): Promise<T> => {
-    let p = cache.get(key);
-    if (!p) {
-      p = read();
-      cache.set(key, p);
-      // A failed read is not remembered.
-      p.catch(() => cache.get(key) === p && cache.delete(key));
+interface Memo {
+  buckets: Map<string, Promise<BucketRecord | undefined>>;
+  configs: Map<string, Promise<Map<string, string>>>;
+}
+
+function remember<T>(cache: Map<string, Promise<T>>, key: string, read: () => Promise<T>): Promise<T> {
+  let p = cache.get(key);
+  if (!p) {
+    const fresh = read();
+    cache.set(key, fresh);
+    // A failed read is not remembered.
+    fresh.catch(() => cache.get(key) === fresh && cache.delete(key));
+    p = fresh;
+  }
+  return p;
+}
+
+/** Every method name of the store: its own (wrapped) properties and its classes' methods. */
+function methodNames(store: object): Set<string> {
+  const names = new Set<string>();
+  for (let o: object | null = store; o && o !== Object.prototype; o = Object.getPrototypeOf(o) as object | null) {
+    for (const name of Object.getOwnPropertyNames(o)) {
+      if (name !== 'constructor' && typeof (store as Record<string, unknown>)[name] === 'function') names.add(name);
     }
-    return p;
+  }
+  return names;
+}
+
+const prototypes = new WeakMap<MetadataStore, object>();
+
+function prototypeFor(store: MetadataStore): object {
+  let proto = prototypes.get(store);
+  if (proto) return proto;
+  const methods: Record<string, unknown> = {};
+  for (const name of methodNames(store)) {
+    const fn = (store as unknown as Record<string, (...args: unknown[]) => unknown>)[name]!;
+    methods[name] = isRead(name)
+      ? (...args: unknown[]) => fn.apply(store, args)
+      : function (this: Memo, ...args: unknown[]) {
+          this.buckets = new Map();
+          this.configs = new Map();
+          return fn.apply(store, args);
+        };
+  }
+  methods.getBucket = function (this: Memo, name: string) {
+    return remember(this.buckets, name, () => store.getBucket(name));
   };
-  const own: Partial<MetadataStore> = {
-    getBucket: (name) => memo(buckets, name, () => store.getBucket(name)),
-    getBucketConfigs: (bucket) => memo(configs, bucket, () => store.getBucketConfigs(bucket)),
-    getBucketConfig: async (bucket, name) => (await own.getBucketConfigs!(bucket)).get(name),
+  methods.getBucketConfigs = function (this: Memo, bucket: string) {
+    return remember(this.configs, bucket, () => store.getBucketConfigs(bucket));
   };
-  return new Proxy(store, {
-    get(target, prop, receiver) {
-      if (typeof prop === 'string' && prop in own) return own[prop as keyof typeof own];
-      const value: unknown = Reflect.get(target, prop, receiver);
-      if (typeof value !== 'function') return value;
-      const fn = value as (...args: unknown[]) => unknown;
-      if (typeof prop === 'string' && isRead(prop)) return fn.bind(target);
-      return (...args: unknown[]) => {
-        forget();
-        return fn.apply(target, args);
-      };
-    },
-  });
+  methods.getBucketConfig = async function (this: Memo & MetadataStore, bucket: string, name: string) {
+    return (await this.getBucketConfigs(bucket)).get(name);
+  };
+  proto = methods;
+  prototypes.set(store, proto);
+  return proto;
+}
+
+export function requestScopedMetadata(store: MetadataStore): MetadataStore {
+  const view = Object.create(prototypeFor(store)) as Memo & MetadataStore;
+  view.buckets = new Map();
+  view.configs = new Map();
+  return view;
 }
