@@ -9,9 +9,11 @@
  * from the old generation's size, and Coffer's old generation is small (~15 MB),
  * so with the defaults every ~8 MiB streamed started a full mark-compact: at
  * 160 MiB/s, 15–20 of them a second, 3–5 ms of main thread each plus concurrent
- * marking (13% of the server's CPU in `perf`). A 32 MB initial old generation
- * raises that limit: a single process made 12 mark-compacts instead of 167 over
- * the same PUT 1 MiB run, and served 33% more PUT and 24% more GET throughput
+ * marking (13% of the server's CPU in `perf`). A larger initial old generation
+ * raises that limit. With 32 MB a single process made 32 mark-compacts instead
+ * of 167 over the same PUT 1 MiB run; with 64 MB it served 33% more PUT and 24%
+ * more GET throughput. 64 MB showed no clear gain over 32 MB with two workers
+ * and cost 30–50 MB more RSS under 16 concurrent uploads, so 32 MB it is
  * (bench/RESULTS.md).
  *
  * The small young generation (Node's default semi-space is 16 MB) makes V8 drop

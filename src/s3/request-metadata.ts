@@ -28,15 +28,13 @@ interface Memo {
 }
 
 function remember<T>(cache: Map<string, Promise<T>>, key: string, read: () => Promise<T>): Promise<T> {
-  let p = cache.get(key);
-  if (!p) {
-    const fresh = read();
-    cache.set(key, fresh);
-    // A failed read is not remembered.
-    fresh.catch(() => cache.get(key) === fresh && cache.delete(key));
-    p = fresh;
-  }
-  return p;
+  const known = cache.get(key);
+  if (known) return known;
+  const fresh = read();
+  cache.set(key, fresh);
+  // A failed read is not remembered.
+  fresh.catch(() => cache.get(key) === fresh && cache.delete(key));
+  return fresh;
 }
 
 /** Every method name of the store: its own (wrapped) properties and its classes' methods. */

@@ -24,38 +24,32 @@ import type { MetadataStore } from '../metadata/metadata-store.js';
 
 /** Blob deletes issued at once. */
 const DELETE_GROUP = 32;
+/** Blobs taken per round trip to the metadata store. */
+const BATCH = 500;
+/** After a kick, how long to gather more garbage before collecting (bounds the extra syncs under load). */
+const KICK_DELAY_MS = 20;
 
 export interface BlobCollectorOptions {
   metadata: MetadataStore;
   blobs: BlobStore;
   /** Reports a failed round (the next kick or tick tries again). */
   onError: (err: unknown) => void;
-  /** Blobs taken per round trip to the metadata store. */
-  batch?: number;
-  /** After a kick, how long to gather more garbage before collecting (bounds the extra syncs under load). */
-  kickDelayMs?: number;
 }
 
 export class BlobCollector {
   readonly #metadata: MetadataStore;
   readonly #blobs: BlobStore;
   readonly #onError: (err: unknown) => void;
-  readonly #batch: number;
-  readonly #kickDelayMs: number;
   #running: Promise<void> | undefined;
   #scheduled: NodeJS.Timeout | undefined;
   #again = false;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
-  /** Blobs deleted so far. */
-  collected = 0;
 
   constructor(options: BlobCollectorOptions) {
     this.#metadata = options.metadata;
     this.#blobs = options.blobs;
     this.#onError = options.onError;
-    this.#batch = options.batch ?? 500;
-    this.#kickDelayMs = options.kickDelayMs ?? 20;
   }
 
   /** Collects soon. Kicks that arrive while a round is scheduled or running are folded into it (or the next one). */
@@ -67,8 +61,10 @@ export class BlobCollector {
     }
     this.#scheduled = setTimeout(() => {
       this.#scheduled = undefined;
-      this.#run();
-    }, this.#kickDelayMs);
+      // The timer may have started a round meanwhile: fold into it.
+      if (this.#running) this.#again = true;
+      else this.#run();
+    }, KICK_DELAY_MS);
     this.#scheduled.unref();
   }
 
@@ -84,14 +80,13 @@ export class BlobCollector {
   async collect(): Promise<number> {
     let n = 0;
     for (;;) {
-      const ids = await this.#metadata.takeGarbage(this.#batch);
+      const ids = await this.#metadata.takeGarbage(BATCH);
       if (ids.length === 0) break;
       // In groups: small blobs deleted in one turn share a SQLite transaction; files are
       // unlinked side by side on the thread pool.
       for (let i = 0; i < ids.length; i += DELETE_GROUP) await Promise.all(ids.slice(i, i + DELETE_GROUP).map((id) => this.#blobs.delete(id)));
       await this.#metadata.garbageCollected(ids);
       n += ids.length;
-      this.collected += ids.length;
     }
     return n;
   }

@@ -42,13 +42,24 @@ test('sqlite_migration_5_keeps_existing_buckets_ACL_free_without_a_public_access
   }
 });
 
+/** A migrated store on a fresh database file (at `path`), closed and removed afterwards. */
+async function withStore(fn: (store: SqliteMetadataStore, path: string) => Promise<void>): Promise<void> {
+  const d = mkdtempSync(join(tmpdir(), 'coffer-sqlite-'));
+  const path = join(d, 'meta.db');
+  const store = new SqliteMetadataStore({ path });
+  try {
+    await store.migrate();
+    await fn(store, path);
+  } finally {
+    await store.close();
+    rmSync(d, { recursive: true, force: true });
+  }
+}
+
 // Durability: a write resolves only after the WAL is synced (synchronous=FULL's guarantee, off the
 // event loop), reads never sync, and concurrent writes share syncs (group commit).
-test('sqlite_writes_resolve_after_a_wal_sync_shared_by_concurrent_writes', async () => {
-  const d = mkdtempSync(join(tmpdir(), 'coffer-sqlite-sync-'));
-  try {
-    const store = new SqliteMetadataStore({ path: join(d, 'meta.db') });
-    await store.migrate();
+test('sqlite_writes_resolve_after_a_wal_sync_shared_by_concurrent_writes', () =>
+  withStore(async (store) => {
     await store.createBucket({ name: 'b', createdAt: 1, ownerId: 'o', region: 'us-east-1' });
     const object = (key: string): ObjectRecord => ({ bucket: 'b', key, size: 0, etag: 'e', lastModified: 1, parts: [], multipart: false, headers: {}, userMetadata: {}, tags: [], storageClass: 'STANDARD', ownerId: 'o' });
     let before = store.walSyncs();
@@ -66,21 +77,13 @@ test('sqlite_writes_resolve_after_a_wal_sync_shared_by_concurrent_writes', async
     const used = store.walSyncs() - before;
     assert.ok(used >= 1 && used <= 2, `100 concurrent writes used ${used} syncs`);
     assert.equal((await store.listObjects('b', { prefix: 'k', limit: 1000 })).length, 100);
-    await store.close();
-  } finally {
-    rmSync(d, { recursive: true, force: true });
-  }
-});
+  }));
 
 // The blob collector deletes what takeGarbage returns. A garbage row another process (or this one)
 // has committed but not yet synced could still be rolled back by a crash, restoring an object that
 // needs the blob: takeGarbage makes what it returns durable first.
-test('sqlite_takeGarbage_syncs_the_wal_before_returning_entries', async () => {
-  const d = mkdtempSync(join(tmpdir(), 'coffer-sqlite-gc-'));
-  try {
-    const path = join(d, 'meta.db');
-    const store = new SqliteMetadataStore({ path });
-    await store.migrate();
+test('sqlite_takeGarbage_syncs_the_wal_before_returning_entries', () =>
+  withStore(async (store, path) => {
     let before = store.walSyncs();
     assert.deepEqual(await store.takeGarbage(10), []);
     assert.equal(store.walSyncs(), before, 'nothing to return, nothing to sync');
@@ -92,20 +95,12 @@ test('sqlite_takeGarbage_syncs_the_wal_before_returning_entries', async () => {
     before = store.walSyncs();
     assert.deepEqual(await store.takeGarbage(10), ['from-another-process']);
     assert.equal(store.walSyncs(), before + 1, 'returned only after a WAL sync');
-    await store.close();
-  } finally {
-    rmSync(d, { recursive: true, force: true });
-  }
-});
+  }));
 
 // Another process holding the write lock must not freeze this process's event loop (SQLite's
 // busy handler sleeps in the calling thread): the write waits asynchronously and then succeeds.
-test('sqlite_write_waits_for_another_connections_lock_without_blocking_the_event_loop', async () => {
-  const d = mkdtempSync(join(tmpdir(), 'coffer-sqlite-busy-'));
-  try {
-    const path = join(d, 'meta.db');
-    const store = new SqliteMetadataStore({ path });
-    await store.migrate();
+test('sqlite_write_waits_for_another_connections_lock_without_blocking_the_event_loop', () =>
+  withStore(async (store, path) => {
     await store.createBucket({ name: 'b', createdAt: 1, ownerId: 'o', region: 'us-east-1' });
     const other = new Database(path);
     other.exec('BEGIN IMMEDIATE');
@@ -125,8 +120,4 @@ test('sqlite_write_waits_for_another_connections_lock_without_blocking_the_event
     await write;
     assert.ok(await store.getObject('b', 'waited'));
     other.close();
-    await store.close();
-  } finally {
-    rmSync(d, { recursive: true, force: true });
-  }
-});
+  }));
