@@ -12,8 +12,16 @@
  * marking (13% of the server's CPU in `perf`). A larger initial old generation
  * raises that limit. With 32 MB a single process made 32 mark-compacts instead
  * of 167 over the same PUT 1 MiB run; with 64 MB it served 33% more PUT and 24%
- * more GET throughput. 64 MB showed no clear gain over 32 MB with two workers
- * and cost 30–50 MB more RSS under 16 concurrent uploads, so 32 MB it is
+ * more GET throughput.
+ *
+ * 32 MB was still too tight for large objects: streaming 64 MiB PUTs or GETs,
+ * a process often fell into a run of back-to-back mark-compacts (~75 per GiB,
+ * each started for "allocation limit" with 12 of 32 MB used, so the trigger is
+ * the buffers in flight, not the heap) and spent ~40% more CPU per PUT. Whether
+ * a run fell into it varied from run to run. With 48 MB, none did in any trial
+ * (`--trace-gc` of one process: five runs of 16 x 64 MiB PUTs, one of them after
+ * the idle-time memory reducer had run, and two of 48 x 64 MiB GETs): CPU per
+ * 64 MiB PUT 216-232 ms against 307-327 ms in the runs at 32 MB that fell in. It costs 10-16 MB more under 16 concurrent 64 MiB uploads
  * (bench/RESULTS.md).
  *
  * The small young generation (Node's default semi-space is 16 MB) makes V8 drop
@@ -21,4 +29,4 @@
  * up: 16 concurrent 64 MiB uploads peaked at 351 MB over all processes with the
  * default, 291 MB with it.
  */
-export const SERVING_V8_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--initial-old-space-size=32'];
+export const SERVING_V8_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--initial-old-space-size=48'];
