@@ -79,6 +79,21 @@ export function blobStoreContract(factory: BlobStoreFactory): void {
       for (const w of kept) await assert.rejects(store.read(w.blobId), BlobNotFoundError);
     });
 
+    // A committed object can be replaced, and its blob collected, before the request that wrote
+    // it has published that blob: publishing then finds nothing to move, which is not a failure,
+    // and must not bring the blob back.
+    test('a_blob_deleted_before_it_is_published_stays_deleted_and_publish_succeeds', async () => {
+      const small = await store.write(chunks('early'));
+      const large = await store.write(chunks(randomBytes(64 * 1024)));
+      for (const p of [small, large]) {
+        await store.delete(p.blobId);
+        await p.publish();
+        await assert.rejects(store.read(p.blobId), BlobNotFoundError);
+      }
+      const recovered = await store.recover(async (ids) => new Set(ids));
+      assert.equal(recovered.published, 0, 'nothing left in staging to publish');
+    });
+
     test('recover_publishes_referenced_and_removes_the_rest', async () => {
       const keep = await store.write(chunks('keep'));
       const drop = await store.write(chunks('drop'));

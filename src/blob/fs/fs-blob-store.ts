@@ -101,7 +101,12 @@ export class FsBlobStore implements BlobStore {
       blobId,
       size,
       publish: async () => {
-        await rename(path, this.#finalPath(blobId));
+        try {
+          await rename(path, this.#finalPath(blobId));
+        } catch (err) {
+          // Already collected: the object was replaced and its blob deleted before this publish.
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
       },
       discard: async () => {
         await unlink(path).catch(() => {});
@@ -174,10 +179,16 @@ export class FsBlobStore implements BlobStore {
     if (this.#scratchPool.length < SCRATCH_POOL) this.#scratchPool.push(buf);
   }
 
+  /**
+   * Staged copy first, then the published one: a `publish` that runs in between
+   * either finds the staged file gone (and moves nothing) or has already moved it
+   * (and the second unlink removes it). The other order could miss a file that
+   * `publish` moves between the two unlinks and leave it behind for good.
+   */
   async delete(blobId: string): Promise<void> {
     if (!ID_RE.test(blobId)) return;
-    await rm(this.#finalPath(blobId), { force: true });
-    await rm(this.#stagedPath(blobId), { force: true });
+    await unlinkIfPresent(this.#stagedPath(blobId));
+    await unlinkIfPresent(this.#finalPath(blobId));
   }
 
   async recover(referenced: (blobIds: string[]) => Promise<Set<string>>): Promise<{ published: number; removed: number }> {
@@ -204,5 +215,14 @@ export class FsBlobStore implements BlobStore {
 
   stats(): BlobStats {
     return { bytesRead: this.#bytesRead };
+  }
+}
+
+/** unlink(2) that treats an absent file as done: one system call, where `rm` makes two or three. */
+async function unlinkIfPresent(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
 }
