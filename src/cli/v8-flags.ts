@@ -14,19 +14,20 @@
  * of 167 over the same PUT 1 MiB run; with 64 MB it served 33% more PUT and 24%
  * more GET throughput.
  *
- * 32 MB was still too tight for large objects: streaming 64 MiB PUTs or GETs,
- * a process often fell into a run of back-to-back mark-compacts (~75 per GiB,
- * each started for "allocation limit" with 12 of 32 MB used, so the trigger is
- * the buffers in flight, not the heap) and spent ~40% more CPU per PUT. Whether
- * a run fell into it varied from run to run. With 48 MB, none did in any trial
- * (`--trace-gc` of one process: five runs of 16 x 64 MiB PUTs, one of them after
- * the idle-time memory reducer had run, and two of 48 x 64 MiB GETs): CPU per
- * 64 MiB PUT 216-232 ms against 307-327 ms in the runs at 32 MB that fell in. It costs 10-16 MB more under 16 concurrent 64 MiB uploads
- * (bench/RESULTS.md).
+ * 32 MB was still too tight for large objects. V8 counts the external memory
+ * allocated since the last mark-compact against the same limit, and Coffer's
+ * heap already takes 12-15 MB of it, so streaming 64 MiB objects (each stream
+ * holding its socket reads, cipher output and a 1 MiB write batch) kept
+ * reaching it: 7 of 8 runs of 16 x 64 MiB PUTs on one process fell into
+ * back-to-back mark-compacts (~75 per GiB, started for "allocation limit" with
+ * 12 of 32 MB of heap used), at 307-369 ms of CPU per PUT instead of 216-244.
+ * With 40 MB (6 runs, and 2 of 48 x 64 MiB GETs) and 48 MB (6 runs) none did.
+ * 40 MB it is: in the full benchmark 48 MB left every worker's heap larger, and
+ * 16 concurrent 64 MiB uploads then took 318 MB (bench/RESULTS.md).
  *
  * The small young generation (Node's default semi-space is 16 MB) makes V8 drop
  * the wrappers of dead Buffers sooner, so their memory goes back before it piles
  * up: 16 concurrent 64 MiB uploads peaked at 351 MB over all processes with the
  * default, 291 MB with it.
  */
-export const SERVING_V8_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--initial-old-space-size=48'];
+export const SERVING_V8_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--initial-old-space-size=40'];
