@@ -76,19 +76,16 @@ export class BlobCollector {
     this.#timer.unref();
   }
 
-  /** Deletes everything queued now; resolves with the number of blobs deleted. */
-  async collect(): Promise<number> {
-    let n = 0;
+  /** Deletes everything queued now. */
+  async collect(): Promise<void> {
     for (;;) {
       const ids = await this.#metadata.takeGarbage(BATCH);
-      if (ids.length === 0) break;
+      if (ids.length === 0) return;
       // In groups: small blobs deleted in one turn share a SQLite transaction; files are
       // unlinked side by side on the thread pool.
       for (let i = 0; i < ids.length; i += DELETE_GROUP) await Promise.all(ids.slice(i, i + DELETE_GROUP).map((id) => this.#blobs.delete(id)));
       await this.#metadata.garbageCollected(ids);
-      n += ids.length;
     }
-    return n;
   }
 
   /** Stops the timer and kicks, waits for a running round, and collects once more. */
@@ -98,15 +95,12 @@ export class BlobCollector {
     clearTimeout(this.#scheduled);
     this.#scheduled = undefined;
     await this.#running;
-    await this.collect().catch(() => {});
+    await this.collect().catch(this.#onError);
   }
 
   #run(): void {
     this.#running = this.collect()
-      .then(
-        () => {},
-        (err: unknown) => this.#onError(err),
-      )
+      .catch(this.#onError)
       .finally(() => {
         this.#running = undefined;
         // Garbage queued during the round: another round, after the same gathering delay.
