@@ -8,7 +8,8 @@
  * Who may call: an account's root, for its own account; an IAM user whose
  * identity policies allow `iam:<Action>` on the user concerned.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { hexDigestEqual } from '../crypto/compare.js';
 import type { Logger } from 'pino';
 import { authorize, conditionContext } from '../auth/access/index.js';
 import { verifySigV4 } from '../auth/sigv4/index.js';
@@ -213,7 +214,7 @@ export function createIamApiHandler(options: { identities: Identities; region: s
         throw err;
       }
       if (auth.anonymous) throw new IamError('MissingAuthenticationToken', 'Request is missing Authentication Token');
-      if (auth.payload.kind === 'sha256' && !timingSafeEqual(createHash('sha256').update(body).digest(), Buffer.from(auth.payload.hex, 'hex'))) {
+      if (auth.payload.kind === 'sha256' && !hexDigestEqual(createHash('sha256').update(body).digest(), auth.payload.hex)) {
         throw new IamError('SignatureDoesNotMatch', 'The provided x-amz-content-sha256 does not match the request body.');
       }
       if (auth.payload.kind !== 'sha256' && auth.payload.kind !== 'unsigned') throw new IamError('IncompleteSignature', 'IAM requests cannot use aws-chunked payloads.');

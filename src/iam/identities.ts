@@ -9,7 +9,8 @@
  * process is dropped at once; through another process (the admin CLI, another
  * worker) within that second.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { textEqual } from '../crypto/compare.js';
 import { parsePolicy, PolicyError, MAX_USER_POLICY_BYTES, type CallerIdentity, type Policy } from '../auth/access/index.js';
 import type { Credential } from '../auth/sigv4/index.js';
 import { awsAccountId, canonicalUserId } from '../credentials.js';
@@ -96,7 +97,7 @@ export class Identities {
 
   /** The credential for an access key id: root, an account root's key, or an active key of an existing user. */
   async lookup(accessKeyId: string): Promise<ResolvedCredential | undefined> {
-    if (accessKeyId.length === this.#root.accessKeyId.length && timingSafeEqual(Buffer.from(accessKeyId), Buffer.from(this.#root.accessKeyId))) {
+    if (textEqual(accessKeyId, this.#root.accessKeyId)) {
       return { accessKeyId: this.#root.accessKeyId, secretAccessKey: this.#root.secretAccessKey, principal: this.#rootPrincipal };
     }
     const now = Date.now();

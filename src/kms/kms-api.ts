@@ -7,7 +7,8 @@
  * KMS error table. Unknown failures go out as KMSInternalException; their
  * details stay in the server log.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { hexDigestEqual } from '../crypto/compare.js';
 import type { Logger } from 'pino';
 import { verifySigV4, type Credential } from '../auth/sigv4/index.js';
 import { S3Error } from '../errors/s3-errors.js';
@@ -458,7 +459,7 @@ export function createKmsApiHandler<C extends Credential>(options: KmsApiOptions
       if (auth.anonymous) throw new KmsError('MissingAuthenticationTokenException', 'Missing Authentication Token');
       principal = `access-key:${auth.credential.accessKeyId}`;
       // A client that did send x-amz-content-sha256 signed that value; the body must match it.
-      if (auth.payload.kind === 'sha256' && !timingSafeEqual(createHash('sha256').update(body).digest(), Buffer.from(auth.payload.hex, 'hex'))) {
+      if (auth.payload.kind === 'sha256' && !hexDigestEqual(createHash('sha256').update(body).digest(), auth.payload.hex)) {
         throw new KmsError('InvalidSignatureException', 'The provided x-amz-content-sha256 does not match the request body.');
       }
       if (auth.payload.kind === 'chunked-signed' || auth.payload.kind === 'chunked-unsigned-trailer') {

@@ -17,6 +17,7 @@ import {
 import { deletePublicAccessBlock, getPublicAccessBlock, putPublicAccessBlock } from './public-access-block.js';
 import { createBucket, deleteBucket, getBucketLocation, getBucketVersioning, headBucket, listBuckets } from './bucket.js';
 import type { S3Context } from './context.js';
+import { validateKey } from './headers.js';
 import { requestScopedMetadata } from './request-metadata.js';
 import { copyObject, uploadPartCopy } from './copy.js';
 import { listObjectsV1, listObjectsV2 } from './list.js';
@@ -94,6 +95,9 @@ export function createDispatcher(shared: S3Context): (req: S3Request) => Promise
     const e = req.endpoint;
     // Bucket records and documents are read once per request (see request-metadata.ts).
     const ctx: S3Context = { ...shared, metadata: requestScopedMetadata(shared.metadata) };
+    // Every object operation names a key of at most 1,024 bytes, checked before the access
+    // check: policy patterns are matched against the key, and that work must stay bounded.
+    if (e.kind === 'object') validateKey(e.key);
     // The one access check, before any handler reads (let alone validates) the body.
     await authorizeRequest(ctx, req);
     switch (e.kind) {

@@ -15,8 +15,10 @@ export const STORED_HEADERS = ['content-type', 'cache-control', 'content-disposi
 export const MAX_KEY_BYTES = 1024;
 export const MAX_USER_METADATA_BYTES = 2048;
 
+/** S3 refuses keys over 1,024 bytes of UTF-8 with 400 KeyTooLongError, naming the size and the limit. */
 export function validateKey(key: string): void {
-  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) throw new S3Error('KeyTooLongError');
+  const size = Buffer.byteLength(key, 'utf8');
+  if (size > MAX_KEY_BYTES) throw new S3Error('KeyTooLongError', undefined, { fields: { Size: size, MaxSizeAllowed: MAX_KEY_BYTES } });
 }
 
 /** Content-Type and friends from a request; aws-chunked is transport framing, not content. */

@@ -285,17 +285,57 @@ export function parsePolicy(text: string, kind: PolicyKind): Policy {
   return { version, ...(typeof doc.Id === 'string' ? { id: doc.Id } : {}), statements };
 }
 
-const globCache = new Map<string, RegExp>();
-
-/** `*` matches any run of characters, `?` any one. */
+/**
+ * `*` matches any run of characters (none included), `?` exactly one; every
+ * other character matches itself.
+ *
+ * No pattern may reach a backtracking engine: a regular expression built from
+ * the pattern (what this used to be) backtracks exponentially in the number of
+ * `*`, so a Deny on `arn:aws:s3:::b/` + ten `*` separated by `/` + `.tmp`,
+ * against an anonymous GET of a key of thousands of `/`, blocked the event
+ * loop, and any owner may write such a policy. Instead the pattern is cut at
+ * its `*`s: the first piece must match at the start, the last at the end, and
+ * each piece between is placed at its leftmost fit after the one before (the
+ * leftmost fit leaves the most room for the rest, so no other placement needs
+ * trying). Work is at most pattern length × value length, and in practice the
+ * value's length: literal pieces are found with String#indexOf.
+ */
 export function globMatch(pattern: string, value: string, options: { caseInsensitive: boolean }): boolean {
-  const cacheKey = `${options.caseInsensitive ? 'i' : 's'}${pattern}`;
-  let re = globCache.get(cacheKey);
-  if (!re) {
-    const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-    re = new RegExp(`^${source}$`, options.caseInsensitive ? 'is' : 's');
-    if (globCache.size > 10_000) globCache.clear();
-    globCache.set(cacheKey, re);
+  const p = options.caseInsensitive ? pattern.toLowerCase() : pattern;
+  const v = options.caseInsensitive ? value.toLowerCase() : value;
+  const pieces = p.split('*');
+  const head = pieces[0]!;
+  if (pieces.length === 1) return head.length === v.length && matchesAt(head, v, 0);
+  const tail = pieces[pieces.length - 1]!;
+  const end = v.length - tail.length;
+  if (head.length > end || !matchesAt(head, v, 0) || !matchesAt(tail, v, end)) return false;
+  let from = head.length;
+  for (let i = 1; i < pieces.length - 1; i++) {
+    const piece = pieces[i]!;
+    if (piece === '') continue;
+    const at = leftmostFit(piece, v, from, end);
+    if (at < 0) return false;
+    from = at + piece.length;
   }
-  return re.test(value);
+  return true;
+}
+
+/** Whether `piece` (literal but for `?`) matches `value` at `at`. */
+function matchesAt(piece: string, value: string, at: number): boolean {
+  for (let i = 0; i < piece.length; i++) {
+    const c = piece.charCodeAt(i);
+    if (c !== 0x3f /* ? */ && c !== value.charCodeAt(at + i)) return false;
+  }
+  return true;
+}
+
+/** The first position ≥ from where `piece` matches and ends by `end`, or -1. */
+function leftmostFit(piece: string, value: string, from: number, end: number): number {
+  const last = end - piece.length;
+  if (!piece.includes('?')) {
+    const at = value.indexOf(piece, from);
+    return at >= 0 && at <= last ? at : -1;
+  }
+  for (let at = from; at <= last; at++) if (matchesAt(piece, value, at)) return at;
+  return -1;
 }

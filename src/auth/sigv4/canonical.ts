@@ -7,7 +7,8 @@
  * IAM user guide, and the S3 variants in "Authenticating Requests (AWS
  * Signature Version 4)" of the Amazon S3 API reference.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
+import { hexDigestEqual } from '../../crypto/compare.js';
 
 export const ALGORITHM = 'AWS4-HMAC-SHA256';
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
@@ -174,6 +175,5 @@ export function signatureHex(signingKey: Buffer, toSign: string): string {
 
 /** Compares a computed hex signature with a provided one in constant time. */
 export function signaturesEqual(expectedHex: string, providedHex: string): boolean {
-  if (!/^[0-9a-fA-F]{64}$/.test(providedHex)) return false;
-  return timingSafeEqual(Buffer.from(expectedHex, 'hex'), Buffer.from(providedHex, 'hex'));
+  return hexDigestEqual(Buffer.from(expectedHex, 'hex'), providedHex);
 }
