@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { hexDigestEqual } from '../crypto/compare.js';
 import type { Logger } from 'pino';
 import { authorize, conditionContext } from '../auth/access/index.js';
-import { verifySigV4 } from '../auth/sigv4/index.js';
+import { HEADERS_NOT_SIGNED, verifySigV4 } from '../auth/sigv4/index.js';
 import { S3Error } from '../errors/s3-errors.js';
 import type { IamHttpHandler, IamHttpRequest } from '../http/server.js';
 import type { Principal, S3Response } from '../http/types.js';
@@ -181,8 +181,10 @@ function authError(err: S3Error): IamError {
       return new IamError('InvalidClientTokenId', 'The security token included in the request is invalid.');
     case 'SignatureDoesNotMatch':
       return new IamError('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.');
-    case 'RequestTimeTooSkewed':
     case 'AccessDenied':
+      if (err.message === HEADERS_NOT_SIGNED) return new IamError('IncompleteSignature', `${err.message}: ${String(err.fields.HeadersNotSigned)}`);
+      return new IamError('RequestExpired', 'Request has expired.');
+    case 'RequestTimeTooSkewed':
       return new IamError('RequestExpired', 'Request has expired.');
     default:
       return new IamError('IncompleteSignature', err.message);

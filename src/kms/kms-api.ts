@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { hexDigestEqual } from '../crypto/compare.js';
 import type { Logger } from 'pino';
-import { verifySigV4, type Credential } from '../auth/sigv4/index.js';
+import { HEADERS_NOT_SIGNED, verifySigV4, type Credential } from '../auth/sigv4/index.js';
 import { S3Error } from '../errors/s3-errors.js';
 import type { KmsHttpHandler, KmsHttpRequest } from '../http/server.js';
 import type { S3Response } from '../http/types.js';
@@ -389,6 +389,9 @@ function authError(err: S3Error): KmsError {
       );
     case 'RequestTimeTooSkewed':
       return new KmsError('InvalidSignatureException', 'Signature expired: the request time is more than 15 minutes from the server time.');
+    case 'AccessDenied':
+      if (err.message === HEADERS_NOT_SIGNED) return new KmsError('IncompleteSignatureException', `${err.message}: ${String(err.fields.HeadersNotSigned)}`);
+      return new KmsError('IncompleteSignatureException', err.message);
     default:
       return new KmsError('IncompleteSignatureException', err.message);
   }

@@ -232,6 +232,24 @@ function payloadModeFor(value: string | undefined, presigned: boolean): Declared
   });
 }
 
+/** The message S3 sends (403 AccessDenied, with HeadersNotSigned) for x-amz-* headers left out of the signature. */
+export const HEADERS_NOT_SIGNED = 'There were headers present in the request which were not signed';
+
+/**
+ * Every `x-amz-*` header of a signed request must be signed, as S3 demands
+ * (header and presigned auth alike). Otherwise anyone holding a presigned PUT
+ * URL, or a captured signed request, could add `x-amz-copy-source` and turn it
+ * into a copy of any object the signer can read, or add SSE-C keys, tags, ACLs
+ * or metadata the signer never chose; on the JSON APIs, an unsigned
+ * `x-amz-target` would turn a signed KMS Encrypt into any other operation.
+ */
+function refuseUnsignedAmzHeaders(headers: SigV4Request['headers'], signedHeaders: readonly string[]): void {
+  const unsigned = Object.keys(headers).filter((name) => name.startsWith('x-amz-') && !signedHeaders.includes(name));
+  if (unsigned.length > 0) {
+    throw new S3Error('AccessDenied', HEADERS_NOT_SIGNED, { fields: { HeadersNotSigned: unsigned.sort().join(', ') } });
+  }
+}
+
 /**
  * Authenticates a request. Throws the S3Error a real S3 endpoint would send;
  * on success returns the credential and how to verify the payload.
@@ -271,6 +289,7 @@ export async function verifySigV4<C extends Credential>(req: SigV4Request, optio
   if (!parsed.signedHeaders.includes('host')) {
     throw new S3Error(malformed, 'The host header must be signed.');
   }
+  refuseUnsignedAmzHeaders(req.headers, parsed.signedHeaders);
 
   const now = (options.now ?? Date.now)();
   const skewed = parsed.presigned ? requestTime - now > MAX_SKEW_MS : Math.abs(requestTime - now) > MAX_SKEW_MS;
