@@ -77,6 +77,38 @@ export class Signer {
     return this.#amzDate;
   }
 
+  /** The SigV4 signing key for a date (`YYYYMMDD`) and service, cached. */
+  signingKey(date: string, service: string): Buffer {
+    return this.#signingKey(date, service);
+  }
+
+  /** The request time this signer would sign now (`YYYYMMDDTHHMMSSZ`). */
+  timestamp(now = Date.now()): string {
+    return this.#timestamp(now);
+  }
+
+  /**
+   * A presigned URL's query string: `params` plus the X-Amz-* parameters, host
+   * the only signed header, UNSIGNED-PAYLOAD. `params` go out in canonical order.
+   */
+  presign(input: { method: string; host: string; path: string; params: Readonly<Record<string, string>>; service: string; expiresSeconds: number }, now = Date.now()): string {
+    const amzDate = this.#timestamp(now);
+    const date = amzDate.slice(0, 8);
+    const scope = `${date}/${this.#region}/${input.service}/aws4_request`;
+    const query = canonicalQuery({
+      ...input.params,
+      'X-Amz-Algorithm': ALGORITHM,
+      'X-Amz-Credential': `${this.#credentials.accessKeyId}/${scope}`,
+      'X-Amz-Date': amzDate,
+      'X-Amz-Expires': String(input.expiresSeconds),
+      'X-Amz-SignedHeaders': 'host',
+    });
+    const canonicalRequest = `${input.method}\n${input.path}\n${query}\nhost:${input.host}\n\nhost\n${UNSIGNED_PAYLOAD}`;
+    const stringToSign = `${ALGORITHM}\n${amzDate}\n${scope}\n${sha256Hex(canonicalRequest)}`;
+    const signature = createHmac('sha256', this.#signingKey(date, input.service)).update(stringToSign).digest('hex');
+    return `${query}&X-Amz-Signature=${signature}`;
+  }
+
   #signingKey(date: string, service: string): Buffer {
     const id = `${date}/${service}`;
     let key = this.#keys.get(id);
