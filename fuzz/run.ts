@@ -39,8 +39,8 @@ const { values } = parseArgs({
   strict: true,
 });
 
-const requestLimit = Number(values.requests ?? (values.smoke ? 3000 : 100_000));
-const secondLimit = Number(values.seconds ?? (values.smoke ? 90 : 1800));
+const requestLimit = Number(values.requests ?? (values.smoke ? 1500 : 100_000));
+const secondLimit = Number(values.seconds ?? (values.smoke ? 60 : 1800));
 const concurrency = Number(values.concurrency);
 const seed = Number(values.seed ?? Math.floor(Math.random() * 2 ** 31));
 const timeoutMs = Number(values['timeout-ms']);

@@ -52,6 +52,7 @@ export const S3_ERRORS = {
   InvalidStorageClass: { status: 400, message: 'The storage class you specified is not valid' },
   InvalidTag: { status: 400, message: 'The TagSet you have provided is invalid.' },
   InvalidURI: { status: 400, message: "Couldn't parse the specified URI." },
+  RequestHeaderSectionTooLarge: { status: 400, message: 'Your request header section exceeds the maximum allowed size.' },
   KeyTooLongError: { status: 400, message: 'Your key is too long' },
   // KMS failures during SSE-KMS, as S3 reports them: the KMS error type behind a `KMS.` prefix.
   'KMS.AccessDeniedException': { status: 403, message: 'The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.' },

@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import { decodePayload, verifySigV4, type Credential } from '../auth/sigv4/index.js';
 import type { Config } from '../config/config.js';
 import { S3Error } from '../errors/s3-errors.js';
+import { answerClientError } from './client-error.js';
 import { errorResponse, toS3Error, writeResponse } from './render.js';
 import { parseEndpoint, type Endpoint } from './router.js';
 import type { Principal, S3Request, S3Response } from './types.js';
@@ -216,10 +217,14 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   }
 
   const server = secure
-    ? https.createServer({ cert: readFileSync(config.tlsCert!), key: readFileSync(config.tlsKey!) }, onRequest)
-    : http.createServer(onRequest);
+    ? https.createServer({ cert: readFileSync(config.tlsCert!), key: readFileSync(config.tlsKey!), requireHostHeader: false }, onRequest)
+    : // A request without Host is ours to judge (path-style addressing needs none; a signature needs it signed), not node's bare 400.
+      http.createServer({ requireHostHeader: false }, onRequest);
   // Without this listener node answers every `Expect: 100-continue` before we have looked at the request.
   server.on('checkContinue', onRequest);
+  // An Expect other than 100-continue is ignored (RFC 9110 allows it) rather than node's bare 417.
+  server.on('checkExpectation', onRequest);
+  server.on('clientError', (err: Error & { code?: string }, socket) => answerClientError(err, socket, newRequestId()));
   // Large uploads over slow links must not be cut off by a whole-request timer.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { GetUserCommand, IAMClient } from '@aws-sdk/client-iam';
 import { ListKeysCommand } from '@aws-sdk/client-kms';
@@ -157,5 +158,35 @@ describe('hostile clients (issue: denial of service open to anonymous clients)',
       [],
       'no 5xx',
     );
+  });
+
+  test('malformed_HTTP_gets_an_S3_XML_error_not_nodes_bare_400', async () => {
+    const send = (bytes: string) =>
+      new Promise<string>((resolve) => {
+        const socket = net.connect({ host: '127.0.0.1', port: server.port });
+        let data = '';
+        socket.on('connect', () => socket.end(Buffer.from(bytes, 'latin1')));
+        socket.on('data', (d: Buffer) => (data += d.toString('latin1')));
+        socket.on('close', () => resolve(data));
+        socket.on('error', () => resolve(data));
+      });
+    const cases: [string, string][] = [
+      // S3: "RequestHeaderSectionTooLarge: Your request header section exceeds the maximum allowed size."
+      [`GET / HTTP/1.1\r\nHost: x\r\nx-amz-meta-a: ${'a'.repeat(100_000)}\r\n\r\n`, 'RequestHeaderSectionTooLarge'],
+      ['GET /b?a=\u00ff HTTP/1.1\r\nHost: x\r\n\r\n', 'InvalidURI'],
+      ['PUT /b/k HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 5\r\n\r\nabcde', 'InvalidRequest'],
+    ];
+    for (const [bytes, code] of cases) {
+      const reply = await send(bytes);
+      assert.match(reply, /^HTTP\/1\.1 400 /, reply.slice(0, 200));
+      assert.match(reply, /content-type: application\/xml/);
+      assert.match(reply, new RegExp(`<Code>${code}</Code>`), reply);
+    }
+    // No Host header: path-style addressing needs none, so an anonymous request is judged like any other.
+    const noHost = await send('GET /nobucket-here HTTP/1.1\r\n\r\n');
+    assert.match(noHost, /<Code>(NoSuchBucket|AccessDenied)<\/Code>/, noHost.slice(0, 400));
+    // An unknown expectation is ignored (RFC 9110 permits it), not answered with a bare 417.
+    const expect = await rawRequest(server, { method: 'GET', path: '/_coffer/health', headers: { expect: 'x-unknown' } });
+    assert.equal(expect.status, 200);
   });
 });
