@@ -78,6 +78,8 @@ async function main(): Promise<void> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const failures: Failure[] = [];
   const statusCounts = new Map<string, number>();
+  /** Time spent per operation and mutation mode: where a run's wall time goes. */
+  const timings = new Map<string, { count: number; totalMs: number; maxMs: number }>();
   let sent = 0;
   let answered = 0;
   let closedWithoutAnswer = 0;
@@ -197,6 +199,7 @@ async function main(): Promise<void> {
       }
       const base = rng.pick(bases);
       const wire = mutate(base, rng, signer, host);
+      const t0 = performance.now();
       const label = `#${n} seed=${seed} worker=${index} ${wire.method} ${wire.target.slice(0, 200)} [${wire.description.join(' ')}]`;
       if (wire.raw) {
         const reply = await sendRaw(port, wireBytes(wire, host), timeoutMs);
@@ -206,6 +209,13 @@ async function main(): Promise<void> {
       } else {
         judge(label, wire.method, await send(wire));
       }
+      const ms = performance.now() - t0;
+      const kind = `${base.operation} ${wire.description[1] ?? ''}`;
+      const t = timings.get(kind) ?? { count: 0, totalMs: 0, maxMs: 0 };
+      t.count++;
+      t.totalMs += ms;
+      t.maxMs = Math.max(t.maxMs, ms);
+      timings.set(kind, t);
       if (coffer.output().includes('a worker died')) {
         fail({ kind: 'crash', description: `a worker died (after request #${n})` });
         stop = true;
@@ -265,6 +275,8 @@ async function main(): Promise<void> {
     concurrency,
   };
   const text = JSON.stringify(summary);
+  const costly = [...timings.entries()].sort((a, b) => b[1].totalMs - a[1].totalMs).slice(0, 8);
+  process.stdout.write(`most time: ${costly.map(([k, t]) => `${k} ${t.count}x mean ${(t.totalMs / t.count).toFixed(0)} ms max ${t.maxMs.toFixed(0)} ms`).join('; ')}\n`);
   process.stdout.write(`fuzz summary: ${text}\n`);
   if (values.out) writeFileSync(values.out, `${JSON.stringify({ ...summary, failures: failures.slice(0, 200) }, null, 2)}\n`);
   process.stdout.write(`${sent - failures.length} passed, ${failures.length} failed\n`);

@@ -113,6 +113,10 @@ async function serve(args: string[]): Promise<void> {
   const prepared = cluster.isWorker ? undefined : await prepareDataDir(config, log);
   if (prepared) announceGenerated(config, prepared);
   const coffer = await startCoffer(config, log);
+  // A promise rejected with nobody listening is a bug, but one request's bug must not end the
+  // process (node's default) and with it every other request in flight: log it and serve on.
+  // Every request's own errors are caught where it is handled and answered 500 InternalError.
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection (a bug); serving on'));
   log.info({ url: coffer.url, port: coffer.port, dataDir: config.dataDir, region: config.region, pid: process.pid }, 'listening');
   let stopping = false;
   const stop = (signal: string) => {
