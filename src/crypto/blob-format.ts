@@ -93,23 +93,20 @@ export interface BlobHeader {
  */
 export type BlobCipherParams = (BlobHeader & { version: 1 }) | (BlobHeader & { version: 2; binding: Buffer });
 
-function field(value: string): Buffer {
-  const bytes = Buffer.from(value, 'utf8');
-  if (bytes.length > 0xffff) throw new Error('identity field longer than 65535 bytes');
-  const out = Buffer.allocUnsafe(2 + bytes.length);
-  out.writeUInt16BE(bytes.length, 0);
-  bytes.copy(out, 2);
-  return out;
-}
-
 /**
  * SHA-256 of the identity, each field length-prefixed so that no two
  * identities encode alike ("a/b" + "c" is not "a" + "b/c").
  */
 export function identityBinding(id: ObjectIdentity): Buffer {
-  const h = createHash('sha256');
-  for (const v of [id.bucket, id.key, id.objectId, id.versionId ?? '']) h.update(field(v));
-  return h.digest();
+  const fields = [id.bucket, id.key, id.objectId, id.versionId ?? ''].map((v) => Buffer.from(v, 'utf8'));
+  const encoded = Buffer.allocUnsafe(fields.reduce((n, f) => n + 2 + f.length, 0));
+  let at = 0;
+  for (const f of fields) {
+    if (f.length > 0xffff) throw new Error('identity field longer than 65535 bytes');
+    at = encoded.writeUInt16BE(f.length, at);
+    at += f.copy(encoded, at);
+  }
+  return createHash('sha256').update(encoded).digest();
 }
 
 export function buildHeader(p: BlobHeader): Buffer {
