@@ -1,17 +1,21 @@
 /**
- * Coffer's encrypted blob format, version 1 — FROZEN: every byte below is
- * read back by objects already at rest. docs/encryption.md specifies it and
+ * Coffer's encrypted blob format — FROZEN: every byte below is read back by
+ * objects already at rest. docs/encryption.md specifies it and
  * test/unit/blob-format.test.ts holds golden vectors that must keep decrypting.
+ * Version 2 is written; version 1 (blobs written before it) is only read.
  *
  *   blob    = header ‖ package_0 ‖ … ‖ package_{n-1}
- *   header  = "CFBL" ‖ version (1 byte, = 1) ‖ layers (1 byte, 1 or 2) ‖ 0x0000
+ *   header  = "CFBL" ‖ version (1 byte, 1 or 2) ‖ layers (1 byte, 1 or 2) ‖ 0x0000
  *             ‖ package size (u32 BE, = 65536) ‖ part number (u32 BE, 0 = single PUT)
  *             ‖ salt (32 random bytes)                                   48 bytes
  *   n       = max(1, ceil(plaintext size / package size)); package i holds
  *             plaintext bytes [i·P, min((i+1)·P, size)) — the last may be short,
  *             and an empty object is one empty final package
- *   key_L   = HKDF-SHA256(ikm = data key of layer L, salt = header.salt,
- *                         info = "coffer/blob/v1" ‖ layer L (1 byte) ‖ header[0..16))
+ *   key_L   = HKDF-SHA256(ikm = data key of layer L, salt = header.salt, info =
+ *               v1: "coffer/blob/v1" ‖ layer L (1 byte) ‖ header[0..16)
+ *               v2: "coffer/blob/v2" ‖ layer L (1 byte) ‖ header[0..16) ‖ binding (32 bytes))
+ *   binding = SHA-256(identity), v2 only; identity = bucket ‖ key ‖ object id ‖ version id,
+ *             each a u16 BE byte length and the UTF-8 bytes (version id empty for now)
  *   nonce_i = 0x00000000 ‖ i (u64 BE)
  *   aad_i   = header ‖ i (u64 BE) ‖ final (1 byte: 1 for the last package, else 0)
  *   package = AES-256-GCM(key_1, nonce_i, aad_i, plaintext_i)  → ciphertext ‖ 16-byte tag
@@ -23,17 +27,33 @@
  * every package's AAD, so it cannot be altered; the index stops reordering
  * and swapping; the final flag stops truncation at a package boundary and
  * extension; the part number stops swapping the parts of one object.
+ *
+ * Version 2 adds the binding: a blob decrypts only as the object it was
+ * written for. Without it, whoever can edit the metadata store (but holds no
+ * key) could swap two objects' rows, or copy one's row over another's, and a
+ * GET of key A would answer B's plaintext — the data key travels with the row.
+ * The bucket and key come from where the row is found, never from its
+ * document; the object id (random per write; a multipart upload's id) and a
+ * future version id tell apart the writes of one key. The binding is in the
+ * key derivation, as Tink's AES-GCM-HKDF streaming AEAD does with its
+ * associated data: it costs one hash per blob and nothing per package, and a
+ * wrong identity yields unrelated keys, so the first package already fails.
+ * The version byte is in the HKDF info too, so a v2 blob cannot be read as v1
+ * (which binds nothing).
  */
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 
 export const MAGIC = Buffer.from('CFBL', 'latin1');
-export const FORMAT_VERSION = 1;
-/** Plaintext bytes per package. DO NOT CHANGE: part of format version 1. */
+/** The version new blobs are written in. */
+export const FORMAT_VERSION = 2;
+export type FormatVersion = 1 | 2;
+/** Plaintext bytes per package. DO NOT CHANGE: part of format versions 1 and 2. */
 export const PACKAGE_SIZE = 64 * 1024;
 export const HEADER_SIZE = 48;
 export const TAG_SIZE = 16;
 const SALT_SIZE = 32;
-const INFO = Buffer.from('coffer/blob/v1', 'latin1');
+const BINDING_SIZE = 32;
+const INFO: Record<FormatVersion, Buffer> = { 1: Buffer.from('coffer/blob/v1', 'latin1'), 2: Buffer.from('coffer/blob/v2', 'latin1') };
 
 export class BlobIntegrityError extends Error {
   constructor(message: string) {
@@ -42,8 +62,22 @@ export class BlobIntegrityError extends Error {
   }
 }
 
-/** What a reader needs besides the data keys; stored in metadata beside the blob id. */
-export interface BlobCipherParams {
+/**
+ * The object a version-2 blob belongs to. Bucket and key are the ones a request
+ * named (the metadata row's key, never a value read from its document).
+ */
+export interface ObjectIdentity {
+  bucket: string;
+  key: string;
+  /** Random per write (PutObject, CopyObject); a multipart object's upload id. */
+  objectId: string;
+  /** Reserved for object versioning: empty (or absent) until versions exist. */
+  versionId?: string;
+}
+
+/** The header's fields: what `parseHeader` recovers from the bytes on disk. */
+export interface BlobHeader {
+  version: FormatVersion;
   /** 1 = one AES-GCM layer; 2 = DSSE (two independent layers). */
   layers: 1 | 2;
   /** 0 for a single PUT; the part number for a multipart part. */
@@ -52,10 +86,33 @@ export interface BlobCipherParams {
   salt: Buffer;
 }
 
-export function buildHeader(p: BlobCipherParams): Buffer {
+/**
+ * What a reader needs besides the data keys; stored in metadata beside the
+ * blob id. Version 2 also needs the binding of the object's identity, which is
+ * not on disk: the reader computes it from the object it was asked for.
+ */
+export type BlobCipherParams = (BlobHeader & { version: 1 }) | (BlobHeader & { version: 2; binding: Buffer });
+
+/**
+ * SHA-256 of the identity, each field length-prefixed so that no two
+ * identities encode alike ("a/b" + "c" is not "a" + "b/c").
+ */
+export function identityBinding(id: ObjectIdentity): Buffer {
+  const fields = [id.bucket, id.key, id.objectId, id.versionId ?? ''].map((v) => Buffer.from(v, 'utf8'));
+  const encoded = Buffer.allocUnsafe(fields.reduce((n, f) => n + 2 + f.length, 0));
+  let at = 0;
+  for (const f of fields) {
+    if (f.length > 0xffff) throw new Error('identity field longer than 65535 bytes');
+    at = encoded.writeUInt16BE(f.length, at);
+    at += f.copy(encoded, at);
+  }
+  return createHash('sha256').update(encoded).digest();
+}
+
+export function buildHeader(p: BlobHeader): Buffer {
   const h = Buffer.alloc(HEADER_SIZE);
   MAGIC.copy(h, 0);
-  h[4] = FORMAT_VERSION;
+  h[4] = p.version;
   h[5] = p.layers;
   h.writeUInt32BE(PACKAGE_SIZE, 8);
   h.writeUInt32BE(p.partNumber, 12);
@@ -63,16 +120,18 @@ export function buildHeader(p: BlobCipherParams): Buffer {
   return h;
 }
 
-export function parseHeader(h: Buffer): BlobCipherParams {
+export function parseHeader(h: Buffer): BlobHeader {
   if (h.length < HEADER_SIZE || !h.subarray(0, 4).equals(MAGIC)) throw new BlobIntegrityError('not a Coffer encrypted blob');
-  if (h[4] !== FORMAT_VERSION) throw new BlobIntegrityError(`unknown blob format version ${h[4]}`);
+  const version = h[4];
+  if (version !== 1 && version !== 2) throw new BlobIntegrityError(`unknown blob format version ${version}`);
   const layers = h[5];
   if ((layers !== 1 && layers !== 2) || h.readUInt32BE(8) !== PACKAGE_SIZE) throw new BlobIntegrityError('malformed blob header');
-  return { layers, partNumber: h.readUInt32BE(12), salt: Buffer.from(h.subarray(16, HEADER_SIZE)) };
+  return { version, layers, partNumber: h.readUInt32BE(12), salt: Buffer.from(h.subarray(16, HEADER_SIZE)) };
 }
 
-export function newCipherParams(layers: 1 | 2, partNumber: number): BlobCipherParams {
-  return { layers, partNumber, salt: randomBytes(SALT_SIZE) };
+/** Parameters of a new blob: always the current version, bound to the object it is written for. */
+export function newCipherParams(layers: 1 | 2, partNumber: number, identity: ObjectIdentity): BlobCipherParams {
+  return { version: FORMAT_VERSION, layers, partNumber, salt: randomBytes(SALT_SIZE), binding: identityBinding(identity) };
 }
 
 /** Number of packages for a plaintext size. */
@@ -90,12 +149,14 @@ export function encryptedSize(size: number, layers: 1 | 2): number {
   return HEADER_SIZE + size + packageCount(size) * TAG_SIZE * layers;
 }
 
-function layerKeys(dataKeys: readonly Buffer[], header: Buffer): Buffer[] {
-  const layers = header[5]!;
+function layerKeys(dataKeys: readonly Buffer[], params: BlobCipherParams, header: Buffer): Buffer[] {
+  const layers = params.layers;
   if (dataKeys.length !== layers) throw new Error(`expected ${layers} data keys, got ${dataKeys.length}`);
+  const binding = params.version === 2 ? params.binding : undefined;
+  if (binding && binding.length !== BINDING_SIZE) throw new Error(`an identity binding is ${BINDING_SIZE} bytes`);
   return dataKeys.map((dk, i) => {
     if (dk.length !== 32) throw new Error('data keys are 32 bytes');
-    const info = Buffer.concat([INFO, Buffer.from([i + 1]), header.subarray(0, 16)]);
+    const info = Buffer.concat([INFO[params.version], Buffer.from([i + 1]), header.subarray(0, 16), ...(binding ? [binding] : [])]);
     return Buffer.from(hkdfSync('sha256', dk, header.subarray(16, HEADER_SIZE), info, 32));
   });
 }
@@ -124,7 +185,7 @@ export async function* encryptBlob(
   options: { size: number; dataKeys: readonly Buffer[]; params: BlobCipherParams; onExtra?: () => Error; onShort?: () => Error },
 ): AsyncGenerator<Buffer> {
   const header = buildHeader(options.params);
-  const keys = layerKeys(options.dataKeys, header);
+  const keys = layerKeys(options.dataKeys, options.params, header);
   const count = packageCount(options.size);
   yield header;
 
@@ -202,7 +263,7 @@ export interface DecryptRangeOptions {
 export async function* decryptRange(o: DecryptRangeOptions): AsyncGenerator<Buffer> {
   if (o.start > o.end) return;
   const header = buildHeader(o.params);
-  const keys = layerKeys(o.dataKeys, header);
+  const keys = layerKeys(o.dataKeys, o.params, header);
   const layers = o.params.layers;
   const count = packageCount(o.size);
   const stride = PACKAGE_SIZE + TAG_SIZE * layers;

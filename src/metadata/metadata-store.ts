@@ -41,6 +41,11 @@ export interface BlobCipher {
   salt: string;
   /** The part number bound into the blob (0 for a single PUT). */
   part: number;
+  /**
+   * The blob's format version: 2 binds the blob to its object's identity (bucket, key,
+   * ObjectRecord.objectId); absent for blobs written in version 1, before that binding.
+   */
+  format?: 2;
 }
 
 /** An ACL grantee: an account (or one of the users S3 itself defines) by canonical user id, or a predefined group by URI. */
@@ -104,6 +109,12 @@ export interface ObjectRecord {
   encryption?: ObjectEncryption;
   /** The object's ACL when it is not the implicit `private` one. Honoured only while the bucket has ACLs enabled. */
   acl?: StoredAcl;
+  /**
+   * The id of the write that made this object's data: random per PutObject and CopyObject,
+   * the upload id for CompleteMultipartUpload. Its blobs (format 2) are bound to it, with the
+   * bucket and key, so they decrypt only as this object. Absent on objects written before.
+   */
+  objectId?: string;
 }
 
 export interface UploadRecord {

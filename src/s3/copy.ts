@@ -7,8 +7,7 @@ import { S3Error } from '../errors/s3-errors.js';
 import { header, type HeaderValue, type S3Request, type S3Response } from '../http/types.js';
 import type { ObjectRecord } from '../metadata/metadata-store.js';
 import { checksumHeaderName, parseChecksumAlgorithm } from '../storage/checksums.js';
-import { readParts } from '../storage/object-reader.js';
-import { commitSingleBlob, singleBlobParts, writeData } from '../storage/object-writer.js';
+import { commitSingleBlob, newObjectId, singleBlobParts, writeData } from '../storage/object-writer.js';
 import { buildS3Xml, type XmlNode } from '../xml/xml.js';
 import { requireBucket } from './access.js';
 import type { S3Context } from './context.js';
@@ -21,9 +20,9 @@ import {
   userMetadataFrom,
   validateKey,
 } from './headers.js';
-import { commitPart, parsePartNumber, requireUpload } from './multipart.js';
+import { commitPart, parsePartNumber, requireUpload, uploadIdentity } from './multipart.js';
 import { loadObject, writeConditionFrom } from './object.js';
-import { keysForRead, keysForWrite, type ReadKeys } from './object-encryption.js';
+import { keysForRead, keysForWrite, readObjectData, type ReadKeys } from './object-encryption.js';
 import { sseResponseHeaders } from './sse.js';
 import { etagFor } from '../storage/object-keys.js';
 
@@ -57,7 +56,7 @@ export function parseCopySource(value: string): { bucket: string; key: string } 
  * failure) and recovers its data keys (an SSE-C source needs the
  * x-amz-copy-source-server-side-encryption-customer-* headers).
  */
-async function loadCopySource(ctx: S3Context, req: S3Request): Promise<{ object: ObjectRecord; keys: ReadKeys }> {
+async function loadCopySource(ctx: S3Context, req: S3Request): Promise<{ source: { bucket: string; key: string }; object: ObjectRecord; keys: ReadKeys }> {
   const source = parseCopySource(header(req, 'x-amz-copy-source')!);
   await requireBucket(ctx, req, source.bucket);
   const object = await loadObject(ctx, source.bucket, source.key);
@@ -71,7 +70,7 @@ async function loadCopySource(ctx: S3Context, req: S3Request): Promise<{ object:
     },
     'PreconditionFailed',
   );
-  return { object, keys: await keysForRead(ctx, req, object.encryption, source, { copySource: true }) };
+  return { source, object, keys: await keysForRead(ctx, req, object.encryption, source, { copySource: true }) };
 }
 
 /** Whether a copy asks for new encryption (S3 lets an object be copied onto itself for that). */
@@ -95,7 +94,7 @@ export async function copyObject(ctx: S3Context, req: S3Request<ObjectEndpoint>)
   const bucketRecord = await requireBucket(ctx, req, bucket);
   // The copy's owner and ACL come from this request and the destination bucket, never from the source.
   const ownership = await newObjectAcl(ctx, req, bucketRecord);
-  const { object: source, keys: sourceKeys } = await loadCopySource(ctx, req);
+  const { source: sourceTarget, object: source, keys: sourceKeys } = await loadCopySource(ctx, req);
   const metadataDirective = directive(req, 'x-amz-metadata-directive');
   const taggingDirective = directive(req, 'x-amz-tagging-directive');
   const storageClass = header(req, 'x-amz-storage-class') ?? 'STANDARD';
@@ -112,19 +111,22 @@ export async function copyObject(ctx: S3Context, req: S3Request<ObjectEndpoint>)
   const algorithmText = header(req, 'x-amz-checksum-algorithm');
   const algorithm = algorithmText !== undefined ? parseChecksumAlgorithm(algorithmText) : source.checksum?.type === 'FULL_OBJECT' ? source.checksum.algorithm : undefined;
   const condition = writeConditionFrom(req);
-  // The copy is re-encrypted under new keys: the destination's own SSE headers, else its bucket's default.
+  // The copy is re-encrypted under new keys: the destination's own SSE headers, else its bucket's default,
+  // and bound to its own identity (never sharing the source's blobs, which are bound to the source).
   const keys = await keysForWrite(ctx, req, { bucket, key });
-  const written = await writeData(ctx.blobs, readParts(ctx.blobs, source.parts, { start: 0, end: source.size - 1 }, sourceKeys.dataKeys), {
+  const objectId = newObjectId();
+  const written = await writeData(ctx.blobs, readObjectData(ctx, req, sourceTarget, source, { start: 0, end: source.size - 1 }, sourceKeys.dataKeys), {
     ...(algorithm ? { checksumAlgorithm: algorithm } : {}),
     expectedSize: source.size,
     maxSize: MAX_COPY_SIZE,
     signal: req.signal,
-    encrypt: { dataKeys: keys.dataKeys, partNumber: 0 },
+    encrypt: { dataKeys: keys.dataKeys, partNumber: 0, identity: { bucket, key, objectId } },
   });
   const etag = etagFor(keys.encryption, keys.dataKeys, written.md5);
   const object: ObjectRecord = {
     bucket,
     key,
+    objectId,
     size: written.size,
     etag,
     lastModified: Date.now(),
@@ -173,17 +175,17 @@ export async function uploadPartCopy(ctx: S3Context, req: S3Request<ObjectEndpoi
   await requireBucket(ctx, req, req.endpoint.bucket);
   const partNumber = parsePartNumber(req);
   const upload = await requireUpload(ctx, req);
-  const { object: source, keys: sourceKeys } = await loadCopySource(ctx, req);
+  const { source: sourceTarget, object: source, keys: sourceKeys } = await loadCopySource(ctx, req);
   const keys = await keysForRead(ctx, req, upload.encryption, { bucket: upload.bucket, key: upload.key });
   const range = parseCopyRange(header(req, 'x-amz-copy-source-range'), source.size) ?? { start: 0, end: source.size - 1 };
   const length = range.end - range.start + 1;
   if (length > MAX_COPY_SIZE) throw new S3Error('InvalidRequest', 'The specified copy range is larger than the maximum allowable part size: 5368709120');
-  const written = await writeData(ctx.blobs, source.size === 0 ? emptySource() : readParts(ctx.blobs, source.parts, range, sourceKeys.dataKeys), {
+  const written = await writeData(ctx.blobs, source.size === 0 ? emptySource() : readObjectData(ctx, req, sourceTarget, source, range, sourceKeys.dataKeys), {
     ...(upload.checksumAlgorithm ? { checksumAlgorithm: upload.checksumAlgorithm } : {}),
     expectedSize: source.size === 0 ? 0 : length,
     maxSize: MAX_COPY_SIZE,
     signal: req.signal,
-    ...(upload.encryption ? { encrypt: { dataKeys: keys.dataKeys, partNumber } } : {}),
+    ...(upload.encryption ? { encrypt: { dataKeys: keys.dataKeys, partNumber, identity: uploadIdentity(upload) } } : {}),
   });
   const part = await commitPart(ctx, upload, partNumber, written, keys.dataKeys);
   const result: XmlNode[] = [

@@ -7,6 +7,7 @@ import type { BucketEndpoint, ObjectEndpoint } from '../http/router.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { S3Error } from '../errors/s3-errors.js';
 import { header, type HeaderValue, type S3Request, type S3Response } from '../http/types.js';
+import type { ObjectIdentity } from '../crypto/blob-format.js';
 import type { ChecksumAlgorithm, ChecksumType, ObjectRecord, PartRecord, StoredPart, UploadRecord } from '../metadata/metadata-store.js';
 import { checksumHeaderName, compositeChecksum, parseChecksumAlgorithm } from '../storage/checksums.js';
 import { commitWith, writeData, type WrittenData } from '../storage/object-writer.js';
@@ -129,6 +130,14 @@ export async function requireUpload(ctx: S3Context, req: S3Request<ObjectEndpoin
   return upload;
 }
 
+/**
+ * The identity an upload's parts are bound to: the object they will become, whose
+ * objectId is the upload id (CompleteMultipartUpload stitches the parts by reference).
+ */
+export function uploadIdentity(upload: UploadRecord): ObjectIdentity {
+  return { bucket: upload.bucket, key: upload.key, objectId: upload.uploadId };
+}
+
 /** Commits a written part and answers as UploadPart / UploadPartCopy do. */
 export async function commitPart(ctx: S3Context, upload: UploadRecord, partNumber: number, written: WrittenData, dataKeys: readonly Buffer[]): Promise<PartRecord> {
   const part: PartRecord = {
@@ -165,7 +174,7 @@ export async function uploadPart(ctx: S3Context, req: S3Request<ObjectEndpoint>)
     expectedSize: req.contentLength,
     maxSize: MAX_PART_SIZE,
     signal: req.signal,
-    ...(upload.encryption ? { encrypt: { dataKeys: keys.dataKeys, partNumber } } : {}),
+    ...(upload.encryption ? { encrypt: { dataKeys: keys.dataKeys, partNumber, identity: uploadIdentity(upload) } } : {}),
   });
   const part = await commitPart(ctx, upload, partNumber, written, keys.dataKeys);
   const headers: Record<string, HeaderValue> = {
@@ -251,6 +260,8 @@ export async function completeMultipartUpload(ctx: S3Context, req: S3Request<Obj
   const object: ObjectRecord = {
     bucket: upload.bucket,
     key: upload.key,
+    // The parts' blobs were bound to the upload id as they arrived.
+    objectId: upload.uploadId,
     size: parts.reduce((n, p) => n + p.size, 0),
     etag,
     lastModified: Date.now(),

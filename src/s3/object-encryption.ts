@@ -4,11 +4,13 @@
  * CreateMultipartUpload/UploadPart/UploadPartCopy): choose the mode for a
  * write, recover the data keys for a read, and the S3 rules around them.
  */
+import { BlobIntegrityError, type ObjectIdentity } from '../crypto/blob-format.js';
 import { S3Error } from '../errors/s3-errors.js';
 import type { S3Request } from '../http/types.js';
 import type { KmsCaller } from '../kms/kms.js';
-import type { ObjectEncryption } from '../metadata/metadata-store.js';
+import type { ObjectEncryption, ObjectRecord } from '../metadata/metadata-store.js';
 import type { NewKeys, ObjectTarget } from '../storage/object-keys.js';
+import { readParts, type InclusiveRange } from '../storage/object-reader.js';
 import { bucketEncryption } from './bucket-encryption.js';
 import type { S3Context } from './context.js';
 import { chooseSse, parseRequestedSse, parseSseCKey, refuseSseHeadersOnRead } from './sse.js';
@@ -62,6 +64,43 @@ export async function keysForRead(
   }
   const dataKeys = await ctx.keys.open(encryption, target, kmsCaller(req), customer?.key);
   return { dataKeys: options.withKeys === false ? [] : dataKeys, ...(customer ? { customerKeyMd5: customer.keyMd5 } : {}) };
+}
+
+/**
+ * The identity an object's blobs are bound to: the bucket and key the request
+ * named — the row's key, never fields of its document, which is what an
+ * attacker editing the metadata store would swap — and the object id the
+ * document carries (absent, '', on objects whose blobs predate the binding).
+ */
+export function objectIdentity(target: ObjectTarget, object: Pick<ObjectRecord, 'objectId'>): ObjectIdentity {
+  return { bucket: target.bucket, key: target.key, objectId: object.objectId ?? '' };
+}
+
+/**
+ * Streams `range` of the object found at `target`, decrypted as that object.
+ * Data that fails authentication — tampered blobs, or a row whose document was
+ * swapped with or copied from another object's — is never returned: the read
+ * throws (the client gets InternalError) and the server logs an integrity failure.
+ */
+export async function* readObjectData(
+  ctx: S3Context,
+  req: S3Request,
+  target: ObjectTarget,
+  object: ObjectRecord,
+  range: InclusiveRange,
+  dataKeys: readonly Buffer[],
+): AsyncGenerator<Buffer> {
+  try {
+    yield* readParts(ctx.blobs, object.parts, range, { dataKeys, identity: objectIdentity(target, object) });
+  } catch (err) {
+    if (err instanceof BlobIntegrityError) {
+      ctx.log.error(
+        { requestId: req.requestId, bucket: target.bucket, key: target.key, reason: err.message },
+        'integrity failure: stored object data failed authentication (blobs altered, or the metadata row swapped or replayed)',
+      );
+    }
+    throw err;
+  }
 }
 
 /**

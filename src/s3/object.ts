@@ -7,13 +7,12 @@ import { S3Error } from '../errors/s3-errors.js';
 import { header, type HeaderValue, type S3Request, type S3Response } from '../http/types.js';
 import type { ObjectRecord, WriteCondition } from '../metadata/metadata-store.js';
 import { checksumHeaderName } from '../storage/checksums.js';
-import { readParts } from '../storage/object-reader.js';
-import { commitSingleBlob, singleBlobParts, writeData } from '../storage/object-writer.js';
+import { commitSingleBlob, newObjectId, singleBlobParts, writeData } from '../storage/object-writer.js';
 import { buildS3Xml, childList, childText, onlyChildren, parseXml, type XmlNode } from '../xml/xml.js';
 import { mayActOnObject, requireBucket } from './access.js';
 import type { S3Context } from './context.js';
 import { newObjectAcl } from './ownership.js';
-import { keysForRead, keysForWrite, primed } from './object-encryption.js';
+import { keysForRead, keysForWrite, primed, readObjectData } from './object-encryption.js';
 import { sseResponseHeaders } from './sse.js';
 import { etagFor } from '../storage/object-keys.js';
 import {
@@ -73,18 +72,20 @@ export async function putObject(ctx: S3Context, req: S3Request<ObjectEndpoint>):
   }
   if (req.contentLength > ctx.config.maxObjectSize) throw new S3Error('EntityTooLarge');
   const keys = await keysForWrite(ctx, req, { bucket: bucketName, key });
+  const objectId = newObjectId();
   const written = await writeData(ctx.blobs, req.body(), {
     ...(contentMd5 ? { contentMd5 } : {}),
     ...(checksum ? { checksumAlgorithm: checksum.algorithm, expectedChecksum: checksum.expected } : {}),
     expectedSize: req.contentLength,
     maxSize: ctx.config.maxObjectSize,
     signal: req.signal,
-    encrypt: { dataKeys: keys.dataKeys, partNumber: 0 },
+    encrypt: { dataKeys: keys.dataKeys, partNumber: 0, identity: { bucket: bucketName, key, objectId } },
   });
   const etag = etagFor(keys.encryption, keys.dataKeys, written.md5);
   const object: ObjectRecord = {
     bucket: bucketName,
     key,
+    objectId,
     size: written.size,
     etag,
     lastModified: Date.now(),
@@ -216,7 +217,7 @@ async function getOrHead(ctx: S3Context, req: S3Request<ObjectEndpoint>, withBod
     headers['x-amz-checksum-type'] = object.checksum.type;
   }
   if (!withBody || length === 0) return { status, headers };
-  const body = await primed(readParts(ctx.blobs, object.parts, range ?? { start: 0, end: object.size - 1 }, keys.dataKeys));
+  const body = await primed(readObjectData(ctx, req, { bucket, key }, object, range ?? { start: 0, end: object.size - 1 }, keys.dataKeys));
   return { status, headers, body };
 }
 

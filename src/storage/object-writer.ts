@@ -4,10 +4,10 @@
  * enforces limits, and streams into a staged blob. Every check that can fail
  * runs before the blob is made durable, so a rejected upload leaves nothing.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { BlobStore, PendingBlob } from '../blob/blob-store.js';
 import { S3Error } from '../errors/s3-errors.js';
-import { encryptBlob, newCipherParams } from '../crypto/blob-format.js';
+import { encryptBlob, newCipherParams, type ObjectIdentity } from '../crypto/blob-format.js';
 import type { BlobCipher, ChecksumAlgorithm, ChecksumValue, StoredPart } from '../metadata/metadata-store.js';
 import { createChecksumHasher } from './checksums.js';
 
@@ -25,10 +25,12 @@ export interface WriteDataOptions {
   signal?: AbortSignal;
   /**
    * Encrypt into the blob format under these data keys (one per layer), binding
-   * the part number (0 for a single PUT). Needs `expectedSize`: the format fixes
-   * which package is final before the bytes arrive, so nothing is buffered.
+   * the part number (0 for a single PUT) and the object the bytes are written
+   * for (its bucket, key and ObjectRecord.objectId; for a part, its upload id).
+   * Needs `expectedSize`: the format fixes which package is final before the
+   * bytes arrive, so nothing is buffered.
    */
-  encrypt?: { dataKeys: readonly Buffer[]; partNumber: number };
+  encrypt?: { dataKeys: readonly Buffer[]; partNumber: number; identity: ObjectIdentity };
 }
 
 export interface WrittenData {
@@ -39,6 +41,11 @@ export interface WrittenData {
   checksum?: ChecksumValue;
   /** Set when the data was encrypted. */
   cipher?: BlobCipher;
+}
+
+/** A new ObjectRecord.objectId, for a write that is not a multipart upload (those use their upload id). */
+export function newObjectId(): string {
+  return randomBytes(16).toString('hex');
 }
 
 export async function writeData(blobs: BlobStore, source: AsyncIterable<Buffer>, options: WriteDataOptions): Promise<WrittenData> {
@@ -79,8 +86,8 @@ export async function writeData(blobs: BlobStore, source: AsyncIterable<Buffer>,
   let cipher: BlobCipher | undefined;
   if (options.encrypt) {
     if (options.expectedSize === undefined) throw new S3Error('MissingContentLength');
-    const params = newCipherParams(options.encrypt.dataKeys.length === 2 ? 2 : 1, options.encrypt.partNumber);
-    cipher = { salt: params.salt.toString('base64'), part: params.partNumber };
+    const params = newCipherParams(options.encrypt.dataKeys.length === 2 ? 2 : 1, options.encrypt.partNumber, options.encrypt.identity);
+    cipher = { salt: params.salt.toString('base64'), part: params.partNumber, format: 2 };
     stream = encryptBlob(stream, {
       size: options.expectedSize,
       dataKeys: options.encrypt.dataKeys,
