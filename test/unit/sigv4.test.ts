@@ -267,6 +267,21 @@ describe('SDK-signed requests', () => {
     });
   }
 
+  test('non_ASCII_header_values_verify_as_the_bytes_the_client_sent', async () => {
+    // A client signs the UTF-8 bytes of `x-amz-meta-name: café €` and sends those bytes; node
+    // hands each byte to us as one Latin-1 character, so the value must be hashed as Latin-1.
+    const value = 'café €';
+    const req = await signed('/bucket/k', {}, { 'x-amz-meta-name': value });
+    const asReceived = Buffer.from(value, 'utf8').toString('latin1');
+    const rawHeaders = [...req.rawHeaders];
+    rawHeaders[rawHeaders.findIndex((h) => h.toLowerCase() === 'x-amz-meta-name') + 1] = asReceived;
+    const result = await verifySigV4({ ...req, headers: { ...req.headers, 'x-amz-meta-name': asReceived }, rawHeaders }, options);
+    assert.equal(result.anonymous, false);
+    // And a changed byte is still a mismatch.
+    rawHeaders[rawHeaders.findIndex((h) => h.toLowerCase() === 'x-amz-meta-name') + 1] = asReceived.replace('©', 'ª');
+    await expectS3Error(verifySigV4({ ...req, rawHeaders }, options), 'SignatureDoesNotMatch');
+  });
+
   test('sdk_signed_with_another_secret_is_SignatureDoesNotMatch', async () => {
     const req = await signed('/bucket/k');
     await expectS3Error(verifySigV4(req, { ...options, lookup: () => ({ accessKeyId: credential.accessKeyId, secretAccessKey: 'other' }) }), 'SignatureDoesNotMatch');

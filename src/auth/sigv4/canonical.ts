@@ -132,8 +132,21 @@ export function credentialScope(date: string, region: string, service: string): 
   return `${date}/${region}/${service}/aws4_request`;
 }
 
+/**
+ * The canonical request is hashed as the bytes the client sent. node hands
+ * header values over as Latin-1 (one character per byte), so a client's UTF-8
+ * `é` arrives as `Ã©`; hashed as UTF-8 it would become four bytes and fail to
+ * verify. Everything else in a canonical request is ASCII, so Latin-1 is
+ * exact whenever every character fits in a byte (callers that build the text
+ * themselves with wider characters get UTF-8, as before).
+ */
+function canonicalRequestHash(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return createHash('sha256').update(text, /[^\u0000-\u00ff]/.test(text) ? 'utf8' : 'latin1').digest('hex');
+}
+
 export function stringToSign(timestamp: string, scope: string, canonicalRequestText: string): string {
-  return `${ALGORITHM}\n${timestamp}\n${scope}\n${sha256Hex(canonicalRequestText)}`;
+  return `${ALGORITHM}\n${timestamp}\n${scope}\n${canonicalRequestHash(canonicalRequestText)}`;
 }
 
 /** kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request"). */
