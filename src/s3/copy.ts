@@ -114,13 +114,16 @@ export async function copyObject(ctx: S3Context, req: S3Request<ObjectEndpoint>)
   const condition = writeConditionFrom(req);
   // The copy is re-encrypted under new keys: the destination's own SSE headers, else its bucket's default.
   const keys = await keysForWrite(ctx, req, { bucket, key });
-  const written = await writeData(ctx.blobs, readParts(ctx.blobs, source.parts, { start: 0, end: source.size - 1 }, sourceKeys.dataKeys), {
-    ...(algorithm ? { checksumAlgorithm: algorithm } : {}),
-    expectedSize: source.size,
-    maxSize: MAX_COPY_SIZE,
-    signal: req.signal,
-    encrypt: { dataKeys: keys.dataKeys, partNumber: 0 },
-  });
+  // The source is held while it is read: an overwrite or delete of it meanwhile must not take its blobs away.
+  const written = await ctx.holds.during(sourceBlobIds(source), () =>
+    writeData(ctx.blobs, readParts(ctx.blobs, source.parts, { start: 0, end: source.size - 1 }, sourceKeys.dataKeys), {
+      ...(algorithm ? { checksumAlgorithm: algorithm } : {}),
+      expectedSize: source.size,
+      maxSize: MAX_COPY_SIZE,
+      signal: req.signal,
+      encrypt: { dataKeys: keys.dataKeys, partNumber: 0 },
+    }),
+  );
   const etag = etagFor(keys.encryption, keys.dataKeys, written.md5);
   const object: ObjectRecord = {
     bucket,
@@ -178,13 +181,15 @@ export async function uploadPartCopy(ctx: S3Context, req: S3Request<ObjectEndpoi
   const range = parseCopyRange(header(req, 'x-amz-copy-source-range'), source.size) ?? { start: 0, end: source.size - 1 };
   const length = range.end - range.start + 1;
   if (length > MAX_COPY_SIZE) throw new S3Error('InvalidRequest', 'The specified copy range is larger than the maximum allowable part size: 5368709120');
-  const written = await writeData(ctx.blobs, source.size === 0 ? emptySource() : readParts(ctx.blobs, source.parts, range, sourceKeys.dataKeys), {
-    ...(upload.checksumAlgorithm ? { checksumAlgorithm: upload.checksumAlgorithm } : {}),
-    expectedSize: source.size === 0 ? 0 : length,
-    maxSize: MAX_COPY_SIZE,
-    signal: req.signal,
-    ...(upload.encryption ? { encrypt: { dataKeys: keys.dataKeys, partNumber } } : {}),
-  });
+  const written = await ctx.holds.during(sourceBlobIds(source), () =>
+    writeData(ctx.blobs, source.size === 0 ? emptySource() : readParts(ctx.blobs, source.parts, range, sourceKeys.dataKeys), {
+      ...(upload.checksumAlgorithm ? { checksumAlgorithm: upload.checksumAlgorithm } : {}),
+      expectedSize: source.size === 0 ? 0 : length,
+      maxSize: MAX_COPY_SIZE,
+      signal: req.signal,
+      ...(upload.encryption ? { encrypt: { dataKeys: keys.dataKeys, partNumber } } : {}),
+    }),
+  );
   const part = await commitPart(ctx, upload, partNumber, written, keys.dataKeys);
   const result: XmlNode[] = [
     ['ETag', quoteEtag(part.etag)],
@@ -202,3 +207,7 @@ export async function uploadPartCopy(ctx: S3Context, req: S3Request<ObjectEndpoi
 }
 
 async function* emptySource(): AsyncGenerator<Buffer> {}
+
+function sourceBlobIds(source: ObjectRecord): string[] {
+  return source.parts.map((p) => p.blobId);
+}
