@@ -16,7 +16,12 @@
  * the grace period keeps restarting it for its blobs (storage/read-holds.ts),
  * so the period needs only to exceed the gap between a reader resolving the
  * object and that first restart, not the longest download. Its cost is space:
- * replaced data stays on disk for the grace period.
+ * replaced data stays on disk for the grace period. With a grace period of 0
+ * blobs go right after the write that freed them, as before: space, and the
+ * page cache that held the replaced data, come back at once (bench/RESULTS.md
+ * measured the page-cache effect), but a GET racing the write may then find
+ * its blob gone (it resolves the key again, s3/object.ts; a multipart download
+ * can be cut).
  *
  * It runs soon after each write that queued garbage (`kick`, wired to
  * MetadataStore.onGarbage) — one grace period later, when that garbage becomes
