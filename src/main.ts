@@ -22,6 +22,7 @@ import type { MetadataStore } from './metadata/metadata-store.js';
 import { SqliteMetadataStore } from './metadata/sqlite/sqlite-store.js';
 import type { S3Context } from './s3/context.js';
 import { BlobCollector } from './storage/blob-collector.js';
+import { ReadHolds } from './storage/read-holds.js';
 import { KmsServiceKeyring, ObjectKeys } from './storage/object-keys.js';
 import { createDispatcher } from './s3/dispatch.js';
 import { createIamApiHandler } from './iam/iam-api.js';
@@ -182,8 +183,9 @@ export async function startCoffer(config: Config, log: Logger): Promise<Coffer> 
     bucketKeyPeriodMs: config.bucketKeyPeriodMs,
   });
   const identities = await openIdentities(config, dataDir, metadata, creds);
-  const ctx: S3Context = { config, metadata, blobs, log, kms: kms.kms, keys, identities };
-  const collector = new BlobCollector({ metadata, blobs, onError: (err) => log.error({ err }, 'garbage collection failed') });
+  const holds = new ReadHolds({ metadata, graceMs: config.gcGraceMs, onError: (err) => log.error({ err }, 'extending the grace period of blobs being read failed') });
+  const ctx: S3Context = { config, metadata, blobs, log, kms: kms.kms, keys, identities, holds };
+  const collector = new BlobCollector({ metadata, blobs, graceMs: config.gcGraceMs, onError: (err) => log.error({ err }, 'garbage collection failed') });
   await collector.collect();
   metadata.onGarbage(() => collector.kick());
 

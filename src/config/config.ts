@@ -27,8 +27,14 @@ export const ConfigSchema = z
     /** Multipart uploads older than this are aborted by the background sweep. */
     staleUploadAgeMs: z.coerce.number().int().min(1000).default(7 * 24 * 3600 * 1000),
     sweepIntervalMs: z.coerce.number().int().min(100).default(3600 * 1000),
-    /** The blob collector's fallback round; it also runs right after each write that frees blobs. */
+    /** The blob collector's fallback round; it also runs one grace period after each write that frees blobs. */
     gcIntervalMs: z.coerce.number().int().min(100).default(1000),
+    /**
+     * How long a replaced or deleted object's blobs stay readable before the collector may
+     * delete them: for reads that resolved the object just before (storage/blob-collector.ts).
+     * Longer reads keep extending it. 0 deletes at once (a read racing a write may then fail).
+     */
+    gcGraceMs: z.coerce.number().int().min(0).default(120_000),
     /** How long graceful shutdown waits for in-flight requests. */
     shutdownTimeoutMs: z.coerce.number().int().min(0).default(30_000),
     /** Serving processes (node:cluster), sharing the port and the data dir. Default: one per core. */
@@ -101,6 +107,7 @@ export const ENV_NAMES: Partial<Record<keyof ConfigInput, string>> = {
   staleUploadAgeMs: 'COFFER_STALE_UPLOAD_AGE_MS',
   sweepIntervalMs: 'COFFER_SWEEP_INTERVAL_MS',
   gcIntervalMs: 'COFFER_GC_INTERVAL_MS',
+  gcGraceMs: 'COFFER_GC_GRACE_MS',
   shutdownTimeoutMs: 'COFFER_SHUTDOWN_TIMEOUT_MS',
   workers: 'COFFER_WORKERS',
   defaultSseC: 'COFFER_DEFAULT_SSE_C',

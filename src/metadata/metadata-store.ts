@@ -261,11 +261,19 @@ export interface MetadataStore {
   staleUploads(before: number, limit: number): Promise<UploadRecord[]>;
 
   /**
-   * Blobs waiting to be deleted. Only entries whose queueing is durable: a crash
-   * can no longer roll back the write that queued them and restore an object
-   * that needs the blob.
+   * Blobs waiting to be deleted, oldest first. Only entries whose queueing is durable:
+   * a crash can no longer roll back the write that queued them and restore an object
+   * that needs the blob. With `minAgeMs`, only entries queued (or last deferred) at
+   * least that long ago, by the store's own clock: the collector's grace period for
+   * readers that resolved the object before it was replaced (storage/blob-collector.ts).
    */
-  takeGarbage(limit: number): Promise<string[]>;
+  takeGarbage(limit: number, options?: { minAgeMs?: number }): Promise<string[]>;
+  /**
+   * Restarts the grace period of those of `blobIds` that are queued, as if queued now
+   * (by the store's clock); ids not queued are ignored. A read still streaming a
+   * replaced object calls this periodically so no node collects its blobs under it.
+   */
+  deferGarbage(blobIds: readonly string[]): Promise<void>;
   /**
    * Calls `listener` after each write that queued garbage, once that write is
    * durable (the blob collector runs then, not only on its timer). One listener;

@@ -6,6 +6,7 @@ import type { Identities } from '../iam/identities.js';
 import type { Kms } from '../kms/kms.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import type { ObjectKeys } from '../storage/object-keys.js';
+import type { ReadHolds } from '../storage/read-holds.js';
 
 export interface S3Context {
   readonly config: Config;
@@ -18,4 +19,6 @@ export interface S3Context {
   readonly keys: ObjectKeys;
   /** Accounts, users and keys (bucket owners' display names, policy evaluation). */
   readonly identities: Identities;
+  /** Keeps the blobs of objects being read from the blob collector while they are read. */
+  readonly holds: ReadHolds;
 }

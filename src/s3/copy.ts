@@ -115,13 +115,16 @@ export async function copyObject(ctx: S3Context, req: S3Request<ObjectEndpoint>)
   // and bound to its own identity (never sharing the source's blobs, which are bound to the source).
   const keys = await keysForWrite(ctx, req, { bucket, key });
   const objectId = newObjectId();
-  const written = await writeData(ctx.blobs, readObjectData(ctx, req, sourceTarget, source, { start: 0, end: source.size - 1 }, sourceKeys.dataKeys), {
-    ...(algorithm ? { checksumAlgorithm: algorithm } : {}),
-    expectedSize: source.size,
-    maxSize: MAX_COPY_SIZE,
-    signal: req.signal,
-    encrypt: { dataKeys: keys.dataKeys, partNumber: 0, identity: { bucket, key, objectId } },
-  });
+  // The source is held while it is read: an overwrite or delete of it meanwhile must not take its blobs away.
+  const written = await ctx.holds.during(sourceBlobIds(source), () =>
+    writeData(ctx.blobs, readObjectData(ctx, req, sourceTarget, source, { start: 0, end: source.size - 1 }, sourceKeys.dataKeys), {
+      ...(algorithm ? { checksumAlgorithm: algorithm } : {}),
+      expectedSize: source.size,
+      maxSize: MAX_COPY_SIZE,
+      signal: req.signal,
+      encrypt: { dataKeys: keys.dataKeys, partNumber: 0, identity: { bucket, key, objectId } },
+    }),
+  );
   const etag = etagFor(keys.encryption, keys.dataKeys, written.md5);
   const object: ObjectRecord = {
     bucket,
@@ -180,13 +183,15 @@ export async function uploadPartCopy(ctx: S3Context, req: S3Request<ObjectEndpoi
   const range = parseCopyRange(header(req, 'x-amz-copy-source-range'), source.size) ?? { start: 0, end: source.size - 1 };
   const length = range.end - range.start + 1;
   if (length > MAX_COPY_SIZE) throw new S3Error('InvalidRequest', 'The specified copy range is larger than the maximum allowable part size: 5368709120');
-  const written = await writeData(ctx.blobs, source.size === 0 ? emptySource() : readObjectData(ctx, req, sourceTarget, source, range, sourceKeys.dataKeys), {
-    ...(upload.checksumAlgorithm ? { checksumAlgorithm: upload.checksumAlgorithm } : {}),
-    expectedSize: source.size === 0 ? 0 : length,
-    maxSize: MAX_COPY_SIZE,
-    signal: req.signal,
-    ...(upload.encryption ? { encrypt: { dataKeys: keys.dataKeys, partNumber, identity: uploadIdentity(upload) } } : {}),
-  });
+  const written = await ctx.holds.during(sourceBlobIds(source), () =>
+    writeData(ctx.blobs, source.size === 0 ? emptySource() : readObjectData(ctx, req, sourceTarget, source, range, sourceKeys.dataKeys), {
+      ...(upload.checksumAlgorithm ? { checksumAlgorithm: upload.checksumAlgorithm } : {}),
+      expectedSize: source.size === 0 ? 0 : length,
+      maxSize: MAX_COPY_SIZE,
+      signal: req.signal,
+      ...(upload.encryption ? { encrypt: { dataKeys: keys.dataKeys, partNumber, identity: uploadIdentity(upload) } } : {}),
+    }),
+  );
   const part = await commitPart(ctx, upload, partNumber, written, keys.dataKeys);
   const result: XmlNode[] = [
     ['ETag', quoteEtag(part.etag)],
@@ -204,3 +209,7 @@ export async function uploadPartCopy(ctx: S3Context, req: S3Request<ObjectEndpoi
 }
 
 async function* emptySource(): AsyncGenerator<Buffer> {}
+
+function sourceBlobIds(source: ObjectRecord): string[] {
+  return source.parts.map((p) => p.blobId);
+}

@@ -7,6 +7,8 @@ import { S3Error } from '../errors/s3-errors.js';
 import { header, type HeaderValue, type S3Request, type S3Response } from '../http/types.js';
 import type { ObjectRecord, WriteCondition } from '../metadata/metadata-store.js';
 import { checksumHeaderName } from '../storage/checksums.js';
+import { BlobNotFoundError } from '../blob/blob-store.js';
+import { releasingWhenDone } from '../storage/read-holds.js';
 import { commitSingleBlob, newObjectId, singleBlobParts, writeData } from '../storage/object-writer.js';
 import { buildS3Xml, childList, childText, onlyChildren, parseXml, type XmlNode } from '../xml/xml.js';
 import { mayActOnObject, requireBucket } from './access.js';
@@ -161,11 +163,56 @@ const RESPONSE_OVERRIDES: Record<string, string> = {
   'response-content-encoding': 'content-encoding',
 };
 
+/**
+ * A GET whose blob is gone when it opens it lost a race: the object it resolved was
+ * replaced or deleted and its blob collected in between. The collector's grace period
+ * (storage/blob-collector.ts) makes that all but impossible; where it is configured
+ * shorter than that gap, the key is resolved once more and its current version (or
+ * NoSuchKey) answered, never a 500 for a race.
+ */
 async function getOrHead(ctx: S3Context, req: S3Request<ObjectEndpoint>, withBody: boolean): Promise<S3Response> {
+  try {
+    return await resolveAndOpen(ctx, req, withBody);
+  } catch (err) {
+    if (!(err instanceof BlobNotFoundError)) throw err;
+    try {
+      return await resolveAndOpen(ctx, req, withBody);
+    } catch (again) {
+      if (!(again instanceof BlobNotFoundError)) throw again;
+      // The same blob missing twice is no race: the object's data is lost. Said so in the log; InternalError.
+      if (again.blobId === err.blobId) {
+        ctx.log.error({ requestId: req.requestId, bucket: req.endpoint.bucket, key: req.endpoint.key, blobId: again.blobId }, 'blob of a stored object is missing');
+        throw again;
+      }
+      // Lost the race twice: writers replace the key faster than it can be read. Retryable, as S3's throttling is.
+      throw new S3Error('SlowDown');
+    }
+  }
+}
+
+async function resolveAndOpen(ctx: S3Context, req: S3Request<ObjectEndpoint>, withBody: boolean): Promise<S3Response> {
   const { bucket, key } = req.endpoint;
   refuseVersionId(req);
   await requireBucket(ctx, req, bucket);
   const object = await loadObject(ctx, bucket, key);
+  if (!withBody) return respond(ctx, req, object, withBody);
+  // Held from the moment the object is resolved until its body has been sent (or abandoned).
+  const release = ctx.holds.hold(object.parts.map((p) => p.blobId), req.signal);
+  try {
+    const response = await respond(ctx, req, object, withBody);
+    if (response.body === undefined || typeof response.body === 'string' || Buffer.isBuffer(response.body)) {
+      release();
+      return response;
+    }
+    return { ...response, body: releasingWhenDone(response.body, release) };
+  } catch (err) {
+    release();
+    throw err;
+  }
+}
+
+async function respond(ctx: S3Context, req: S3Request<ObjectEndpoint>, object: ObjectRecord, withBody: boolean): Promise<S3Response> {
+  const { bucket, key } = req.endpoint;
   // SSE-C objects answer nothing, not even HEAD, without their key; other modes need the
   // KMS only when bytes are read (a HEAD of an SSE-KMS object makes no KMS call, as in S3).
   const keys = await keysForRead(ctx, req, object.encryption, { bucket, key }, { withKeys: withBody });

@@ -3,17 +3,30 @@
  * metadata store queued when an object was replaced or deleted, a part
  * re-uploaded, an upload completed or aborted.
  *
+ * A queued blob is deleted only once its entry is older than a grace period
+ * (`graceMs`, COFFER_GC_GRACE_MS). A GET that resolved the object just before
+ * it was overwritten or deleted still reads the old blob: it must get the old
+ * object whole, never a 500 (blob gone before it was opened) nor a response cut
+ * at the next part (a multipart object opens its part blobs one after another).
+ * The queue lives in the shared metadata store and ages by the store's clock,
+ * so the rule holds for every collector at once: the other workers of
+ * `--workers N`, and, with PostgreSQL metadata and a remote blob store, other
+ * nodes — where a reference count in this process, or an open file descriptor
+ * keeping an unlinked file readable, would protect nobody. A read that outlasts
+ * the grace period keeps restarting it for its blobs (storage/read-holds.ts),
+ * so the period needs only to exceed the gap between a reader resolving the
+ * object and that first restart, not the longest download. Its cost is space:
+ * replaced data stays on disk for the grace period. With a grace period of 0
+ * blobs go right after the write that freed them, as before: space, and the
+ * page cache that held the replaced data, come back at once (bench/RESULTS.md
+ * measured the page-cache effect), but a GET racing the write may then find
+ * its blob gone (it resolves the key again, s3/object.ts; a multipart download
+ * can be cut).
+ *
  * It runs soon after each write that queued garbage (`kick`, wired to
- * MetadataStore.onGarbage), not only on a timer. Space comes back at once, and
- * so does the page cache that held the replaced data: the next upload's
- * writes can reuse those pages instead of taking memory the kernel has not
- * touched for a while. On the benchmark VM, whose host reclaims free guest
- * memory (virtio-balloon free page reporting), a sequential probe writing
- * 1 MiB files over 256 keys measured ~0.75 ms of CPU per MiB with each
- * replaced file deleted at once, and 1.2–2.3 ms with deletes batched a second
- * later (bench/RESULTS.md; under the full benchmark's load the difference is
- * within its noise). The timer stays as the fallback, for garbage queued by
- * another worker or left by a crash.
+ * MetadataStore.onGarbage) — one grace period later, when that garbage becomes
+ * collectable — and on a timer, the fallback for garbage queued by another
+ * worker or left by a crash.
  *
  * Deleting a blob whose queueing could still be rolled back by a crash would
  * lose the object the rollback restores; MetadataStore.takeGarbage returns only
@@ -32,6 +45,8 @@ const KICK_DELAY_MS = 20;
 export interface BlobCollectorOptions {
   metadata: MetadataStore;
   blobs: BlobStore;
+  /** How old a queue entry must be before its blob is deleted (see the module comment). */
+  graceMs: number;
   /** Reports a failed round (the next kick or tick tries again). */
   onError: (err: unknown) => void;
 }
@@ -39,6 +54,7 @@ export interface BlobCollectorOptions {
 export class BlobCollector {
   readonly #metadata: MetadataStore;
   readonly #blobs: BlobStore;
+  readonly #graceMs: number;
   readonly #onError: (err: unknown) => void;
   #running: Promise<void> | undefined;
   #scheduled: NodeJS.Timeout | undefined;
@@ -49,13 +65,18 @@ export class BlobCollector {
   constructor(options: BlobCollectorOptions) {
     this.#metadata = options.metadata;
     this.#blobs = options.blobs;
+    this.#graceMs = options.graceMs;
     this.#onError = options.onError;
   }
 
-  /** Collects soon. Kicks that arrive while a round is scheduled or running are folded into it (or the next one). */
+  /**
+   * Collects once the garbage just queued is collectable: after the grace period (and a
+   * short gathering delay). Kicks that arrive while a round is scheduled or running are
+   * folded into one more round after it: their garbage is younger than the first round's.
+   */
   kick(): void {
-    if (this.#stopped || this.#scheduled) return;
-    if (this.#running) {
+    if (this.#stopped) return;
+    if (this.#scheduled || this.#running) {
       this.#again = true;
       return;
     }
@@ -64,7 +85,7 @@ export class BlobCollector {
       // The timer may have started a round meanwhile: fold into it.
       if (this.#running) this.#again = true;
       else this.#run();
-    }, KICK_DELAY_MS);
+    }, this.#graceMs + KICK_DELAY_MS);
     this.#scheduled.unref();
   }
 
@@ -76,10 +97,10 @@ export class BlobCollector {
     this.#timer.unref();
   }
 
-  /** Deletes everything queued now. */
+  /** Deletes everything queued at least a grace period ago. */
   async collect(): Promise<void> {
     for (;;) {
-      const ids = await this.#metadata.takeGarbage(BATCH);
+      const ids = await this.#metadata.takeGarbage(BATCH, { minAgeMs: this.#graceMs });
       if (ids.length === 0) return;
       // In groups: small blobs deleted in one turn share a SQLite transaction; files are
       // unlinked side by side on the thread pool.
@@ -88,7 +109,7 @@ export class BlobCollector {
     }
   }
 
-  /** Stops the timer and kicks, waits for a running round, and collects once more. */
+  /** Stops the timer and kicks, waits for a running round, and collects once more (what the grace period allows). */
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#timer);

@@ -3,6 +3,7 @@
  * joins by adding a file that calls this with its factory).
  */
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { S3Error } from '../../src/errors/s3-errors.js';
 import type { KmsKeyRecord, KmsKeyVersionRecord, MetadataStore, ObjectRecord, UploadRecord } from '../../src/metadata/metadata-store.js';
@@ -232,6 +233,25 @@ export function metadataStoreContract(factory: StoreFactory): void {
       assert.deepEqual(await garbage(store), ['b2']);
       await store.garbageCollected(['b2']);
       assert.equal(await store.deleteObject(b, 'k'), undefined);
+    });
+
+    // The blob collector's grace period (storage/blob-collector.ts): entries are collectable
+    // only once old enough, and a long read restarts their age (storage/read-holds.ts).
+    test('takeGarbage_minAgeMs_returns_only_old_enough_entries_and_deferGarbage_makes_them_young', async () => {
+      const b = await fresh();
+      await garbage(store).then((ids) => store.garbageCollected(ids));
+      await store.putObject(obj(b, 'k', ['age1']));
+      await store.putObject(obj(b, 'k', ['age2']));
+      assert.deepEqual(await store.takeGarbage(10, { minAgeMs: 60_000 }), [], 'younger than a minute');
+      await sleep(400);
+      assert.deepEqual(await store.takeGarbage(10, { minAgeMs: 300 }), ['age1'], 'older than 300 ms');
+      await store.deferGarbage(['age1', 'never-queued']);
+      assert.deepEqual(await store.takeGarbage(10, { minAgeMs: 300 }), [], 'deferred: young again');
+      await sleep(400);
+      assert.deepEqual(await store.takeGarbage(10, { minAgeMs: 300 }), ['age1'], 'old enough again');
+      assert.deepEqual(await garbage(store), ['age1'], 'deferring queues nothing');
+      await store.garbageCollected(['age1']);
+      await store.deferGarbage([]);
     });
 
     // The blob collector runs on this signal (storage/blob-collector.ts), not only on its timer.

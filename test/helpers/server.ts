@@ -58,6 +58,8 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
       COFFER_ACCESS_KEY_ID: accessKeyId,
       COFFER_SECRET_ACCESS_KEY: secretAccessKey,
       COFFER_LOG_LEVEL: process.env.COFFER_TEST_LOG_LEVEL ?? 'info',
+      // Tests that check replaced blobs are deleted should not wait the default two minutes.
+      COFFER_GC_GRACE_MS: '200',
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -125,6 +125,14 @@ export class FsBlobStore implements BlobStore {
       // Committed but not yet published (or its rename was lost to a crash).
       return await open(this.#stagedPath(id), 'r');
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    try {
+      // A reader of a just-committed object can look for the published file before `publish`
+      // renames it there and for the staged one after: a third look settles it (rename is
+      // atomic and happens once, so the file is in one of the two places unless deleted).
+      return await open(this.#finalPath(id), 'r');
+    } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new BlobNotFoundError(id);
       throw err;
     }

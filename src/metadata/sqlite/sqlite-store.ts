@@ -496,12 +496,23 @@ export class SqliteMetadataStore implements MetadataStore {
 
   // ---- garbage
 
-  async takeGarbage(limit: number): Promise<string[]> {
-    const rows = this.#stmt('SELECT blob_id FROM garbage ORDER BY queued_at LIMIT ?').all(limit) as { blob_id: string }[];
+  async takeGarbage(limit: number, options: { minAgeMs?: number } = {}): Promise<string[]> {
+    // Every process shares one machine, so one clock: queued_at and the cutoff agree.
+    const before = Date.now() - (options.minAgeMs ?? 0);
+    const rows = this.#stmt('SELECT blob_id FROM garbage WHERE queued_at <= ? ORDER BY queued_at LIMIT ?').all(before, limit) as { blob_id: string }[];
     // A row can be committed but not yet durable (this process's or another's commit
     // still waiting for its WAL sync): a sync that starts now covers it.
     if (rows.length > 0) await this.#walSync?.sync();
     return rows.map((r) => r.blob_id);
+  }
+
+  async deferGarbage(blobIds: readonly string[]): Promise<void> {
+    if (blobIds.length === 0) return;
+    const now = Date.now();
+    const defer = this.#stmt('UPDATE garbage SET queued_at = ? WHERE blob_id = ? AND queued_at < ?');
+    this.#db.transaction(() => {
+      for (const id of blobIds) defer.run(now, id, now);
+    }).immediate();
   }
 
   async garbageCollected(blobIds: string[]): Promise<void> {
