@@ -46,7 +46,8 @@ export function strictBase64(text: string, bytes?: number): Buffer | undefined {
   if (!BASE64.test(text)) return undefined;
   const out = Buffer.from(text, 'base64');
   if (bytes !== undefined && out.length !== bytes) return undefined;
-  return out;
+  // Canonical only: unused low bits of the last character set would decode to the same bytes.
+  return out.toString('base64') === text ? out : undefined;
 }
 
 /** A computed digest against a client's hex text of it: format, length, then constant-time bytes. */

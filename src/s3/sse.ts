@@ -9,6 +9,7 @@
  * SSE-C over plain HTTP InvalidRequest, SSE-C on a bucket that blocks it 403.
  */
 import { createHash } from 'node:crypto';
+import { base64DigestEqual, strictBase64 } from '../crypto/compare.js';
 import { S3Error } from '../errors/s3-errors.js';
 import { header, type HeaderValue, type S3Request } from '../http/types.js';
 import type { ObjectEncryption } from '../metadata/metadata-store.js';
@@ -71,8 +72,8 @@ export function parseSseCKey(req: S3Request, options: { copySource?: boolean; al
       fields: { ArgumentName: `${prefix}key`, ArgumentValue: 'null' },
     });
   }
-  const raw = Buffer.from(key, 'base64');
-  if (raw.length !== 32 || raw.toString('base64') !== key.trim()) {
+  const raw = strictBase64(key.trim(), 32);
+  if (raw === undefined) {
     // Never echo the key back, not even a malformed one.
     throw new S3Error('InvalidArgument', 'The secret key was invalid for the specified algorithm.', { fields: { ArgumentName: `${prefix}key` } });
   }
@@ -81,7 +82,7 @@ export function parseSseCKey(req: S3Request, options: { copySource?: boolean; al
       fields: { ArgumentName: `${prefix}key-MD5`, ArgumentValue: 'null' },
     });
   }
-  if (createHash('md5').update(raw).digest('base64') !== keyMd5.trim()) {
+  if (!base64DigestEqual(createHash('md5').update(raw).digest(), keyMd5.trim())) {
     throw new S3Error('InvalidArgument', 'The calculated MD5 hash of the key did not match the hash that was provided.', { fields: { ArgumentName: `${prefix}key-MD5` } });
   }
   return { key: raw, keyMd5: keyMd5.trim() };

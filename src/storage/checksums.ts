@@ -7,6 +7,7 @@ import { Crc32c } from '@aws-crypto/crc32c';
 import { Crc64Nvme } from '@aws-sdk/crc64-nvme';
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
+import { strictBase64 } from '../crypto/compare.js';
 import { S3Error } from '../errors/s3-errors.js';
 import type { ChecksumAlgorithm } from '../metadata/metadata-store.js';
 
@@ -64,8 +65,7 @@ export function parseChecksumAlgorithm(value: string): ChecksumAlgorithm {
 
 /** Validates a base64 checksum value's shape for its algorithm (S3: InvalidRequest). */
 export function validateChecksumValue(algorithm: ChecksumAlgorithm, value: string): void {
-  const raw = Buffer.from(value, 'base64');
-  if (raw.length !== DIGEST_BYTES[algorithm] || raw.toString('base64') !== value) {
+  if (strictBase64(value, DIGEST_BYTES[algorithm]) === undefined) {
     throw new S3Error('InvalidRequest', `Value for ${checksumHeaderName(algorithm)} header is invalid.`);
   }
 }

@@ -4,6 +4,7 @@
  * enforces limits, and streams into a staged blob. Every check that can fail
  * runs before the blob is made durable, so a rejected upload leaves nothing.
  */
+import { base64DigestEqual, bytesEqual } from '../crypto/compare.js';
 import { createHash, randomBytes } from 'node:crypto';
 import type { BlobStore, PendingBlob } from '../blob/blob-store.js';
 import { S3Error } from '../errors/s3-errors.js';
@@ -68,15 +69,16 @@ export async function writeData(blobs: BlobStore, source: AsyncIterable<Buffer>,
     if (options.expectedSize !== undefined && size !== options.expectedSize) throw new S3Error('IncompleteBody');
     const digest = md5.digest();
     md5Hex = digest.toString('hex');
-    if (options.contentMd5 && !digest.equals(options.contentMd5)) {
+    if (options.contentMd5 && !bytesEqual(digest, options.contentMd5)) {
       throw new S3Error('BadDigest', undefined, {
         fields: { ExpectedDigest: options.contentMd5.toString('base64'), CalculatedDigest: digest.toString('base64') },
       });
     }
     if (checksum && options.checksumAlgorithm) {
-      checksumValue = (await checksum.digest()).toString('base64');
+      const raw = await checksum.digest();
+      checksumValue = raw.toString('base64');
       const expected = options.expectedChecksum?.();
-      if (expected !== undefined && expected !== checksumValue) {
+      if (expected !== undefined && !base64DigestEqual(raw, expected)) {
         throw new S3Error('BadDigest', `The ${options.checksumAlgorithm} you specified did not match the calculated checksum.`);
       }
     }

@@ -44,6 +44,8 @@ describe('constant-time comparison helper', () => {
     assert.equal(strictBase64(`${b64.slice(0, 3)}-${b64.slice(4)}`, 16), undefined, 'base64url is not base64');
     assert.equal(strictBase64('AAAA', 16), undefined, 'wrong length');
     assert.equal(strictBase64('', 16), undefined);
+    assert.equal(strictBase64('AB==', 1), undefined, 'non-canonical: unused bits set');
+    assert.deepEqual(strictBase64('AA==', 1), Buffer.from([0]));
   });
 
   test('digest comparisons: equal, flipped, non-ASCII, short and long inputs', () => {
