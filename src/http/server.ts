@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import { decodePayload, verifySigV4, type Credential } from '../auth/sigv4/index.js';
 import type { Config } from '../config/config.js';
 import { S3Error } from '../errors/s3-errors.js';
+import { withIdleTimeout } from './idle-timeout.js';
 import { errorResponse, toS3Error, writeResponse } from './render.js';
 import { parseEndpoint, type Endpoint } from './router.js';
 import type { Principal, S3Request, S3Response } from './types.js';
@@ -82,6 +83,18 @@ function firstHeader(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/**
+ * Reads and drops a body no handler wanted, so the connection can serve the next request;
+ * a client that stops sending it loses the connection after the idle limit.
+ */
+function drainIdleLimited(req: IncomingMessage, ms: number): void {
+  void (async () => {
+    for await (const _chunk of withIdleTimeout(req, ms)) {
+      /* discard */
+    }
+  })().catch(() => req.socket.destroy());
+}
+
 export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   const { config, log } = deps;
   const secure = config.tlsCert !== undefined;
@@ -112,6 +125,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     const rawPath = q < 0 ? rawUrl : rawUrl.slice(0, q);
     const rawQuery = q < 0 ? '' : rawUrl.slice(q + 1);
     const method = (req.method ?? 'GET').toUpperCase();
+    const body = withIdleTimeout(req, config.bodyIdleTimeoutMs);
     let endpoint: Endpoint | undefined;
     let response: S3Response;
     let bodyTaken = false;
@@ -128,13 +142,13 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
         bodyTaken = true;
         if (expectsContinue(req)) res.writeContinue();
         const { rawHeaders, headers } = req;
-        response = await deps.kms({ requestId, operation: endpoint.operation, method, rawPath, rawQuery, headers, rawHeaders, body: req, signal: abort.signal });
+        response = await deps.kms({ requestId, operation: endpoint.operation, method, rawPath, rawQuery, headers, rawHeaders, body, signal: abort.signal });
       } else if (endpoint.kind === 'iam') {
         if (!deps.iam) throw new S3Error('NotImplemented', 'This Coffer node serves no IAM API.');
         bodyTaken = true;
         if (expectsContinue(req)) res.writeContinue();
         const { rawHeaders, headers } = req;
-        response = await deps.iam({ requestId, service: endpoint.service, method, rawPath, rawQuery, headers, rawHeaders, body: req, signal: abort.signal });
+        response = await deps.iam({ requestId, service: endpoint.service, method, rawPath, rawQuery, headers, rawHeaders, body, signal: abort.signal });
       } else {
         const auth = await verifySigV4(
           { method, rawPath, rawQuery, headers: req.headers, rawHeaders: req.rawHeaders },
@@ -158,7 +172,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
           // any handler runs) and the handler wants the body: a refused request gets its final
           // status at once and never uploads (see the checkContinue listener).
           if (expectsContinue(req)) res.writeContinue();
-          decoded = decodePayload(req, auth.payload, decodedLengthHeader !== undefined ? { decodedContentLength: Number(decodedLengthHeader) } : {});
+          decoded = decodePayload(body, auth.payload, decodedLengthHeader !== undefined ? { decodedContentLength: Number(decodedLengthHeader) } : {});
           return decoded;
         };
         const s3req: S3Request = {
@@ -195,9 +209,12 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
       // A body we did not read to the end cannot be skipped safely: close after replying.
       if (!req.complete) res.setHeader('connection', 'close');
     }
+    // A handler that answered without reading its whole body (an idle client, a KMS body over
+    // the limit) leaves bytes on the connection that no parser will skip: close after replying.
+    if (bodyTaken && !req.complete) res.setHeader('connection', 'close');
     try {
       await writeResponse(req, res, response);
-      if (!bodyTaken && !req.complete) req.resume();
+      if (!bodyTaken && !req.complete) drainIdleLimited(req, config.bodyIdleTimeoutMs);
     } catch (err) {
       log.debug({ err, requestId }, 'response aborted');
       res.destroy();
@@ -215,15 +232,22 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     );
   }
 
+  // node checks the headers timeout on this period (30 s by default): a short limit needs a short period.
+  const connectionsCheckingInterval = Math.min(30_000, Math.max(10, Math.floor(config.headersTimeoutMs / 4)));
   const server = secure
-    ? https.createServer({ cert: readFileSync(config.tlsCert!), key: readFileSync(config.tlsKey!) }, onRequest)
-    : http.createServer(onRequest);
+    ? https.createServer({ cert: readFileSync(config.tlsCert!), key: readFileSync(config.tlsKey!), connectionsCheckingInterval }, onRequest)
+    : http.createServer({ connectionsCheckingInterval }, onRequest);
   // Without this listener node answers every `Expect: 100-continue` before we have looked at the request.
   server.on('checkContinue', onRequest);
-  // Large uploads over slow links must not be cut off by a whole-request timer.
+  // Large uploads over slow links must not be cut off by a whole-request timer: bodies have
+  // an idle limit instead (withIdleTimeout), as S3 has.
   server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
+  // Headers that trickle in (slowloris) get the connection closed (node answers 408 first).
+  server.headersTimeout = config.headersTimeoutMs;
   server.keepAliveTimeout = 65_000;
+  // Each connection costs a descriptor (two or three while it uploads or downloads); past the
+  // bound new connections are closed as they are accepted, so a flood cannot exhaust the process.
+  server.maxConnections = config.maxConnections;
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
