@@ -14,7 +14,7 @@ import { decodePayload, verifySigV4, type Credential } from '../auth/sigv4/index
 import type { Config } from '../config/config.js';
 import { S3Error } from '../errors/s3-errors.js';
 import { withIdleTimeout } from './idle-timeout.js';
-import { errorResponse, toS3Error, writeResponse } from './render.js';
+import { errorResponse, releaseBody, toS3Error, unsendableHeader, writeResponse } from './render.js';
 import { parseEndpoint, type Endpoint } from './router.js';
 import type { Principal, S3Request, S3Response } from './types.js';
 
@@ -208,6 +208,14 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
       response = errorResponse(s3err, { method, resource: rawPath, requestId });
       // A body we did not read to the end cannot be skipped safely: close after replying.
       if (!req.complete) res.setHeader('connection', 'close');
+    }
+    const unsendable = unsendableHeader(response);
+    if (unsendable !== undefined) {
+      // Handlers refuse what clients control (response-* overrides: InvalidArgument); a header
+      // that still cannot go out is our fault: answer InternalError rather than drop the connection.
+      log.error({ requestId, header: unsendable }, 'a response header cannot be sent');
+      await releaseBody(response.body).catch(() => {});
+      response = errorResponse(new S3Error('InternalError'), { method, resource: rawPath, requestId });
     }
     // A handler that answered without reading its whole body (an idle client, a KMS body over
     // the limit) leaves bytes on the connection that no parser will skip: close after replying.
