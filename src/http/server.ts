@@ -220,12 +220,26 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     // A handler that answered without reading its whole body (an idle client, a KMS body over
     // the limit) leaves bytes on the connection that no parser will skip: close after replying.
     if (bodyTaken && !req.complete) res.setHeader('connection', 'close');
+    // A client that stops reading a streamed response holds its socket and the blob being read
+    // for ever: S3 drops it after the same idle limit ("not read from or written to"). The
+    // socket's inactivity timer counts every write the kernel accepts, so a reader that is
+    // slow but keeps reading is not cut off. node replaces the timer with the keep-alive one
+    // once the response ends.
+    const socket = req.socket;
+    const onIdle = () => res.destroy(new Error('the client stopped reading the response'));
+    const streamed = response.body !== undefined && typeof response.body !== 'string' && !Buffer.isBuffer(response.body);
+    if (streamed) {
+      socket.setTimeout(config.bodyIdleTimeoutMs);
+      socket.once('timeout', onIdle);
+    }
     try {
       await writeResponse(req, res, response);
       if (!bodyTaken && !req.complete) drainIdleLimited(req, config.bodyIdleTimeoutMs);
     } catch (err) {
       log.debug({ err, requestId }, 'response aborted');
       res.destroy();
+    } finally {
+      if (streamed) socket.off('timeout', onIdle);
     }
     log.debug(
       {

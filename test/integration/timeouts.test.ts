@@ -138,6 +138,77 @@ describe('timeouts', () => {
     assert.ok((await bodyBytes(got)).equals(body));
   });
 
+  describe('a client that stops reading', () => {
+    const size = 32 * 1024 * 1024; // far more than loopback socket buffers hold
+    const key = 'large.bin';
+    const large = randomBytesSeeded(4, size);
+
+    before(async () => {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: large }));
+    });
+
+    /** Sends a signed GetObject on a raw socket; the caller decides how (whether) to read. */
+    async function rawGet(): Promise<net.Socket> {
+      const host = `127.0.0.1:${server.port}`;
+      const path = `/${bucket}/${key}`;
+      const signed = await s3Signer(server).sign({ method: 'GET', protocol: 'http:', hostname: '127.0.0.1', port: server.port, path, query: {}, headers: { host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
+      const socket = net.connect(server.port, '127.0.0.1');
+      socket.on('error', () => {});
+      await new Promise((resolve) => socket.once('connect', resolve));
+      const head = Object.entries(signed.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      socket.write(`GET ${path} HTTP/1.1\r\n${head}\r\n`);
+      return socket;
+    }
+
+    test('GetObject_client_that_stops_reading_is_dropped_after_the_idle_limit_and_its_descriptors_released', { timeout: 20_000 }, async () => {
+      const fdsBefore = fdCount(server);
+      const socket = await rawGet();
+      const chunks: Buffer[] = [];
+      let closed = false;
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.once('close', () => (closed = true));
+      // Read the status line and a little of the body, then stop reading altogether.
+      await new Promise((resolve) => socket.once('data', resolve));
+      socket.pause();
+      await sleep(IDLE_MS * 0.4);
+      assert.ok(fdCount(server) > fdsBefore, 'within the limit the response still holds its socket (and the blob being read)');
+      // A paused client sees nothing; the server's descriptors show the drop.
+      assert.ok(await eventually(IDLE_MS * 8, () => fdCount(server) <= fdsBefore), `descriptors released (${fdCount(server)} > ${fdsBefore})`);
+      socket.resume();
+      assert.ok(await eventually(5000, () => closed), 'the connection was closed by the server');
+      const received = chunks.reduce((n, c) => n + c.length, 0);
+      assert.ok(received < size, `the body was cut off (${received} of ${size} bytes)`);
+    });
+
+    test('GetObject_client_that_reads_slowly_with_pauses_under_the_limit_gets_every_byte', { timeout: 30_000 }, async () => {
+      const socket = await rawGet();
+      const chunks: Buffer[] = [];
+      let ended = false;
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.once('end', () => (ended = true));
+      socket.once('close', () => (ended = true));
+      const started = Date.now();
+      let received = 0;
+      // Read in short bursts with pauses just under the idle limit until the body is in.
+      while (!ended && Date.now() - started < 25_000) {
+        socket.pause();
+        await sleep(IDLE_MS * 0.6);
+        socket.resume();
+        await sleep(20);
+        received = chunks.reduce((n, c) => n + c.length, 0);
+        const all = Buffer.concat(chunks);
+        const headEnd = all.indexOf('\r\n\r\n');
+        if (headEnd >= 0 && all.length - headEnd - 4 >= size) break;
+      }
+      const all = Buffer.concat(chunks);
+      const headEnd = all.indexOf('\r\n\r\n');
+      assert.match(all.subarray(0, headEnd).toString('latin1'), /^HTTP\/1\.1 200 OK/);
+      assert.ok(all.subarray(headEnd + 4).equals(large), `the whole body arrived (${received} bytes read)`);
+      assert.ok(Date.now() - started > IDLE_MS, 'the read spanned more than one idle limit');
+      socket.destroy();
+    });
+  });
+
   test('Request_headers_trickling_in_slowloris_lose_the_connection', { timeout: 20_000 }, async () => {
     const socket = net.connect(server.port, '127.0.0.1');
     await new Promise((resolve) => socket.once('connect', resolve));
