@@ -5,7 +5,7 @@
  * tightened to 0700, and the log says so.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -37,6 +37,23 @@ describe('data directory', () => {
       assert.ok(!again.output().includes('tightened it to mode 0700'), 'nothing to tighten the second time');
     } finally {
       await again.stop();
+    }
+  });
+
+  // Another user's directory is theirs to change: warn, never chmod it (only root can make one here).
+  test('Serve_on_a_0755_data_dir_owned_by_another_user_leaves_it_and_warns', { skip: process.getuid?.() !== 0 ? 'needs root to give the directory to another user' : false }, async () => {
+    const dataDir = join(parent, 'not-ours');
+    mkdirSync(dataDir);
+    chmodSync(dataDir, 0o755);
+    chownSync(dataDir, 65534, 65534);
+    const server = await startServer({ dataDir });
+    try {
+      assert.equal(statSync(dataDir).mode & 0o777, 0o755, 'left as it is');
+      const line = server.output().split('\n').find((l) => l.includes('owned by another user'));
+      assert.ok(line, `the warning is logged:\n${server.output()}`);
+      assert.equal((JSON.parse(line) as { mode: string }).mode, '0755');
+    } finally {
+      await server.stop();
     }
   });
 
