@@ -11,6 +11,7 @@ import { SqliteBlobStore, isSqliteBlobId } from './blob/sqlite/sqlite-blob-store
 import { TieredBlobStore } from './blob/tiered-blob-store.js';
 import type { Config } from './config/config.js';
 import { awsAccountId, loadRootCredentials, type RootCredentials } from './credentials.js';
+import { ensurePrivateDataDir } from './data-dir.js';
 import { startServer, type KmsHttpHandler } from './http/server.js';
 import { BuiltinKms } from './kms/builtin-kms.js';
 import { createKmsApiHandler, kmsApiUnavailable } from './kms/kms-api.js';
@@ -115,10 +116,13 @@ export interface PreparedDataDir {
   generatedRootKeyFile?: string;
 }
 
-/** The data dir (created 0700), its root credentials and its migrated metadata store. */
-async function openDataDir(config: Config): Promise<{ dataDir: string; creds: RootCredentials; metadata: SqliteMetadataStore }> {
+/** The data dir (created 0700, or tightened to 0700), its root credentials and its migrated metadata store. */
+async function openDataDir(config: Config, log?: Logger): Promise<{ dataDir: string; creds: RootCredentials; metadata: SqliteMetadataStore }> {
   const dataDir = resolve(config.dataDir);
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const permissions = await ensurePrivateDataDir(dataDir);
+  const octal = (mode: number) => mode.toString(8).padStart(4, '0');
+  if (permissions.kind === 'tightened') log?.warn({ dataDir, was: octal(permissions.was), now: octal(permissions.was & ~0o077) }, 'the data directory was open to other users: tightened it to mode 0700');
+  if (permissions.kind === 'not-owned') log?.warn({ dataDir, mode: octal(permissions.mode), owner: permissions.uid }, 'the data directory is open to other users and owned by another user: left as it is; make it 0700');
   const creds = await loadRootCredentials(dataDir, config);
   const metadata = new SqliteMetadataStore({ path: join(dataDir, 'coffer.db') });
   try {
@@ -137,7 +141,7 @@ async function openDataDir(config: Config): Promise<{ dataDir: string; creds: Ro
  * alone: recovery must never race a worker's in-flight upload.
  */
 export async function prepareDataDir(config: Config, log: Logger): Promise<PreparedDataDir> {
-  const { dataDir, creds, metadata } = await openDataDir(config);
+  const { dataDir, creds, metadata } = await openDataDir(config, log);
   try {
     const blobs = await openBlobStore(config, dataDir);
     try {
@@ -171,7 +175,7 @@ export async function prepareDataDir(config: Config, log: Logger): Promise<Prepa
  * another worker's uploads may be in flight.
  */
 export async function startCoffer(config: Config, log: Logger): Promise<Coffer> {
-  const { dataDir, creds, metadata } = await openDataDir(config);
+  const { dataDir, creds, metadata } = await openDataDir(config, log);
   const { store: blobs, close: closeBlobs } = await openBlobStore(config, dataDir);
   const accountId = awsAccountId(creds.accessKeyId);
   const kms = await openKms(config, dataDir, metadata, accountId, log);

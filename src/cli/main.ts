@@ -40,6 +40,12 @@ Options (each also from an environment variable):
                         COFFER_ALLOW_INSECURE_SSE_C (false: S3 requires TLS for customer keys)
   --bucket-key-period MS  how long one S3 Bucket Key serves new SSE-KMS objects
                         COFFER_BUCKET_KEY_PERIOD_MS (3600000)
+  --body-idle-timeout MS  a request body that sends nothing this long is answered 400 RequestTimeout
+                        COFFER_BODY_IDLE_TIMEOUT_MS (20000, as S3)
+  --headers-timeout MS  a client that has not sent its request headers in this time is disconnected
+                        COFFER_HEADERS_TIMEOUT_MS (60000)
+  --max-connections N   open connections per serving process; more are closed as they arrive
+                        COFFER_MAX_CONNECTIONS (1024)
 Root credentials: COFFER_ACCESS_KEY_ID and COFFER_SECRET_ACCESS_KEY; when unset, generated
 at first start into DATA/credentials.json (mode 0600) and printed once.
 Root key: COFFER_ROOT_KEY (base64 of 32 bytes) wins over --root-key-file. External KMS
@@ -77,6 +83,9 @@ async function serve(args: string[]): Promise<void> {
       'default-sse-c': { type: 'string' },
       'allow-insecure-sse-c': { type: 'boolean' },
       'bucket-key-period': { type: 'string' },
+      'body-idle-timeout': { type: 'string' },
+      'headers-timeout': { type: 'string' },
+      'max-connections': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -102,6 +111,9 @@ async function serve(args: string[]): Promise<void> {
     defaultSseC: values['default-sse-c'] as ConfigInput['defaultSseC'],
     allowInsecureSseC: values['allow-insecure-sse-c'],
     bucketKeyPeriodMs: values['bucket-key-period'],
+    bodyIdleTimeoutMs: values['body-idle-timeout'],
+    headersTimeoutMs: values['headers-timeout'],
+    maxConnections: values['max-connections'],
   } as Partial<ConfigInput>;
   if (process.env[ROLE_ENV] === 'prepare' && process.send !== undefined && cluster.isPrimary) return prepareForPrimary(flags);
   if (cluster.isPrimary && (workersWanted(flags) ?? 1) > 1) return servePrimary();

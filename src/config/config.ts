@@ -37,6 +37,16 @@ export const ConfigSchema = z
     gcGraceMs: z.coerce.number().int().min(0).default(120_000),
     /** How long graceful shutdown waits for in-flight requests. */
     shutdownTimeoutMs: z.coerce.number().int().min(0).default(30_000),
+    /**
+     * Longest wait for the next bytes of a request body the server is reading. S3 gives up on
+     * an upload that stops sending for about 20 seconds (400 RequestTimeout); a body that keeps
+     * moving, however slowly, is never cut off, so 5 GiB PUTs over slow links still complete.
+     */
+    bodyIdleTimeoutMs: z.coerce.number().int().min(10).default(20_000),
+    /** Longest time a client may take to send a request's headers (slowloris); the connection is then closed. */
+    headersTimeoutMs: z.coerce.number().int().min(10).default(60_000),
+    /** Connections one serving process holds open at most; further ones are closed as they arrive. */
+    maxConnections: z.coerce.number().int().min(1).default(1024),
     /** Serving processes (node:cluster), sharing the port and the data dir. Default: one per core. */
     workers: z.coerce.number().int().min(1).max(256).default(availableParallelism()),
     /** SSE-C on buckets without an encryption configuration: blocked, as S3 does for buckets made since April 2026. */
@@ -109,6 +119,9 @@ export const ENV_NAMES: Partial<Record<keyof ConfigInput, string>> = {
   gcIntervalMs: 'COFFER_GC_INTERVAL_MS',
   gcGraceMs: 'COFFER_GC_GRACE_MS',
   shutdownTimeoutMs: 'COFFER_SHUTDOWN_TIMEOUT_MS',
+  bodyIdleTimeoutMs: 'COFFER_BODY_IDLE_TIMEOUT_MS',
+  headersTimeoutMs: 'COFFER_HEADERS_TIMEOUT_MS',
+  maxConnections: 'COFFER_MAX_CONNECTIONS',
   workers: 'COFFER_WORKERS',
   defaultSseC: 'COFFER_DEFAULT_SSE_C',
   allowInsecureSseC: 'COFFER_ALLOW_INSECURE_SSE_C',

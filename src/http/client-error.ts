@@ -17,6 +17,9 @@ function codeFor(parserCode: string | undefined): S3ErrorCode {
       return 'RequestHeaderSectionTooLarge';
     case 'HPE_INVALID_URL':
       return 'InvalidURI';
+    // Headers that trickled in past the headers timeout (slowloris): S3's idle-connection answer.
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return 'RequestTimeout';
     default:
       return 'InvalidRequest';
   }
@@ -29,7 +32,8 @@ export function answerClientError(err: Error & { code?: string }, socket: Duplex
     socket.destroy();
     return;
   }
-  const s3err = new S3Error(codeFor(err.code), err.code === 'HPE_HEADER_OVERFLOW' || err.code === 'HPE_INVALID_URL' ? undefined : 'The request could not be parsed as HTTP/1.1.');
+  const code = codeFor(err.code);
+  const s3err = new S3Error(code, code === 'InvalidRequest' ? 'The request could not be parsed as HTTP/1.1.' : undefined);
   const body = Buffer.from(errorXml(s3err, '', requestId), 'utf8');
   const head = [
     `HTTP/1.1 ${s3err.status} ${STATUS_CODES[s3err.status] ?? ''}`,

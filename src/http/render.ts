@@ -3,7 +3,7 @@
  * Anything thrown that is not an S3Error goes out as InternalError, and its
  * message stays in the server log.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { validateHeaderName, validateHeaderValue, type IncomingMessage, type ServerResponse } from 'node:http';
 import { S3Error } from '../errors/s3-errors.js';
 import { buildXml, type XmlNode } from '../xml/xml.js';
 import type { S3Response } from './types.js';
@@ -29,6 +29,31 @@ export function errorResponse(err: S3Error, opts: { method: string; resource: st
   return { status: err.status, headers, body: errorXml(err, opts.resource, opts.requestId) };
 }
 
+/**
+ * The name of the first header node would refuse to send (a control character or a
+ * character beyond Latin-1 in a value, a bad name), or undefined. Checked before anything
+ * is written: setHeader throwing half-way would leave only a dropped connection to answer with.
+ */
+export function unsendableHeader(response: S3Response): string | undefined {
+  for (const [name, value] of Object.entries(response.headers ?? {})) {
+    if (value === undefined) continue;
+    try {
+      validateHeaderName(name);
+      validateHeaderValue(name, typeof value === 'number' ? String(value) : value);
+    } catch {
+      return name;
+    }
+  }
+  return undefined;
+}
+
+/** Lets the producer of a streamed body that will not be sent release what it holds (open blobs). */
+export async function releaseBody(body: S3Response['body']): Promise<void> {
+  if (body !== undefined && typeof body !== 'string' && !Buffer.isBuffer(body)) {
+    await body[Symbol.asyncIterator]().return?.();
+  }
+}
+
 /** Writes a response; resolves when the last byte is handed to the socket. */
 export async function writeResponse(req: IncomingMessage, res: ServerResponse, response: S3Response): Promise<void> {
   res.statusCode = response.status;
@@ -38,10 +63,7 @@ export async function writeResponse(req: IncomingMessage, res: ServerResponse, r
   const body = response.body;
   const noBody = req.method === 'HEAD' || response.status === 304 || response.status === 204;
   if (body === undefined || noBody) {
-    if (body !== undefined && typeof body !== 'string' && !Buffer.isBuffer(body)) {
-      // A stream we will not send: let its producer release what it holds.
-      await (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]().return?.();
-    }
+    await releaseBody(body);
     if (!res.hasHeader('content-length') && !noBody) res.setHeader('content-length', '0');
     res.end();
     return;

@@ -14,7 +14,8 @@ import { decodePayload, verifySigV4, type Credential } from '../auth/sigv4/index
 import type { Config } from '../config/config.js';
 import { S3Error } from '../errors/s3-errors.js';
 import { answerClientError } from './client-error.js';
-import { errorResponse, toS3Error, writeResponse } from './render.js';
+import { withIdleTimeout } from './idle-timeout.js';
+import { errorResponse, releaseBody, toS3Error, unsendableHeader, writeResponse } from './render.js';
 import { parseEndpoint, type Endpoint } from './router.js';
 import type { Principal, S3Request, S3Response } from './types.js';
 
@@ -83,6 +84,18 @@ function firstHeader(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/**
+ * Reads and drops a body no handler wanted, so the connection can serve the next request;
+ * a client that stops sending it loses the connection after the idle limit.
+ */
+function drainIdleLimited(req: IncomingMessage, ms: number): void {
+  void (async () => {
+    for await (const _chunk of withIdleTimeout(req, ms)) {
+      /* discard */
+    }
+  })().catch(() => req.socket.destroy());
+}
+
 export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   const { config, log } = deps;
   const secure = config.tlsCert !== undefined;
@@ -113,6 +126,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     const rawPath = q < 0 ? rawUrl : rawUrl.slice(0, q);
     const rawQuery = q < 0 ? '' : rawUrl.slice(q + 1);
     const method = (req.method ?? 'GET').toUpperCase();
+    const body = withIdleTimeout(req, config.bodyIdleTimeoutMs);
     let endpoint: Endpoint | undefined;
     let response: S3Response;
     let bodyTaken = false;
@@ -129,13 +143,13 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
         bodyTaken = true;
         if (expectsContinue(req)) res.writeContinue();
         const { rawHeaders, headers } = req;
-        response = await deps.kms({ requestId, operation: endpoint.operation, method, rawPath, rawQuery, headers, rawHeaders, body: req, signal: abort.signal });
+        response = await deps.kms({ requestId, operation: endpoint.operation, method, rawPath, rawQuery, headers, rawHeaders, body, signal: abort.signal });
       } else if (endpoint.kind === 'iam') {
         if (!deps.iam) throw new S3Error('NotImplemented', 'This Coffer node serves no IAM API.');
         bodyTaken = true;
         if (expectsContinue(req)) res.writeContinue();
         const { rawHeaders, headers } = req;
-        response = await deps.iam({ requestId, service: endpoint.service, method, rawPath, rawQuery, headers, rawHeaders, body: req, signal: abort.signal });
+        response = await deps.iam({ requestId, service: endpoint.service, method, rawPath, rawQuery, headers, rawHeaders, body, signal: abort.signal });
       } else {
         const auth = await verifySigV4(
           { method, rawPath, rawQuery, headers: req.headers, rawHeaders: req.rawHeaders },
@@ -159,7 +173,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
           // any handler runs) and the handler wants the body: a refused request gets its final
           // status at once and never uploads (see the checkContinue listener).
           if (expectsContinue(req)) res.writeContinue();
-          decoded = decodePayload(req, auth.payload, decodedLengthHeader !== undefined ? { decodedContentLength: Number(decodedLengthHeader) } : {});
+          decoded = decodePayload(body, auth.payload, decodedLengthHeader !== undefined ? { decodedContentLength: Number(decodedLengthHeader) } : {});
           return decoded;
         };
         const s3req: S3Request = {
@@ -196,12 +210,37 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
       // A body we did not read to the end cannot be skipped safely: close after replying.
       if (!req.complete) res.setHeader('connection', 'close');
     }
+    const unsendable = unsendableHeader(response);
+    if (unsendable !== undefined) {
+      // Handlers refuse what clients control (response-* overrides: InvalidArgument); a header
+      // that still cannot go out is our fault: answer InternalError rather than drop the connection.
+      log.error({ requestId, header: unsendable }, 'a response header cannot be sent');
+      await releaseBody(response.body).catch(() => {});
+      response = errorResponse(new S3Error('InternalError'), { method, resource: rawPath, requestId });
+    }
+    // A handler that answered without reading its whole body (an idle client, a KMS body over
+    // the limit) leaves bytes on the connection that no parser will skip: close after replying.
+    if (bodyTaken && !req.complete) res.setHeader('connection', 'close');
+    // A client that stops reading a streamed response holds its socket and the blob being read
+    // for ever: S3 drops it after the same idle limit ("not read from or written to"). The
+    // socket's inactivity timer counts every write the kernel accepts, so a reader that is
+    // slow but keeps reading is not cut off. node replaces the timer with the keep-alive one
+    // once the response ends.
+    const socket = req.socket;
+    const onIdle = () => res.destroy(new Error('the client stopped reading the response'));
+    const streamed = response.body !== undefined && typeof response.body !== 'string' && !Buffer.isBuffer(response.body);
+    if (streamed) {
+      socket.setTimeout(config.bodyIdleTimeoutMs);
+      socket.once('timeout', onIdle);
+    }
     try {
       await writeResponse(req, res, response);
-      if (!bodyTaken && !req.complete) req.resume();
+      if (!bodyTaken && !req.complete) drainIdleLimited(req, config.bodyIdleTimeoutMs);
     } catch (err) {
       log.debug({ err, requestId }, 'response aborted');
       res.destroy();
+    } finally {
+      if (streamed) socket.off('timeout', onIdle);
     }
     log.debug(
       {
@@ -216,19 +255,26 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     );
   }
 
+  // node checks the headers timeout on this period (30 s by default): a short limit needs a short period.
+  const connectionsCheckingInterval = Math.min(30_000, Math.max(10, Math.floor(config.headersTimeoutMs / 4)));
   const server = secure
-    ? https.createServer({ cert: readFileSync(config.tlsCert!), key: readFileSync(config.tlsKey!), requireHostHeader: false }, onRequest)
+    ? https.createServer({ cert: readFileSync(config.tlsCert!), key: readFileSync(config.tlsKey!), connectionsCheckingInterval, requireHostHeader: false }, onRequest)
     : // A request without Host is ours to judge (path-style addressing needs none; a signature needs it signed), not node's bare 400.
-      http.createServer({ requireHostHeader: false }, onRequest);
+      http.createServer({ connectionsCheckingInterval, requireHostHeader: false }, onRequest);
   // Without this listener node answers every `Expect: 100-continue` before we have looked at the request.
   server.on('checkContinue', onRequest);
   // An Expect other than 100-continue is ignored (RFC 9110 allows it) rather than node's bare 417.
   server.on('checkExpectation', onRequest);
   server.on('clientError', (err: Error & { code?: string }, socket) => answerClientError(err, socket, newRequestId()));
-  // Large uploads over slow links must not be cut off by a whole-request timer.
+  // Large uploads over slow links must not be cut off by a whole-request timer: bodies have
+  // an idle limit instead (withIdleTimeout), as S3 has.
   server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
+  // Headers that trickle in (slowloris) get the connection closed (node answers 408 first).
+  server.headersTimeout = config.headersTimeoutMs;
   server.keepAliveTimeout = 65_000;
+  // Each connection costs a descriptor (two or three while it uploads or downloads); past the
+  // bound new connections are closed as they are accepted, so a flood cannot exhaust the process.
+  server.maxConnections = config.maxConnections;
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -12,6 +12,16 @@ import { CHECKSUM_ALGORITHMS, checksumHeaderName, createChecksumHasher, parseChe
 /** Representation headers S3 stores with an object and returns on GET/HEAD. */
 export const STORED_HEADERS = ['content-type', 'cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires'] as const;
 
+/**
+ * A value that can go out as an HTTP header as given: ISO-8859-1 text without control
+ * characters (HTAB aside). Headers are Latin-1 on the wire; node refuses anything else
+ * (ERR_INVALID_CHAR), and a CR or LF would let a value split the response.
+ */
+export function headerValueProblem(value: string): 'not-latin1' | 'control' | undefined {
+  if (/[^\t\x20-\x7e\x80-\xff]/.test(value)) return /[^\x00-\xff]/.test(value) ? 'not-latin1' : 'control';
+  return undefined;
+}
+
 export const MAX_KEY_BYTES = 1024;
 export const MAX_USER_METADATA_BYTES = 2048;
 

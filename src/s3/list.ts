@@ -7,7 +7,7 @@ import type { BucketEndpoint } from '../http/router.js';
 import { S3Error } from '../errors/s3-errors.js';
 import type { S3Request, S3Response } from '../http/types.js';
 import type { BucketRecord, ObjectRecord } from '../metadata/metadata-store.js';
-import { buildS3Xml, type XmlNode } from '../xml/xml.js';
+import { buildS3Xml, isXmlText, type XmlNode } from '../xml/xml.js';
 import { ownerOf, requireBucket } from './access.js';
 import type { S3Context } from './context.js';
 import { quoteEtag } from './headers.js';
@@ -111,6 +111,20 @@ export function parseEncodingType(v: string | null): boolean {
   return true;
 }
 
+/**
+ * Whether a page goes out with encoding-type=url: when the client asked, and also when a
+ * name in it (a key, a common prefix, an echoed parameter) holds a character XML 1.0 cannot
+ * carry, such as U+0001. Amazon S3 writes those as `&#x1;`, which is not well-formed XML 1.0:
+ * strict parsers (expat, Go's encoding/xml, Woodstox) then fail on the whole listing, and S3's
+ * documentation tells clients to ask for encoding-type=url. Coffer answers as if they had,
+ * and says so in EncodingType, the element S3 defines for exactly this: the page is
+ * well-formed and every key survives, percent-encoded, for a client that decodes it.
+ */
+export function listingEncodesUrl(requested: boolean, page: ListPage, echoed: readonly (string | null)[]): boolean {
+  if (requested) return true;
+  return !(echoed.every((s) => s === null || isXmlText(s)) && page.contents.every((o) => isXmlText(o.key)) && page.commonPrefixes.every(isXmlText));
+}
+
 function contentsXml(objects: ObjectRecord[], enc: (s: string) => string, owners: Map<ObjectRecord, XmlNode> | undefined): XmlNode[] {
   return objects.map((o): XmlNode => {
     const owner = owners?.get(o);
@@ -159,9 +173,10 @@ export async function listObjectsV1(ctx: S3Context, req: S3Request<BucketEndpoin
   const delimiter = q.get('delimiter') ?? '';
   const marker = q.get('marker') ?? '';
   const maxKeys = parseMaxKeys(q.get('max-keys'));
-  const url = parseEncodingType(q.get('encoding-type'));
-  const enc = url ? urlEncodeKey : (s: string) => s;
+  const requested = parseEncodingType(q.get('encoding-type'));
   const page = await listPage(ctx, bucket.name, { prefix, delimiter, maxKeys, ...(marker ? { after: marker } : {}) });
+  const url = listingEncodesUrl(requested, page, [prefix, delimiter, marker]);
+  const enc = url ? urlEncodeKey : (s: string) => s;
   return {
     status: 200,
     headers: { 'content-type': 'application/xml' },
@@ -195,8 +210,7 @@ export async function listObjectsV2(ctx: S3Context, req: S3Request<BucketEndpoin
   const prefix = q.get('prefix') ?? '';
   const delimiter = q.get('delimiter') ?? '';
   const maxKeys = parseMaxKeys(q.get('max-keys'));
-  const url = parseEncodingType(q.get('encoding-type'));
-  const enc = url ? urlEncodeKey : (s: string) => s;
+  const requested = parseEncodingType(q.get('encoding-type'));
   const token = q.get('continuation-token');
   const startAfter = q.get('start-after');
   const fetchOwner = q.get('fetch-owner') === 'true';
@@ -204,6 +218,8 @@ export async function listObjectsV2(ctx: S3Context, req: S3Request<BucketEndpoin
   if (token !== null) after = decodeToken(token);
   else if (startAfter) after = startAfter;
   const page = await listPage(ctx, bucket.name, { prefix, delimiter, maxKeys, ...(after !== undefined ? { after } : {}) });
+  const url = listingEncodesUrl(requested, page, [prefix, delimiter, startAfter]);
+  const enc = url ? urlEncodeKey : (s: string) => s;
   return {
     status: 200,
     headers: { 'content-type': 'application/xml' },

@@ -20,6 +20,7 @@ import { etagFor } from '../storage/object-keys.js';
 import {
   checkConditions,
   contentMd5From,
+  headerValueProblem,
   httpDate,
   parseTaggingHeader,
   quoteEtag,
@@ -164,6 +165,20 @@ const RESPONSE_OVERRIDES: Record<string, string> = {
 };
 
 /**
+ * A `response-*` value checked before it becomes a header. S3 refuses what it cannot send:
+ * 400 InvalidArgument "Header value cannot be represented using ISO-8859-1." naming the
+ * parameter (a UTF-8 file name in response-content-disposition is the usual case; clients
+ * send RFC 6266 `filename*=UTF-8''…` percent-encoded instead). Control characters (CR, LF,
+ * NUL, DEL…) are refused the same way: they cannot be sent, and CR/LF would split the response.
+ */
+function responseOverride(param: string, value: string): string {
+  const problem = headerValueProblem(value);
+  if (problem === undefined) return value;
+  const message = problem === 'not-latin1' ? 'Header value cannot be represented using ISO-8859-1.' : 'Header value contains characters that cannot be sent in an HTTP header.';
+  throw new S3Error('InvalidArgument', message, { fields: { ArgumentName: param, ArgumentValue: value } });
+}
+
+/**
  * A GET whose blob is gone when it opens it lost a race: the object it resolved was
  * replaced or deleted and its blob collected in between. The collector's grace period
  * (storage/blob-collector.ts) makes that all but impossible; where it is configured
@@ -229,7 +244,7 @@ async function respond(ctx: S3Context, req: S3Request<ObjectEndpoint>, object: O
   const headers = { ...objectHeaders(object), ...sseResponseHeaders(object.encryption, keys.customerKeyMd5 !== undefined ? { customerKeyMd5: keys.customerKeyMd5 } : {}) };
   for (const [param, name] of Object.entries(RESPONSE_OVERRIDES)) {
     const v = req.query.get(param);
-    if (v !== null) headers[name] = v;
+    if (v !== null) headers[name] = responseOverride(param, v);
   }
 
   let range: { start: number; end: number } | undefined;

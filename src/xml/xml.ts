@@ -15,8 +15,28 @@ export type XmlNode = [string, XmlValue] | [string, XmlValue, Record<string, str
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\r': '&#13;' };
 
+/**
+ * Characters XML 1.0 cannot carry at all, not even as character references: C0 controls
+ * but TAB, LF and CR; U+FFFE and U+FFFF; unpaired surrogates (its Char production).
+ */
+const NOT_XML_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const NOT_XML_CHARS = new RegExp(NOT_XML_CHAR.source, 'g');
+
+/** Whether `text` can appear in an XML 1.0 document (escaped) as it is. */
+export function isXmlText(text: string): boolean {
+  return !NOT_XML_CHAR.test(text);
+}
+
+/**
+ * Escapes text for element content and attribute values. Every document stays well-formed
+ * XML 1.0: a character XML cannot carry becomes U+FFFD. Amazon S3 writes such characters as
+ * references (`&#x1;`), which XML 1.0 parsers reject (expat, Go's encoding/xml, libxml2, Woodstox),
+ * breaking the whole response. Listings, where keys matter, switch to encoding-type=url
+ * instead (s3/list.ts); only echoes of a name the client sent (an error's Key) are lossy.
+ */
 export function escapeXml(text: string): string {
-  return text.replace(/[&<>"'\r]/g, (c) => ESCAPES[c]!);
+  const escaped = text.replace(/[&<>"'\r]/g, (c) => ESCAPES[c]!);
+  return isXmlText(escaped) ? escaped : escaped.replace(NOT_XML_CHARS, '\uFFFD');
 }
 
 function renderValue(value: Exclude<XmlValue, undefined | null>): string {
