@@ -126,10 +126,8 @@ describe('hostile clients (issue: denial of service open to anonymous clients)',
       }),
     );
 
-    const monitor = healthMonitor(server);
-    await new Promise((r) => setTimeout(r, 50));
     const statuses: number[] = [];
-    try {
+    const hostileRound = async () => {
       // Within S3's key limit (1,024 bytes): evaluated, and denied (anonymous, nothing allows it).
       for (const n of [200, 1000, 1020]) {
         const res = await rawRequest(server, { method: 'GET', path: `/wild/${'/'.repeat(n)}` });
@@ -142,17 +140,40 @@ describe('hostile clients (issue: denial of service open to anonymous clients)',
       expectXmlError(long, 'KeyTooLongError');
       assert.equal(xmlField(long.body, 'Size'), '5000');
       assert.equal(xmlField(long.body, 'MaxSizeAllowed'), '1024');
-      // And the forged key ids, interleaved, while the monitor runs.
+      // More of the same, with the forged access key ids in between.
+      const amzDate = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
       for (let i = 0; i < 20; i++) {
         const res = await rawRequest(server, { method: 'GET', path: `/wild/${'/'.repeat(1000)}x.tmp` });
         statuses.push(res.status);
+        const forged = await rawRequest(server, {
+          method: 'GET',
+          path: '/wild',
+          headers: {
+            'x-amz-date': amzDate,
+            'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
+            authorization: `AWS4-HMAC-SHA256 Credential=${forgedKeyId}/${amzDate.slice(0, 8)}/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=${'0'.repeat(64)}`,
+          },
+        });
+        statuses.push(forged.status);
       }
-    } finally {
-      const health = await monitor.stop();
-      assert.equal(health.failures, 0, 'every health check answered 200');
-      assert.ok(health.count >= 3, `the monitor ran (${health.count} checks)`);
-      assert.ok(health.slowestMs < 100, `slowest health check ${health.slowestMs.toFixed(1)} ms`);
+    };
+    // A blocked event loop (the backtracking this guards against) stalls every round the same
+    // way; a health check slowed by another test hogging this 2-core machine does not repeat.
+    // So a round whose slowest check passes 100 ms is run once more, and that one must pass.
+    let slowest = Infinity;
+    for (let attempt = 0; attempt < 2 && slowest >= 100; attempt++) {
+      const monitor = healthMonitor(server);
+      await new Promise((r) => setTimeout(r, 50));
+      try {
+        await hostileRound();
+      } finally {
+        const health = await monitor.stop();
+        assert.equal(health.failures, 0, 'every health check answered 200');
+        assert.ok(health.count >= 3, `the monitor ran (${health.count} checks)`);
+        slowest = health.slowestMs;
+      }
     }
+    assert.ok(slowest < 100, `slowest health check ${slowest.toFixed(1)} ms`);
     assert.deepEqual(
       statuses.filter((s) => s >= 500),
       [],
