@@ -266,7 +266,7 @@ export class BuiltinKms implements Kms {
   async #audited<T>(operation: string, caller: KmsCaller, details: AuditDetails, fn: () => Promise<T>): Promise<T> {
     try {
       const result = await fn();
-      await this.#audit?.record({ requestId: caller.requestId, principal: caller.principal, operation, ...details, outcome: 'success' });
+      await this.#audit?.record({ requestId: caller.requestId, principal: caller.principal, ...(caller.invokedBy !== undefined ? { invokedBy: caller.invokedBy } : {}), operation, ...details, outcome: 'success' });
       return result;
     } catch (err) {
       const kmsErr = isKmsError(err) ? err : new KmsError('KMSInternalException', 'An internal error occurred.');
@@ -274,6 +274,7 @@ export class BuiltinKms implements Kms {
       await this.#audit?.record({
         requestId: caller.requestId,
         principal: caller.principal,
+        ...(caller.invokedBy !== undefined ? { invokedBy: caller.invokedBy } : {}),
         operation,
         ...details,
         outcome: 'failure',
