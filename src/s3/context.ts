@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { BlobStore } from '../blob/blob-store.js';
 import type { Config } from '../config/config.js';
 import type { Identities } from '../iam/identities.js';
+import type { KmsKeyAccess } from '../kms/kms-access.js';
 import type { Kms } from '../kms/kms.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import type { ObjectKeys } from '../storage/object-keys.js';
@@ -18,4 +19,6 @@ export interface S3Context {
   readonly keys: ObjectKeys;
   /** Accounts, users and keys (bucket owners' display names, policy evaluation). */
   readonly identities: Identities;
+  /** Who may use which KMS key: checked on every request that makes S3 use a key on the requester's behalf. */
+  readonly kmsAccess: KmsKeyAccess;
 }
