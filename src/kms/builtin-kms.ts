@@ -520,6 +520,28 @@ export class BuiltinKms implements Kms {
     throw new KmsError('KMSInternalException', 'Could not create the managed key.');
   }
 
+  /**
+   * The ARN of the key a request acts on, for authorization: the key a key id, key ARN, alias
+   * name or alias ARN names (AWS evaluates policies on the key, never the alias), or the key a
+   * ciphertext blob was made under (Decrypt needs no KeyId). Undefined when there is none to
+   * find; no audit, no side effects (the operation itself then reports what is wrong).
+   */
+  async authorizationArn(request: { keyId?: string; ciphertextBlob?: Buffer }): Promise<string | undefined> {
+    if (request.keyId !== undefined) {
+      let parsed: KeyRef;
+      try {
+        parsed = this.#parseRef(request.keyId, { allowAlias: true });
+      } catch {
+        return undefined;
+      }
+      if (!('alias' in parsed)) return this.keyArn(parsed.keyId);
+      const alias = await this.#store.getKmsAlias(parsed.alias);
+      return alias ? this.keyArn(alias.keyId) : undefined;
+    }
+    const header = request.ciphertextBlob ? parseCiphertextHeader(request.ciphertextBlob) : undefined;
+    return header ? this.keyArn(header.keyId) : undefined;
+  }
+
   // ---- the Kms contract (what SSE uses)
 
   async describeKey(keyId: string, caller: KmsCaller): Promise<KeyMetadata> {

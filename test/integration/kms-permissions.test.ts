@@ -178,6 +178,28 @@ describe('SSE-KMS checks the requester’s KMS permissions', () => {
     await rejectsWithSdkError(direct.send(new DecryptCommand({ KeyId: keyArn, CiphertextBlob: blob })), 'AccessDeniedException');
   });
 
+  // The same evaluation serves the KMS API's direct calls, and there too AWS decides on the key:
+  // an alias does not slip past a Deny on the key, and a Decrypt that names no key is about the
+  // key its ciphertext was made under.
+  test('KMS_API_authorizes_on_the_key_an_alias_or_a_ciphertext_names', async () => {
+    const blob = (await kms.send(new EncryptCommand({ KeyId: keyArn, Plaintext: Buffer.from('secret') }))).CiphertextBlob!;
+    const denied = await userWith('api-denied', [{ Effect: 'Allow', Action: 'kms:*', Resource: '*' }, { Effect: 'Deny', Action: ['kms:Decrypt', 'kms:Encrypt'], Resource: keyArn }]);
+    const deniedKms = kmsClient(server, { credentials: denied.credentials });
+    clients.push(deniedKms);
+    await rejectsWithSdkError(deniedKms.send(new DecryptCommand({ CiphertextBlob: blob })), 'AccessDeniedException');
+    await rejectsWithSdkError(deniedKms.send(new DecryptCommand({ CiphertextBlob: blob, KeyId: 'alias/perm-key' })), 'AccessDeniedException');
+    await rejectsWithSdkError(deniedKms.send(new EncryptCommand({ KeyId: 'alias/perm-key', Plaintext: Buffer.from('x') })), 'AccessDeniedException');
+    // Other keys stay usable to it.
+    await deniedKms.send(new EncryptCommand({ KeyId: key2Arn, Plaintext: Buffer.from('x') }));
+
+    const allowed = await userWith('api-allowed', [{ Effect: 'Allow', Action: ['kms:Decrypt', 'kms:Encrypt'], Resource: keyArn }]);
+    const allowedKms = kmsClient(server, { credentials: allowed.credentials });
+    clients.push(allowedKms);
+    assert.equal(Buffer.from((await allowedKms.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext!).toString(), 'secret');
+    await allowedKms.send(new EncryptCommand({ KeyId: 'alias/perm-key', Plaintext: Buffer.from('x') }));
+    await rejectsWithSdkError(allowedKms.send(new EncryptCommand({ KeyId: key2Arn, Plaintext: Buffer.from('x') })), 'AccessDeniedException');
+  });
+
   test('multipart_CreateMultipartUpload_needs_GenerateDataKey_UploadPart_and_Complete_need_Decrypt', async () => {
     const none = await userWith('mp-none', [S3_ONLY]);
     await expectKmsDenied(none.s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'mp', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyArn })), none.arn, 'kms:GenerateDataKey', keyArn);
