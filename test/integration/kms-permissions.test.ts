@@ -116,6 +116,17 @@ describe('SSE-KMS checks the requester’s KMS permissions', () => {
     assert.equal(head.SSEKMSKeyId, keyArn);
   });
 
+  // AWS's managed key policy admits the account's principals through S3, but an identity policy's Deny still binds them.
+  test('aws_s3_key_needs_no_grant_but_an_identity_Deny_still_refuses_it', async () => {
+    const managedArn = (await root.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'managed' }))).SSEKMSKeyId!;
+    assert.notEqual(managedArn, keyArn);
+    const { s3, arn } = await userWith('managed-denied', [S3_ONLY, { Effect: 'Deny', Action: 'kms:*', Resource: '*' }]);
+    await expectKmsDenied(s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'managed' })), arn, 'kms:Decrypt', managedArn);
+    await expectKmsDenied(s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'm-denied', Body: 'x', ServerSideEncryption: 'aws:kms' })), arn, 'kms:GenerateDataKey', managedArn);
+    await notThere('m-denied');
+    assert.equal(await text(s3, 'sse-s3'), 'under SSE-S3', 'SSE-S3 is S3 business only');
+  });
+
   test('GetObject_with_kms_Decrypt_on_the_key_works_and_is_audited_as_the_requester_via_S3', async () => {
     const { s3, arn } = await userWith('decrypt-reader', [S3_ONLY, { Effect: 'Allow', Action: 'kms:Decrypt', Resource: keyArn }]);
     assert.equal(await text(s3, 'kms'), 'under the customer key');
