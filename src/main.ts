@@ -14,6 +14,7 @@ import { awsAccountId, loadRootCredentials, type RootCredentials } from './crede
 import { ensurePrivateDataDir } from './data-dir.js';
 import { startServer, type KmsHttpHandler } from './http/server.js';
 import { BuiltinKms } from './kms/builtin-kms.js';
+import { KmsKeyAccess, kmsApiAuthorizer } from './kms/kms-access.js';
 import { createKmsApiHandler, kmsApiUnavailable } from './kms/kms-api.js';
 import { AUDIT_LOG_FILE, KmsAuditLog } from './kms/kms-audit.js';
 import type { Kms } from './kms/kms.js';
@@ -27,9 +28,8 @@ import { ReadHolds } from './storage/read-holds.js';
 import { KmsServiceKeyring, ObjectKeys } from './storage/object-keys.js';
 import { createDispatcher } from './s3/dispatch.js';
 import { createIamApiHandler } from './iam/iam-api.js';
-import { Identities } from './iam/identities.js';
+import { Identities, type ResolvedCredential } from './iam/identities.js';
 import { SecretBox } from './iam/secret-box.js';
-import { kmsAuthorizer } from './s3/access.js';
 import { sweepStaleUploads } from './s3/multipart.js';
 
 export interface Coffer {
@@ -188,7 +188,9 @@ export async function startCoffer(config: Config, log: Logger): Promise<Coffer> 
   });
   const identities = await openIdentities(config, dataDir, metadata, creds);
   const holds = new ReadHolds({ metadata, graceMs: config.gcGraceMs, onError: (err) => log.error({ err }, 'extending the grace period of blobs being read failed') });
-  const ctx: S3Context = { config, metadata, blobs, log, kms: kms.kms, keys, identities, holds };
+  // One evaluation of KMS key permissions, for the KMS API's callers and for S3 acting on a requester's behalf.
+  const kmsAccess = new KmsKeyAccess({ region: config.region, accountId });
+  const ctx: S3Context = { config, metadata, blobs, log, kms: kms.kms, keys, identities, holds, kmsAccess };
   const collector = new BlobCollector({ metadata, blobs, graceMs: config.gcGraceMs, onError: (err) => log.error({ err }, 'garbage collection failed') });
   await collector.collect();
   metadata.onGarbage(() => collector.kick());
@@ -199,7 +201,7 @@ export async function startCoffer(config: Config, log: Logger): Promise<Coffer> 
     log,
     lookupCredential: (id) => identities.lookup(id),
     dispatch: createDispatcher(ctx),
-    kms: kms.builtin ? kmsApi(kms.builtin, kms.audit, config, identities, accountId, log) : kmsApiUnavailable(),
+    kms: kms.builtin ? kmsApi(kms.builtin, kms.audit, config, identities, kmsAccess, log) : kmsApiUnavailable(),
     iam: createIamApiHandler({ identities, region: config.region, log }),
     ready: () => ready,
   });
@@ -254,12 +256,12 @@ async function openIdentities(config: Config, dataDir: string, metadata: Metadat
 }
 
 /** The AWS KMS JSON API over the built-in KMS; callers are authorized by their identity policies (kms:<Operation>). */
-function kmsApi(builtin: BuiltinKms, audit: KmsAuditLog, config: Config, identities: Identities, accountId: string, log: Logger): KmsHttpHandler {
-  return createKmsApiHandler({
+function kmsApi(builtin: BuiltinKms, audit: KmsAuditLog, config: Config, identities: Identities, access: KmsKeyAccess, log: Logger): KmsHttpHandler {
+  return createKmsApiHandler<ResolvedCredential>({
     kms: builtin,
     region: config.region,
     lookupCredential: (id) => identities.lookup(id),
-    authorize: kmsAuthorizer({ region: config.region, accountId }),
+    authorize: kmsApiAuthorizer(access),
     audit,
     log,
   });

@@ -266,7 +266,7 @@ export class BuiltinKms implements Kms {
   async #audited<T>(operation: string, caller: KmsCaller, details: AuditDetails, fn: () => Promise<T>): Promise<T> {
     try {
       const result = await fn();
-      await this.#audit?.record({ requestId: caller.requestId, principal: caller.principal, operation, ...details, outcome: 'success' });
+      await this.#audit?.record({ requestId: caller.requestId, principal: caller.principal, ...(caller.invokedBy !== undefined ? { invokedBy: caller.invokedBy } : {}), operation, ...details, outcome: 'success' });
       return result;
     } catch (err) {
       const kmsErr = isKmsError(err) ? err : new KmsError('KMSInternalException', 'An internal error occurred.');
@@ -274,6 +274,7 @@ export class BuiltinKms implements Kms {
       await this.#audit?.record({
         requestId: caller.requestId,
         principal: caller.principal,
+        ...(caller.invokedBy !== undefined ? { invokedBy: caller.invokedBy } : {}),
         operation,
         ...details,
         outcome: 'failure',
@@ -517,6 +518,28 @@ export class BuiltinKms implements Kms {
       // Another node created it first; read theirs.
     }
     throw new KmsError('KMSInternalException', 'Could not create the managed key.');
+  }
+
+  /**
+   * The ARN of the key a request acts on, for authorization: the key a key id, key ARN, alias
+   * name or alias ARN names (AWS evaluates policies on the key, never the alias), or the key a
+   * ciphertext blob was made under (Decrypt needs no KeyId). Undefined when there is none to
+   * find; no audit, no side effects (the operation itself then reports what is wrong).
+   */
+  async authorizationArn(request: { keyId?: string; ciphertextBlob?: Buffer }): Promise<string | undefined> {
+    if (request.keyId !== undefined) {
+      let parsed: KeyRef;
+      try {
+        parsed = this.#parseRef(request.keyId, { allowAlias: true });
+      } catch {
+        return undefined;
+      }
+      if (!('alias' in parsed)) return this.keyArn(parsed.keyId);
+      const alias = await this.#store.getKmsAlias(parsed.alias);
+      return alias ? this.keyArn(alias.keyId) : undefined;
+    }
+    const header = request.ciphertextBlob ? parseCiphertextHeader(request.ciphertextBlob) : undefined;
+    return header ? this.keyArn(header.keyId) : undefined;
   }
 
   // ---- the Kms contract (what SSE uses)

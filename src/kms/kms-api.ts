@@ -29,7 +29,8 @@ export interface KmsApiOptions<C extends Credential> {
   lookupCredential: (accessKeyId: string) => C | undefined | Promise<C | undefined>;
   /**
    * The principal ARN a credential acts as, or undefined when it may not call `kms:<operation>`
-   * (on the key the request names, when it names one by `KeyId`).
+   * on the key the request acts on: `keyId` is that key's ARN (the request's KeyId resolved, or
+   * for Decrypt the key its ciphertext names), or the KeyId as given when it names no key.
    */
   authorize: (credential: C, request: { operation: string; keyId?: string }) => string | undefined | Promise<string | undefined>;
   audit?: KmsAudit;
@@ -423,14 +424,24 @@ async function readSmallBody(req: KmsHttpRequest, limit: number): Promise<Buffer
   return Buffer.concat(chunks, total);
 }
 
-/** The request's KeyId member, if it is a JSON object with a string KeyId (for authorization only; parsing proper comes later). */
-function keyIdOf(body: Buffer): string | undefined {
+/**
+ * The key a request acts on, for authorization only (parsing proper comes later). AWS evaluates
+ * policies on the key, so a KeyId is resolved to its key's ARN — naming the key by an alias must
+ * not slip past a Deny on the key — and a Decrypt without KeyId is about the key its ciphertext
+ * names. A KeyId that resolves to nothing is passed on as given (the operation reports it).
+ */
+async function authorizationKeyOf(kms: BuiltinKms, operation: string, body: Buffer): Promise<string | undefined> {
+  let o: unknown;
   try {
-    const o = JSON.parse(body.toString('utf8')) as { KeyId?: unknown };
-    return typeof o === 'object' && o !== null && typeof o.KeyId === 'string' ? o.KeyId : undefined;
+    o = JSON.parse(body.toString('utf8'));
   } catch {
     return undefined;
   }
+  if (typeof o !== 'object' || o === null) return undefined;
+  const { KeyId, CiphertextBlob } = o as { KeyId?: unknown; CiphertextBlob?: unknown };
+  if (typeof KeyId === 'string') return (await kms.authorizationArn({ keyId: KeyId })) ?? KeyId;
+  if (operation === 'Decrypt' && typeof CiphertextBlob === 'string') return kms.authorizationArn({ ciphertextBlob: Buffer.from(CiphertextBlob, 'base64') });
+  return undefined;
 }
 
 /** Builds the handler the HTTP server calls for `{ kind: 'kms' }` endpoints. */
@@ -468,7 +479,7 @@ export function createKmsApiHandler<C extends Credential>(options: KmsApiOptions
       if (auth.payload.kind === 'chunked-signed' || auth.payload.kind === 'chunked-unsigned-trailer') {
         throw new KmsError('IncompleteSignatureException', 'KMS requests cannot use aws-chunked payloads.');
       }
-      const keyId = keyIdOf(body);
+      const keyId = await authorizationKeyOf(kms, req.operation, body);
       const arn = await options.authorize(auth.credential, { operation: req.operation, ...(keyId !== undefined ? { keyId } : {}) });
       if (arn === undefined) {
         throw new KmsError('AccessDeniedException', `User ${principal} is not authorized to perform kms:${req.operation} because no identity-based policy allows the kms:${req.operation} action.`);

@@ -20,6 +20,8 @@ export interface KmsAuditEvent {
   requestId: string;
   /** A principal ARN, or `coffer:<component>` for Coffer's own use. */
   principal: string;
+  /** The service that called for the principal (`s3.amazonaws.com` for SSE-KMS), as CloudTrail's `invokedBy`. */
+  invokedBy?: string;
   /** The KMS operation (API name), or CloudTrail's name for internal events (RotateKey, DeleteKey). */
   operation: string;
   /** The key's id (UUID), when one is involved. */

@@ -37,10 +37,15 @@ export interface KeyMetadata {
 
 export type EncryptionContext = Record<string, string>;
 
-/** Who is calling, for the audit log and (later) policy checks. */
+/** The service name S3 acts under when it uses a KMS key for a requester (CloudTrail's `invokedBy`). */
+export const S3_SERVICE = 's3.amazonaws.com';
+
+/** Who is calling, for the audit log (permissions are checked before: kms-access.ts). */
 export interface KmsCaller {
-  /** A principal ARN or Coffer's own service name (e.g. `coffer:s3` for SSE-KMS). */
+  /** A principal ARN, `anonymous`, or Coffer's own service name (e.g. `coffer:kms` for automatic rotation). */
   principal: string;
+  /** The service making the call on the principal's behalf (S3_SERVICE for SSE-KMS). */
+  invokedBy?: string;
   requestId: string;
 }
 

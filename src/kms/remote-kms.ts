@@ -106,11 +106,11 @@ export class RemoteKms implements Kms {
     try {
       const r = await fn();
       after?.(r);
-      await this.#audit?.record({ requestId: caller.requestId, principal: caller.principal, operation, ...details, outcome: 'success' });
+      await this.#audit?.record({ requestId: caller.requestId, principal: caller.principal, ...(caller.invokedBy !== undefined ? { invokedBy: caller.invokedBy } : {}), operation, ...details, outcome: 'success' });
       return r;
     } catch (err) {
       const kmsErr = toKmsError(err);
-      await this.#audit?.record({ requestId: caller.requestId, principal: caller.principal, operation, ...details, outcome: 'failure', errorType: kmsErr.type });
+      await this.#audit?.record({ requestId: caller.requestId, principal: caller.principal, ...(caller.invokedBy !== undefined ? { invokedBy: caller.invokedBy } : {}), operation, ...details, outcome: 'failure', errorType: kmsErr.type });
       throw kmsErr;
     }
   }

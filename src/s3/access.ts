@@ -30,7 +30,6 @@ import {
 import { S3Error } from '../errors/s3-errors.js';
 import type { BucketOperation, Endpoint, ObjectOperation } from '../http/router.js';
 import { header, type Principal, type S3Request } from '../http/types.js';
-import type { ResolvedCredential } from '../iam/identities.js';
 import type { AclGrant, BucketRecord } from '../metadata/metadata-store.js';
 import { hasAclHeaders, withoutPublicGrants } from './acl.js';
 import type { S3Context } from './context.js';
@@ -364,36 +363,4 @@ export async function mayActOnObject(ctx: S3Context, req: S3Request, bucket: Buc
 export async function ownerOf(ctx: S3Context, canonicalId: string): Promise<{ id: string; displayName: string }> {
   const account = await ctx.identities.accountByCanonicalId(canonicalId);
   return { id: canonicalId, displayName: account?.name ?? canonicalId };
-}
-
-/**
- * The KMS API's `authorize` callback: identity policies decide `kms:<Operation>` on the key
- * named by KeyId (its key or alias ARN), or on `*` for operations without one. Keys belong to
- * the first account (the built-in KMS's); other accounts have no key policies to let them in.
- */
-export function kmsAuthorizer(options: { region: string; accountId: string }) {
-  return (credential: ResolvedCredential, request: { operation: string; keyId?: string }): string | undefined => {
-    const p = credential.principal;
-    const k = request.keyId;
-    const resource =
-      k === undefined ? '*' : k.startsWith('arn:') ? k : `arn:aws:kms:${options.region}:${options.accountId}:${k.startsWith('alias/') ? k : `key/${k}`}`;
-    const now = new Date();
-    const d = authorize({
-      request: {
-        caller: p.caller,
-        action: `kms:${request.operation}`,
-        resource,
-        context: conditionContext({
-          'aws:CurrentTime': now.toISOString(),
-          'aws:EpochTime': String(Math.floor(now.getTime() / 1000)),
-          'aws:username': p.userName,
-          'aws:PrincipalAccount': p.awsAccountId,
-          'aws:PrincipalArn': p.arn,
-        }),
-      },
-      identityPolicies: p.policies,
-      resourceAccount: options.accountId,
-    });
-    return d.effect === 'Allow' ? p.arn : undefined;
-  };
 }

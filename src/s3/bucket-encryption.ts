@@ -18,6 +18,7 @@ import { buildS3Xml, childList, childText, onlyChildren, parseXml, type XmlEleme
 import { requireBucket } from './access.js';
 import type { S3Context } from './context.js';
 import { verifyBodyIntegrity } from './headers.js';
+import { kmsCaller } from './kms-permissions.js';
 import { SSE_ALGORITHMS, type BucketEncryptionConfig, type SseAlgorithm } from './sse.js';
 
 const CONFIG_NAME = 'encryption';
@@ -110,7 +111,8 @@ export async function putBucketEncryption(ctx: S3Context, req: S3Request<BucketE
   const config = parseEncryptionConfiguration(body.toString('utf8'));
   if (config.kmsMasterKeyId !== undefined) {
     // The key must exist and be usable now (S3 answers KMS.NotFoundException / KMS.DisabledException).
-    await ctx.keys.resolveKmsKeyArn(config.kmsMasterKeyId, { principal: req.principal?.accessKeyId ?? 'anonymous', requestId: req.requestId });
+    // Whether the bucket's writers may use it is asked of each write, as S3 does: not here.
+    await ctx.keys.resolveKmsKeyArn(config.kmsMasterKeyId, kmsCaller(req));
   }
   if (!(await ctx.metadata.putBucketConfig(bucket.name, CONFIG_NAME, JSON.stringify(config)))) {
     throw new S3Error('NoSuchBucket', undefined, { fields: { BucketName: bucket.name } });

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { BlobStore } from '../blob/blob-store.js';
 import type { Config } from '../config/config.js';
 import type { Identities } from '../iam/identities.js';
+import type { KmsKeyAccess } from '../kms/kms-access.js';
 import type { Kms } from '../kms/kms.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import type { ObjectKeys } from '../storage/object-keys.js';
@@ -21,4 +22,6 @@ export interface S3Context {
   readonly identities: Identities;
   /** Keeps the blobs of objects being read from the blob collector while they are read. */
   readonly holds: ReadHolds;
+  /** Who may use which KMS key: checked on every request that makes S3 use a key on the requester's behalf. */
+  readonly kmsAccess: KmsKeyAccess;
 }

@@ -27,6 +27,7 @@ import {
 } from './headers.js';
 import { parseEncodingType, prefixEnd, urlEncodeKey } from './list.js';
 import { writeConditionFrom } from './object.js';
+import { requireKmsDecrypt } from './kms-permissions.js';
 import { keysForRead, keysForWrite } from './object-encryption.js';
 import { sseResponseHeaders } from './sse.js';
 import { etagFor } from '../storage/object-keys.js';
@@ -213,6 +214,8 @@ function parseCompleteBody(body: string): RequestedPart[] {
 export async function completeMultipartUpload(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
   await requireBucket(ctx, req, req.endpoint.bucket);
   const upload = await requireUpload(ctx, req);
+  // S3 documents kms:Decrypt on the upload's key for completing it (it reads the encrypted parts), not only for the parts.
+  await requireKmsDecrypt(ctx, req, upload.encryption);
   const condition = writeConditionFrom(req);
   const typeHeader = header(req, 'x-amz-checksum-type')?.toUpperCase();
   if (typeHeader !== undefined && upload.checksumType !== undefined && typeHeader !== upload.checksumType) {

@@ -7,18 +7,13 @@
 import { BlobIntegrityError, type ObjectIdentity } from '../crypto/blob-format.js';
 import { S3Error } from '../errors/s3-errors.js';
 import type { S3Request } from '../http/types.js';
-import type { KmsCaller } from '../kms/kms.js';
 import type { ObjectEncryption, ObjectRecord } from '../metadata/metadata-store.js';
 import type { NewKeys, ObjectTarget } from '../storage/object-keys.js';
 import { readParts, type InclusiveRange } from '../storage/object-reader.js';
 import { bucketEncryption } from './bucket-encryption.js';
 import type { S3Context } from './context.js';
+import { kmsCaller, kmsKeyPermit, requireKmsDecrypt } from './kms-permissions.js';
 import { chooseSse, parseRequestedSse, parseSseCKey, refuseSseHeadersOnRead } from './sse.js';
-
-/** Who asks the KMS, for its audit log: S3 acting for the requester. */
-export function kmsCaller(req: S3Request): KmsCaller {
-  return { principal: `coffer:s3/${req.principal?.accessKeyId ?? 'anonymous'}`, requestId: req.requestId };
-}
 
 export interface WriteKeys extends NewKeys {
   /** SSE-C: the client's MD5 of its key, echoed in the response. */
@@ -29,7 +24,7 @@ export interface WriteKeys extends NewKeys {
 export async function keysForWrite(ctx: S3Context, req: S3Request, target: ObjectTarget): Promise<WriteKeys> {
   const requested = parseRequestedSse(req, { allowInsecureSseC: ctx.config.allowInsecureSseC });
   const choice = chooseSse(requested, await bucketEncryption(ctx, target.bucket));
-  const keys = await ctx.keys.create(choice, target, kmsCaller(req));
+  const keys = await ctx.keys.create(choice, target, kmsCaller(req), kmsKeyPermit(ctx, req, 'kms:GenerateDataKey'));
   return { ...keys, ...(requested?.mode === 'SSE-C' ? { customerKeyMd5: requested.keyMd5 } : {}) };
 }
 
@@ -42,7 +37,8 @@ export interface ReadKeys {
  * The data keys to read an existing object (or to add parts to an upload):
  * SSE-C objects need the customer key in the request (the copy-source headers
  * for a copy's source); the other modes take no key headers on reads.
- * `withKeys: false` checks the headers (HEAD) without asking the KMS.
+ * `withKeys: false` checks the headers (HEAD) without asking the KMS — and
+ * without kms:Decrypt, which S3 requires only where it decrypts.
  */
 export async function keysForRead(
   ctx: S3Context,
@@ -60,6 +56,7 @@ export async function keysForRead(
   if (encryption.mode !== 'SSE-C') {
     if (customer) throw new S3Error('InvalidRequest', 'The encryption parameters are not applicable to this object.');
     if (options.withKeys === false) return { dataKeys: [] };
+    await requireKmsDecrypt(ctx, req, encryption);
     return { dataKeys: await ctx.keys.open(encryption, target, kmsCaller(req)) };
   }
   const dataKeys = await ctx.keys.open(encryption, target, kmsCaller(req), customer?.key);

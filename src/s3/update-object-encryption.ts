@@ -12,7 +12,7 @@ import { childList, childText, onlyChildren, parseXml } from '../xml/xml.js';
 import { requireBucket } from './access.js';
 import type { S3Context } from './context.js';
 import { verifyBodyIntegrity } from './headers.js';
-import { kmsCaller } from './object-encryption.js';
+import { kmsCaller, kmsKeyPermit, requireKmsDecrypt } from './kms-permissions.js';
 import { loadObject, refuseVersionId } from './object.js';
 
 /** `<ObjectEncryption><SSE-KMS><KMSKeyArn/><BucketKeyEnabled/></SSE-KMS></ObjectEncryption>` */
@@ -50,8 +50,12 @@ export async function updateObjectEncryption(ctx: S3Context, req: S3Request<Obje
   }
   const keys = ctx.keys;
   const caller = kmsCaller(req);
+  // S3 unwraps the data key under the object's KMS key and wraps it under the new one (with a
+  // bucket key: under a data key the new key generates), both on the requester's behalf.
+  await requireKmsDecrypt(ctx, req, current);
   const [dataKey] = await keys.open(current, { bucket, key }, caller);
-  const next = await keys.rewrapForKms(dataKey!, { kmsKeyId: wanted.kmsKeyArn, bucketKeyEnabled: wanted.bucketKeyEnabled }, { bucket, key }, caller);
+  const permit = kmsKeyPermit(ctx, req, wanted.bucketKeyEnabled ? 'kms:GenerateDataKey' : 'kms:Encrypt');
+  const next = await keys.rewrapForKms(dataKey!, { kmsKeyId: wanted.kmsKeyArn, bucketKeyEnabled: wanted.bucketKeyEnabled }, { bucket, key }, caller, permit);
   // Compare-and-set: an object overwritten meanwhile keeps its own, newer keys.
   if (!(await ctx.metadata.setObjectEncryption(bucket, key, current, next))) {
     throw new S3Error('InvalidRequest', 'The object changed while its encryption was being updated; retry.');

@@ -40,6 +40,13 @@ export type SseChoice =
   | { mode: 'aws:kms' | 'aws:kms:dsse'; kmsKeyId?: string; context?: EncryptionContext; bucketKeyEnabled: boolean }
   | { mode: 'SSE-C'; customerKey: Buffer };
 
+/**
+ * Refuses (throws) unless the requester may have its data key made under this KMS key: the
+ * caller's permission check, run on every write once the key's ARN is known, whether or not a
+ * cached bucket key spares the KMS call.
+ */
+export type KmsKeyPermit = (kmsKeyArn: string) => Promise<void>;
+
 export interface ObjectTarget {
   bucket: string;
   key: string;
@@ -164,7 +171,8 @@ export class ObjectKeys {
     return meta.arn;
   }
 
-  async create(choice: SseChoice, target: ObjectTarget, caller: KmsCaller): Promise<NewKeys> {
+  /** Makes a new object's data keys; `permit` is asked about an SSE-KMS/DSSE-KMS key before any data key is made under it. */
+  async create(choice: SseChoice, target: ObjectTarget, caller: KmsCaller, permit: KmsKeyPermit): Promise<NewKeys> {
     const arnContext: EncryptionContext = { 'aws:s3:arn': objectArn(target) };
     switch (choice.mode) {
       case 'AES256': {
@@ -176,6 +184,7 @@ export class ObjectKeys {
       case 'aws:kms':
       case 'aws:kms:dsse': {
         const arn = choice.mode === 'aws:kms' && choice.bucketKeyEnabled ? await this.#resolveForBucketKey(target.bucket, choice.kmsKeyId, caller) : await this.resolveKmsKeyArn(choice.kmsKeyId, caller);
+        await permit(arn);
         const context: EncryptionContext = { ...choice.context, ...arnContext };
         // S3 Bucket Keys do not apply to DSSE-KMS (AWS documents this).
         if (choice.mode === 'aws:kms' && choice.bucketKeyEnabled) {
@@ -253,8 +262,9 @@ export class ObjectKeys {
    * Wraps an object's existing data key for SSE-KMS under another KMS key (or a bucket key):
    * UpdateObjectEncryption re-wraps, it never re-encrypts the data.
    */
-  async rewrapForKms(dataKey: Buffer, choice: { kmsKeyId: string; bucketKeyEnabled: boolean }, target: ObjectTarget, caller: KmsCaller): Promise<ObjectEncryption> {
+  async rewrapForKms(dataKey: Buffer, choice: { kmsKeyId: string; bucketKeyEnabled: boolean }, target: ObjectTarget, caller: KmsCaller, permit: KmsKeyPermit): Promise<ObjectEncryption> {
     const arn = await this.resolveKmsKeyArn(choice.kmsKeyId, caller);
+    await permit(arn);
     if (choice.bucketKeyEnabled) {
       const bucketKey = await this.#bucketKey(target.bucket, arn, caller);
       return { mode: 'aws:kms', kmsKeyArn: arn, bucketKeyEnabled: true, bucketKeyId: bucketKey.id, wrappedKeys: [wrapLocal(bucketKey.key, dataKey)] };

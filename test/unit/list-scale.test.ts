@@ -38,7 +38,7 @@ describe(`listing a bucket of ${TOTAL} keys`, () => {
       return typeof v === 'function' ? v.bind(target) : v;
     },
   });
-  const ctx = { config: loadConfig({}, {}), metadata: counting, blobs: undefined as never, keys: undefined as never, identities: undefined as never, holds: undefined as never, log: pino({ level: 'silent' }) } satisfies S3Context;
+  const ctx = { config: loadConfig({}, {}), metadata: counting, blobs: undefined as never, keys: undefined as never, identities: undefined as never, holds: undefined as never, kmsAccess: undefined as never, log: pino({ level: 'silent' }) } satisfies S3Context;
 
   before(async () => {
     await store.migrate();
