@@ -14,7 +14,7 @@ import { awsAccountId, loadRootCredentials, type RootCredentials } from './crede
 import { startServer, type KmsHttpHandler } from './http/server.js';
 import { BuiltinKms } from './kms/builtin-kms.js';
 import { createKmsApiHandler, kmsApiUnavailable } from './kms/kms-api.js';
-import { AUDIT_LOG_FILE, KmsAuditLog } from './kms/kms-audit.js';
+import { AUDIT_LOG_FILE, KmsAuditLog, repairAuditLog } from './kms/kms-audit.js';
 import type { Kms } from './kms/kms.js';
 import { loadRootKeys, type LoadedRootKeys, type RootKey } from './kms/root-key.js';
 import { rotateRootKey, type RotateRootKeyResult } from './kms/root-key-rotation.js';
@@ -52,7 +52,7 @@ interface KmsWiring {
 
 /** The built-in KMS (root key + metadata store), or with --kms-endpoint a remote AWS-KMS-compatible one. */
 async function openKms(config: Config, dataDir: string, metadata: MetadataStore, accountId: string, log: Logger): Promise<KmsWiring> {
-  const audit = await KmsAuditLog.open(join(dataDir, AUDIT_LOG_FILE), log);
+  const audit = await KmsAuditLog.open(join(dataDir, AUDIT_LOG_FILE), { log });
   if (config.kmsEndpoint !== undefined) {
     // Loaded only here: the AWS SDK's KMS client costs every process ~19 MB of memory.
     const { RemoteKms } = await import('./kms/remote-kms.js');
@@ -148,6 +148,9 @@ export async function prepareDataDir(config: Config, log: Logger): Promise<Prepa
   } finally {
     await metadata.close();
   }
+  // Only here, while no node writes the log: a record cut short (a crash, a full disk) is cut off.
+  const cut = await repairAuditLog(join(dataDir, AUDIT_LOG_FILE));
+  if (cut > 0) log.warn({ bytes: cut }, 'cut a torn last record off the KMS audit log (its operation had failed)');
   let generatedRootKeyFile: string | undefined;
   if (config.kmsEndpoint === undefined) {
     // With an external KMS and no root key given, the node has no root key of its own: a key
