@@ -1,7 +1,7 @@
 /**
  * Emergency space on the data filesystem, so that a full disk can still be
- * emptied through the API. `<data>/.reserve` is a file of real (not sparse)
- * zeros, made at start when there is room for it twice over. When a write
+ * emptied through the API. `<data>/.reserve` is a file of real (not sparse,
+ * not compressible) bytes, made at start when there is room for it twice over. When a write
  * that frees space — DeleteObject, the blob collector's bookkeeping, an
  * audit record of a read — fails because the disk is full, the reserve is
  * unlinked and the write is tried once more: SQLite then has room to grow
@@ -15,6 +15,7 @@
  * processes share one reserve file: whichever hits the full disk releases
  * it, and each learns of that when it hits the full disk itself.
  */
+import { randomBytes } from 'node:crypto';
 import { statSync, unlinkSync } from 'node:fs';
 import { open, rename, stat, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -32,7 +33,12 @@ export interface SpaceReserveOptions {
   log?: Pick<Logger, 'info' | 'warn' | 'error'>;
 }
 
-const ZEROS = Buffer.alloc(1024 * 1024);
+/**
+ * What the reserve is filled with: random bytes, not zeros, which a compressing
+ * filesystem (ZFS, btrfs with compression) would store in no space at all.
+ */
+let filling: Buffer | undefined;
+const fillingChunk = (): Buffer => (filling ??= randomBytes(1024 * 1024));
 
 export class SpaceReserve {
   readonly #path: string;
@@ -149,7 +155,8 @@ export class SpaceReserve {
         const fh = await open(tmp, 'w', 0o600);
         try {
           for (let left = this.#bytes; left > 0; ) {
-            const { bytesWritten } = await fh.write(ZEROS, 0, Math.min(left, ZEROS.length));
+            const chunk = fillingChunk();
+            const { bytesWritten } = await fh.write(chunk, 0, Math.min(left, chunk.length));
             left -= bytesWritten;
           }
           await fh.datasync();
