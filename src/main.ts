@@ -9,6 +9,8 @@ import type { BlobStore } from './blob/blob-store.js';
 import { FsBlobStore } from './blob/fs/fs-blob-store.js';
 import { SqliteBlobStore, isSqliteBlobId } from './blob/sqlite/sqlite-blob-store.js';
 import { TieredBlobStore } from './blob/tiered-blob-store.js';
+import { SpaceGuardedBlobStore } from './blob/space-guarded-blob-store.js';
+import { SpaceReserve } from './util/space-reserve.js';
 import type { Config } from './config/config.js';
 import { awsAccountId, loadRootCredentials, type RootCredentials } from './credentials.js';
 import { ensurePrivateDataDir } from './data-dir.js';
@@ -16,7 +18,7 @@ import { startServer, type KmsHttpHandler } from './http/server.js';
 import { BuiltinKms } from './kms/builtin-kms.js';
 import { KmsKeyAccess, kmsApiAuthorizer } from './kms/kms-access.js';
 import { createKmsApiHandler, kmsApiUnavailable } from './kms/kms-api.js';
-import { AUDIT_LOG_FILE, KmsAuditLog } from './kms/kms-audit.js';
+import { AUDIT_LOG_FILE, KmsAuditLog, repairAuditLog } from './kms/kms-audit.js';
 import type { Kms } from './kms/kms.js';
 import { loadRootKeys, type LoadedRootKeys, type RootKey } from './kms/root-key.js';
 import { rotateRootKey, type RotateRootKeyResult } from './kms/root-key-rotation.js';
@@ -53,8 +55,8 @@ interface KmsWiring {
 }
 
 /** The built-in KMS (root key + metadata store), or with --kms-endpoint a remote AWS-KMS-compatible one. */
-async function openKms(config: Config, dataDir: string, metadata: MetadataStore, accountId: string, log: Logger): Promise<KmsWiring> {
-  const audit = await KmsAuditLog.open(join(dataDir, AUDIT_LOG_FILE), log);
+async function openKms(config: Config, dataDir: string, metadata: MetadataStore, accountId: string, log: Logger, reserve: SpaceReserve): Promise<KmsWiring> {
+  const audit = await KmsAuditLog.open(join(dataDir, AUDIT_LOG_FILE), { log, reclaimSpace: () => reserve.release() });
   if (config.kmsEndpoint !== undefined) {
     // Loaded only here: the AWS SDK's KMS client costs every process ~19 MB of memory.
     const { RemoteKms } = await import('./kms/remote-kms.js');
@@ -116,17 +118,26 @@ export interface PreparedDataDir {
   generatedRootKeyFile?: string;
 }
 
-/** The data dir (created 0700, or tightened to 0700), its root credentials and its migrated metadata store. */
-async function openDataDir(config: Config, log?: Logger): Promise<{ dataDir: string; creds: RootCredentials; metadata: SqliteMetadataStore }> {
+/** The data dir (created 0700, or tightened to 0700) and its space reserve (made when there is room; util/space-reserve.ts). */
+async function openReserve(config: Config, log?: Logger): Promise<SpaceReserve> {
   const dataDir = resolve(config.dataDir);
   const permissions = await ensurePrivateDataDir(dataDir);
   const octal = (mode: number) => mode.toString(8).padStart(4, '0');
   if (permissions.kind === 'tightened') log?.warn({ dataDir, was: octal(permissions.was), now: octal(permissions.was & ~0o077) }, 'the data directory was open to other users: tightened it to mode 0700');
   if (permissions.kind === 'not-owned') log?.warn({ dataDir, mode: octal(permissions.mode), owner: permissions.uid }, 'the data directory is open to other users and owned by another user: left as it is; make it 0700');
+  return SpaceReserve.open({ dataDir, bytes: config.reserveBytes, refillIntervalMs: config.gcIntervalMs, ...(log ? { log } : {}) });
+}
+
+/**
+ * The data dir's root credentials and its migrated metadata store. On a full disk,
+ * opening SQLite in WAL mode needs room for its -shm file: the reserve gives it.
+ */
+async function openDataDir(config: Config, reserve: SpaceReserve): Promise<{ dataDir: string; creds: RootCredentials; metadata: SqliteMetadataStore }> {
+  const dataDir = resolve(config.dataDir);
   const creds = await loadRootCredentials(dataDir, config);
-  const metadata = new SqliteMetadataStore({ path: join(dataDir, 'coffer.db') });
+  const metadata = await reserve.retrying(() => new SqliteMetadataStore({ path: join(dataDir, 'coffer.db'), reclaimSpace: () => reserve.release() }));
   try {
-    await metadata.migrate();
+    await reserve.retrying(() => metadata.migrate());
   } catch (err) {
     await metadata.close();
     throw err;
@@ -141,18 +152,29 @@ async function openDataDir(config: Config, log?: Logger): Promise<{ dataDir: str
  * alone: recovery must never race a worker's in-flight upload.
  */
 export async function prepareDataDir(config: Config, log: Logger): Promise<PreparedDataDir> {
-  const { dataDir, creds, metadata } = await openDataDir(config, log);
+  const reserve = await openReserve(config, log);
+  let opened: Awaited<ReturnType<typeof openDataDir>>;
   try {
-    const blobs = await openBlobStore(config, dataDir);
+    opened = await openDataDir(config, reserve);
+    const { dataDir, metadata } = opened;
     try {
-      const recovered = await blobs.store.recover((ids) => metadata.referencedBlobIds(ids));
-      if (recovered.published + recovered.removed > 0) log.info(recovered, 'recovered staged blobs after an unclean stop');
+      const blobs = await openBlobStore(config, dataDir, reserve);
+      try {
+        const recovered = await reserve.retrying(() => blobs.store.recover((ids) => metadata.referencedBlobIds(ids)));
+        if (recovered.published + recovered.removed > 0) log.info(recovered, 'recovered staged blobs after an unclean stop');
+      } finally {
+        await blobs.close();
+      }
     } finally {
-      await blobs.close();
+      await metadata.close();
     }
+    // Only here, while no node writes the log: a record cut short (a crash, a full disk) is cut off.
+    const cut = await repairAuditLog(join(dataDir, AUDIT_LOG_FILE));
+    if (cut > 0) log.warn({ bytes: cut }, 'cut a torn last record off the KMS audit log (its operation had failed)');
   } finally {
-    await metadata.close();
+    reserve.close();
   }
+  const { dataDir, creds } = opened;
   let generatedRootKeyFile: string | undefined;
   if (config.kmsEndpoint === undefined) {
     // With an external KMS and no root key given, the node has no root key of its own: a key
@@ -175,10 +197,12 @@ export async function prepareDataDir(config: Config, log: Logger): Promise<Prepa
  * another worker's uploads may be in flight.
  */
 export async function startCoffer(config: Config, log: Logger): Promise<Coffer> {
-  const { dataDir, creds, metadata } = await openDataDir(config, log);
-  const { store: blobs, close: closeBlobs } = await openBlobStore(config, dataDir);
+  const reserve = await openReserve(config, log);
+  const { dataDir, creds, metadata } = await openDataDir(config, reserve);
+  const { store, close: closeBlobs } = await openBlobStore(config, dataDir, reserve);
+  const blobs = new SpaceGuardedBlobStore(store, reserve);
   const accountId = awsAccountId(creds.accessKeyId);
-  const kms = await openKms(config, dataDir, metadata, accountId, log);
+  const kms = await openKms(config, dataDir, metadata, accountId, log, reserve);
   const keys = new ObjectKeys({
     kms: kms.kms,
     // SSE-S3 data keys are wrapped by Coffer's own S3 service key, a KMS key of its own.
@@ -192,7 +216,9 @@ export async function startCoffer(config: Config, log: Logger): Promise<Coffer> 
   const kmsAccess = new KmsKeyAccess({ region: config.region, accountId });
   const ctx: S3Context = { config, metadata, blobs, log, kms: kms.kms, keys, identities, holds, kmsAccess };
   const collector = new BlobCollector({ metadata, blobs, graceMs: config.gcGraceMs, onError: (err) => log.error({ err }, 'garbage collection failed') });
-  await collector.collect();
+  // Not fatal: on a full disk the node must still start (to serve the deletes that free it);
+  // the collector's next round tries again.
+  await collector.collect().catch((err: unknown) => log.error({ err }, 'garbage collection at start failed'));
   metadata.onGarbage(() => collector.kick());
 
   let ready = false;
@@ -229,15 +255,16 @@ export async function startCoffer(config: Config, log: Logger): Promise<Coffer> 
       await kms.stop();
       await metadata.close();
       await closeBlobs();
+      reserve.close();
     },
   };
 }
 
 /** Object data: a file per blob under <data>/blobs/, small blobs in <data>/small-blobs.db (TieredBlobStore). */
-async function openBlobStore(config: Config, dataDir: string): Promise<{ store: BlobStore; close(): Promise<void> }> {
+async function openBlobStore(config: Config, dataDir: string, reserve: SpaceReserve): Promise<{ store: BlobStore; close(): Promise<void> }> {
   const files = await FsBlobStore.open({ root: dataDir });
   if (config.smallBlobMax === 0) return { store: files, close: async () => {} };
-  const small = new SqliteBlobStore({ path: join(dataDir, 'small-blobs.db') });
+  const small = await reserve.retrying(() => new SqliteBlobStore({ path: join(dataDir, 'small-blobs.db'), reclaimSpace: () => reserve.release() }));
   return {
     store: new TieredBlobStore({ small, large: files, smallMax: config.smallBlobMax, isSmall: isSqliteBlobId }),
     close: () => small.close(),
@@ -288,7 +315,10 @@ export async function adminRotateRootKey(
  * opened directly (the server may be running or stopped; SQLite in WAL mode serves both).
  */
 export async function openAdminIdentities(config: Config): Promise<{ identities: Identities; close(): Promise<void> }> {
-  const { dataDir, creds, metadata } = await openDataDir(config);
+  const reserve = await openReserve(config);
+  // Its refill timer is not wanted in a one-shot command.
+  reserve.close();
+  const { dataDir, creds, metadata } = await openDataDir(config, reserve);
   try {
     return { identities: await openIdentities(config, dataDir, metadata, creds), close: () => metadata.close() };
   } catch (err) {

@@ -340,7 +340,9 @@ async function kmsAuditCommand(args: string[]): Promise<void> {
   const { AUDIT_LOG_FILE, parseSince, readAuditLog } = await import('../kms/kms-audit.js');
   const config = loadConfig({ dataDir: values.data } as Partial<ConfigInput>);
   const filter = { ...(values.key !== undefined ? { key: values.key } : {}), ...(values.since !== undefined ? { since: parseSince(values.since) } : {}) };
-  for await (const event of readAuditLog(join(config.dataDir, AUDIT_LOG_FILE), filter)) {
+  // A torn line is a record whose write was cut short (a crash, a full disk): its operation failed.
+  const onUnreadable = (line: number) => process.stderr.write(`coffer: kms-audit.log line ${line}: a torn record (skipped)\n`);
+  for await (const event of readAuditLog(join(config.dataDir, AUDIT_LOG_FILE), filter, { onUnreadable })) {
     if (!process.stdout.write(`${JSON.stringify(event)}\n`)) await new Promise((r) => process.stdout.once('drain', r));
   }
 }

@@ -60,6 +60,11 @@ export const ConfigSchema = z
      * of a file each: a 4 KiB object then costs no file create, fsync and rename. 0 turns it off.
      */
     smallBlobMax: z.coerce.number().int().min(0).max(1024 * 1024).default(16 * 1024),
+    /**
+     * Bytes kept free in `<data>/.reserve`, released when the disk fills so that deletes can
+     * still commit (util/space-reserve.ts). 0 turns it off.
+     */
+    reserveBytes: z.coerce.number().int().min(0).default(8 * MiB),
     /** The 32-byte root key, base64 (COFFER_ROOT_KEY). Wins over rootKeyFile. */
     rootKey: z
       .string()
@@ -127,6 +132,7 @@ export const ENV_NAMES: Partial<Record<keyof ConfigInput, string>> = {
   allowInsecureSseC: 'COFFER_ALLOW_INSECURE_SSE_C',
   bucketKeyPeriodMs: 'COFFER_BUCKET_KEY_PERIOD_MS',
   smallBlobMax: 'COFFER_SMALL_BLOB_MAX',
+  reserveBytes: 'COFFER_RESERVE_BYTES',
   rootKey: 'COFFER_ROOT_KEY',
   rootKeyFile: 'COFFER_ROOT_KEY_FILE',
   kmsEndpoint: 'COFFER_KMS_ENDPOINT',

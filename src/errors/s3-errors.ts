@@ -95,6 +95,7 @@ export const S3_ERRORS = {
     message: "The difference between the request time and the server's time is too large.",
   },
   ServerSideEncryptionConfigurationNotFoundError: { status: 404, message: 'The server side encryption configuration was not found' },
+  // Also what a request that needs space gets while the data filesystem is full (storageFullError).
   ServiceUnavailable: { status: 503, message: 'Please reduce your request rate.' },
   SignatureDoesNotMatch: {
     status: 403,
@@ -134,6 +135,18 @@ export class S3Error extends Error {
     this.fields = options.fields ?? {};
     this.headers = options.headers ?? {};
   }
+}
+
+/**
+ * The answer to a request that needs space while the data filesystem is full.
+ * Amazon S3 never runs out of space, so it has no error for it; MinIO invents
+ * `507 XMinioStorageFull`, which S3 clients do not know. `503 ServiceUnavailable`
+ * is a code S3 documents and every S3 client handles: a server-side, temporary
+ * condition, retried with backoff — and deleting objects (which works on a full
+ * disk, see util/space-reserve.ts) makes it pass.
+ */
+export function storageFullError(): S3Error {
+  return new S3Error('ServiceUnavailable', 'The server has no storage space left for this request. Delete objects to free space, then retry.');
 }
 
 export function isS3Error(err: unknown): err is S3Error {

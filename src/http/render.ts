@@ -1,10 +1,11 @@
 /**
  * The one place responses become bytes: S3Response values and S3 errors.
- * Anything thrown that is not an S3Error goes out as InternalError, and its
- * message stays in the server log.
+ * Anything thrown that is not an S3Error goes out as InternalError (but a full
+ * disk: ServiceUnavailable), and its message stays in the server log.
  */
 import { validateHeaderName, validateHeaderValue, type IncomingMessage, type ServerResponse } from 'node:http';
-import { S3Error } from '../errors/s3-errors.js';
+import { isOutOfSpace } from '../errors/out-of-space.js';
+import { S3Error, storageFullError } from '../errors/s3-errors.js';
 import { buildXml, type XmlNode } from '../xml/xml.js';
 import type { S3Response } from './types.js';
 
@@ -18,6 +19,8 @@ export function errorXml(err: S3Error, resource: string, requestId: string): str
 
 export function toS3Error(err: unknown): S3Error {
   if (err instanceof S3Error) return err;
+  // A full disk is the operator's condition to fix, not a bug: a clean, retryable answer.
+  if (isOutOfSpace(err)) return storageFullError();
   return new S3Error('InternalError');
 }
 

@@ -15,7 +15,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { KmsAliasRecord, KmsKeyRecord, KmsKeyVersionRecord, KmsRotationType, MetadataStore } from '../metadata/metadata-store.js';
-import type { AuditDetails, KmsAudit } from './kms-audit.js';
+import { recordOrFail, type AuditDetails, type KmsAudit } from './kms-audit.js';
 import {
   MATERIAL_SIZE,
   isKeyId,
@@ -263,18 +263,23 @@ export class BuiltinKms implements Kms {
 
   // ---- plumbing: audit, references, states, material
 
+  /**
+   * Runs an operation and records how it ended. If the record cannot be written the
+   * operation fails (KMSInternalException), whatever it returned: nothing the KMS
+   * does goes unaudited. An operation that changed state has then changed it
+   * (the record comes after), and says it failed — as AWS KMS may report an
+   * internal error for a request it carried out.
+   */
   async #audited<T>(operation: string, caller: KmsCaller, details: AuditDetails, fn: () => Promise<T>): Promise<T> {
+    const who = { requestId: caller.requestId, principal: caller.principal, ...(caller.invokedBy !== undefined ? { invokedBy: caller.invokedBy } : {}) };
+    let result: T;
     try {
-      const result = await fn();
-      await this.#audit?.record({ requestId: caller.requestId, principal: caller.principal, ...(caller.invokedBy !== undefined ? { invokedBy: caller.invokedBy } : {}), operation, ...details, outcome: 'success' });
-      return result;
+      result = await fn();
     } catch (err) {
-      const kmsErr = isKmsError(err) ? err : new KmsError('KMSInternalException', 'An internal error occurred.');
+      const kmsErr = isKmsError(err) ? err : new KmsError('KMSInternalException', 'An internal error occurred.', { cause: err });
       if (!isKmsError(err)) this.#log?.error({ err, operation, requestId: caller.requestId }, 'KMS operation failed');
-      await this.#audit?.record({
-        requestId: caller.requestId,
-        principal: caller.principal,
-        ...(caller.invokedBy !== undefined ? { invokedBy: caller.invokedBy } : {}),
+      await recordOrFail(this.#audit, {
+        ...who,
         operation,
         ...details,
         outcome: 'failure',
@@ -282,6 +287,8 @@ export class BuiltinKms implements Kms {
       });
       throw kmsErr;
     }
+    await recordOrFail(this.#audit, { ...who, operation, ...details, outcome: 'success' });
+    return result;
   }
 
   #parseRef(ref: string | undefined, options: { allowAlias: boolean }): KeyRef {
@@ -348,7 +355,7 @@ export class BuiltinKms implements Kms {
 
   async #destroy(keyId: string): Promise<void> {
     if (await this.#store.destroyKmsKey(keyId)) {
-      await this.#audit?.record({ requestId: 'key-deletion', principal: KMS_SERVICE_PRINCIPAL, operation: 'DeleteKey', keyId, outcome: 'success' });
+      await recordOrFail(this.#audit, { requestId: 'key-deletion', principal: KMS_SERVICE_PRINCIPAL, operation: 'DeleteKey', keyId, outcome: 'success' });
       this.#log?.info({ keyId }, 'KMS key deleted at the end of its waiting period: its key material is destroyed');
     }
   }
@@ -504,7 +511,7 @@ export class BuiltinKms implements Kms {
         updatedAt: now,
       });
       if (created) {
-        await this.#audit?.record({
+        await recordOrFail(this.#audit, {
           requestId: 'managed-key',
           principal: KMS_SERVICE_PRINCIPAL,
           operation: 'CreateKey',

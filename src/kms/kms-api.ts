@@ -15,7 +15,7 @@ import { S3Error } from '../errors/s3-errors.js';
 import type { KmsHttpHandler, KmsHttpRequest } from '../http/server.js';
 import type { S3Response } from '../http/types.js';
 import type { BuiltinKms, Page, Tag } from './builtin-kms.js';
-import type { KmsAudit } from './kms-audit.js';
+import { recordOrFail, type KmsAudit } from './kms-audit.js';
 import { KmsError, isKmsError, type KmsErrorType } from './kms-errors.js';
 import type { EncryptionContext, KeyMetadata, KmsCaller } from './kms.js';
 
@@ -450,8 +450,14 @@ export function createKmsApiHandler<C extends Credential>(options: KmsApiOptions
   return async (req) => {
     let principal = 'anonymous';
     let bodyComplete = false;
-    const fail = async (err: KmsError): Promise<S3Response> => {
-      await options.audit?.record({ requestId: req.requestId, principal, operation: req.operation, outcome: 'failure', errorType: err.type });
+    const fail = async (refusal: KmsError): Promise<S3Response> => {
+      let err = refusal;
+      try {
+        await recordOrFail(options.audit, { requestId: req.requestId, principal, operation: req.operation, outcome: 'failure', errorType: refusal.type });
+      } catch (auditErr) {
+        // The refusal could not be audited: answered as the internal error it now is.
+        err = auditErr as KmsError;
+      }
       return jsonResponse(err.status, req.requestId, errorJson(err.type, err.message), bodyComplete ? {} : { connection: 'close' });
     };
     let input: Input;

@@ -40,8 +40,8 @@ export class KmsError extends Error {
   readonly type: KmsErrorType;
   readonly status: number;
 
-  constructor(type: KmsErrorType, message: string) {
-    super(message);
+  constructor(type: KmsErrorType, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'KmsError';
     this.type = type;
     this.status = KMS_ERRORS[type];

@@ -14,7 +14,7 @@ import {
   KMSServiceException,
   type KeyMetadata as SdkKeyMetadata,
 } from '@aws-sdk/client-kms';
-import type { KmsAudit, AuditDetails } from './kms-audit.js';
+import { recordOrFail, type KmsAudit, type AuditDetails } from './kms-audit.js';
 import { KMS_ERRORS, KmsError, type KmsErrorType } from './kms-errors.js';
 import type {
   DecryptRequest,
@@ -102,17 +102,20 @@ export class RemoteKms implements Kms {
     this.#audit = options.audit;
   }
 
+  /** Runs a call and records how it ended; a record that cannot be written fails the call (kms-audit.ts recordOrFail). */
   async #call<T>(operation: string, caller: KmsCaller, details: AuditDetails, fn: () => Promise<T>, after?: (r: T) => void): Promise<T> {
+    const who = { requestId: caller.requestId, principal: caller.principal, ...(caller.invokedBy !== undefined ? { invokedBy: caller.invokedBy } : {}) };
+    let r: T;
     try {
-      const r = await fn();
+      r = await fn();
       after?.(r);
-      await this.#audit?.record({ requestId: caller.requestId, principal: caller.principal, ...(caller.invokedBy !== undefined ? { invokedBy: caller.invokedBy } : {}), operation, ...details, outcome: 'success' });
-      return r;
     } catch (err) {
       const kmsErr = toKmsError(err);
-      await this.#audit?.record({ requestId: caller.requestId, principal: caller.principal, ...(caller.invokedBy !== undefined ? { invokedBy: caller.invokedBy } : {}), operation, ...details, outcome: 'failure', errorType: kmsErr.type });
+      await recordOrFail(this.#audit, { ...who, operation, ...details, outcome: 'failure', errorType: kmsErr.type });
       throw kmsErr;
     }
+    await recordOrFail(this.#audit, { ...who, operation, ...details, outcome: 'success' });
+    return r;
   }
 
   async describeKey(keyId: string, caller: KmsCaller): Promise<KeyMetadata> {

@@ -17,6 +17,7 @@ import type { BlobStats, BlobStore, ByteRange, PendingBlob } from '../blob-store
 import { BlobNotFoundError } from '../blob-store.js';
 import { PathSync } from '../../util/group-sync.js';
 import { retryBusy } from '../../util/sqlite-busy.js';
+import { isOutOfSpace } from '../../errors/out-of-space.js';
 
 /** Ids of this store: `s` + 32 hex digits, so a router can tell them from other stores' ids. */
 const ID_RE = /^s[0-9a-f]{32}$/;
@@ -28,6 +29,12 @@ export function isSqliteBlobId(id: string): boolean {
 export interface SqliteBlobStoreOptions {
   /** Database file path. */
   path: string;
+  /**
+   * Frees emergency space on the file's filesystem (util/space-reserve.ts); true
+   * if it freed some. A batch that deletes blobs and fails because the disk is
+   * full is tried once more after it: deleting must work on a full disk.
+   */
+  reclaimSpace?: () => boolean;
 }
 
 export class SqliteBlobStore implements BlobStore {
@@ -45,19 +52,27 @@ export class SqliteBlobStore implements BlobStore {
   /** Rows to delete: in the same transaction, after the inserts and publishes. */
   #deletes: string[] = [];
   #flushing: Promise<void> | undefined;
+  readonly #reclaimSpace: (() => boolean) | undefined;
 
   constructor(options: SqliteBlobStoreOptions) {
     this.#db = new Database(options.path);
-    chmodSync(options.path, 0o600);
-    this.#db.pragma('journal_mode = WAL');
-    // Commits are made durable by #walSync (off the event loop, shared), not by SQLite itself.
-    this.#db.pragma('synchronous = NORMAL');
-    // Another process's lock is waited for in retryBusy, off the event loop.
-    this.#db.pragma('busy_timeout = 0');
-    this.#db.exec(`
-      CREATE TABLE IF NOT EXISTS blobs (id TEXT PRIMARY KEY, staged INTEGER NOT NULL, data BLOB NOT NULL) WITHOUT ROWID;
-      CREATE INDEX IF NOT EXISTS blobs_staged ON blobs (id) WHERE staged = 1;
-    `);
+    try {
+      chmodSync(options.path, 0o600);
+      this.#db.pragma('journal_mode = WAL');
+      // Commits are made durable by #walSync (off the event loop, shared), not by SQLite itself.
+      this.#db.pragma('synchronous = NORMAL');
+      // Another process's lock is waited for in retryBusy, off the event loop.
+      this.#db.pragma('busy_timeout = 0');
+      this.#db.exec(`
+        CREATE TABLE IF NOT EXISTS blobs (id TEXT PRIMARY KEY, staged INTEGER NOT NULL, data BLOB NOT NULL) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS blobs_staged ON blobs (id) WHERE staged = 1;
+      `);
+    } catch (err) {
+      // Not left open: on a full disk the caller frees space and constructs the store again.
+      this.#db.close();
+      throw err;
+    }
+    this.#reclaimSpace = options.reclaimSpace;
     this.#walSync = new PathSync(`${options.path}-wal`, { directory: false });
     this.#insert = this.#db.prepare('INSERT INTO blobs (id, staged, data) VALUES (?, 1, ?)');
     this.#get = this.#db.prepare('SELECT data FROM blobs WHERE id = ?').pluck();
@@ -105,13 +120,23 @@ export class SqliteBlobStore implements BlobStore {
         this.#inserts = [];
         this.#publishes = [];
         this.#deletes = [];
-        retryBusy(() =>
-          this.#db.transaction(() => {
-            for (const r of inserts) this.#insert.run(r.id, r.data);
-            for (const id of publishes) this.#publish.run(id);
-            for (const id of deletes) this.#delete.run(id);
-          })(),
-        ).then(resolve, reject);
+        const commit = () =>
+          retryBusy(() =>
+            this.#db.transaction(() => {
+              for (const r of inserts) this.#insert.run(r.id, r.data);
+              for (const id of publishes) this.#publish.run(id);
+              for (const id of deletes) this.#delete.run(id);
+            })(),
+          );
+        commit()
+          .catch((err: unknown) => {
+            // The failed transaction was rolled back, so it can run again. The batch's inserts
+            // may ride along: they were accepted before the disk filled, and no more are (the
+            // reserve refuses new data once released).
+            if (deletes.length === 0 || !isOutOfSpace(err) || !this.#reclaimSpace?.()) throw err;
+            return commit();
+          })
+          .then(resolve, reject);
       });
     });
     return this.#flushing;

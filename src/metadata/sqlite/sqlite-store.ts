@@ -36,11 +36,25 @@ import type {
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import { PathSync } from '../../util/group-sync.js';
 import { retryBusy } from '../../util/sqlite-busy.js';
+import { isOutOfSpace } from '../../errors/out-of-space.js';
 
 export interface SqliteStoreOptions {
   /** Database file path, or ':memory:'. */
   path: string;
+  /**
+   * Frees emergency space on the database's filesystem (util/space-reserve.ts);
+   * true if it freed some. Called when a method that frees space (FREES_SPACE)
+   * fails because the disk is full, before that method is tried once more.
+   */
+  reclaimSpace?: () => boolean;
 }
+
+/**
+ * Methods that free space or finish freeing it. On a full disk each still needs
+ * a few WAL pages to commit; they may use the reserve (reclaimSpace), so that a
+ * full disk can be emptied through the API. Writes that add data may not.
+ */
+const FREES_SPACE = new Set(['deleteObject', 'abortUpload', 'garbageCollected', 'deleteBucket']);
 
 type ObjectDoc = Omit<ObjectRecord, 'bucket' | 'key'>;
 type UploadDoc = Omit<UploadRecord, 'uploadId' | 'bucket' | 'key' | 'initiated'>;
@@ -74,16 +88,26 @@ export class SqliteMetadataStore implements MetadataStore {
   /** Set by #queueGarbage, read and cleared by the method wrapper after each call. */
   #garbageQueued = false;
 
+  readonly #reclaimSpace: (() => boolean) | undefined;
+
   constructor(options: SqliteStoreOptions) {
     this.#db = new Database(options.path);
-    // The database holds wrapped keys and secrets: owner-only, like the key files (its -wal and
-    // -shm files are created with the database file's mode).
-    if (options.path !== ':memory:') chmodSync(options.path, 0o600);
-    this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('synchronous = NORMAL');
-    // Waits for other processes' locks happen in retryBusy, off the event loop.
-    this.#db.pragma('busy_timeout = 0');
-    this.#db.pragma('foreign_keys = ON');
+    try {
+      // The database holds wrapped keys and secrets: owner-only, like the key files (its -wal and
+      // -shm files are created with the database file's mode).
+      if (options.path !== ':memory:') chmodSync(options.path, 0o600);
+      // On a full disk this is what fails (SQLITE_IOERR_SHMSIZE: no room for the -shm file).
+      this.#db.pragma('journal_mode = WAL');
+      this.#db.pragma('synchronous = NORMAL');
+      // Waits for other processes' locks happen in retryBusy, off the event loop.
+      this.#db.pragma('busy_timeout = 0');
+      this.#db.pragma('foreign_keys = ON');
+    } catch (err) {
+      // Not left open: the caller may free space and construct the store again.
+      this.#db.close();
+      throw err;
+    }
+    this.#reclaimSpace = options.reclaimSpace;
     this.#totalChanges = this.#db.prepare('SELECT total_changes()').pluck();
     if (options.path !== ':memory:') {
       this.#walSync = new PathSync(`${options.path}-wal`, { directory: false });
@@ -97,7 +121,10 @@ export class SqliteMetadataStore implements MetadataStore {
    * - if the work changed a row (total_changes() moved), the returned promise
    *   waits for the WAL sync (durability; see the module comment);
    * - if it failed with SQLITE_BUSY (another process holds the write lock), it
-   *   is run again after yielding to the event loop (util/sqlite-busy.ts).
+   *   is run again after yielding to the event loop (util/sqlite-busy.ts);
+   * - if it frees space (FREES_SPACE) and failed because the disk is full, it is
+   *   run again once the space reserve is released (a failed transaction was
+   *   rolled back: running it again is safe).
    */
   #wrapMethods(): void {
     const walSync = this.#walSync;
@@ -117,8 +144,19 @@ export class SqliteMetadataStore implements MetadataStore {
         this.#garbageQueued = false;
         return { value: await result, changed, garbage };
       };
+      const reclaim = FREES_SPACE.has(name) ? this.#reclaimSpace : undefined;
+      const run = reclaim
+        ? async (args: unknown[]) => {
+            try {
+              return await retryBusy(() => attempt(args));
+            } catch (err) {
+              if (!isOutOfSpace(err) || !reclaim()) throw err;
+            }
+            return retryBusy(() => attempt(args));
+          }
+        : (args: unknown[]) => retryBusy(() => attempt(args));
       self[name] = async (...args: unknown[]): Promise<unknown> => {
-        const { value, changed, garbage } = await retryBusy(() => attempt(args));
+        const { value, changed, garbage } = await run(args);
         if (changed && walSync) await walSync.sync();
         if (garbage) this.#garbageListener?.();
         return value;
