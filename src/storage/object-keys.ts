@@ -20,7 +20,8 @@
  * Key material never leaves this module except as the data keys handed to the
  * blob format; nothing here logs.
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
+import { bytesEqual } from '../crypto/compare.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { S3Error, S3_ERRORS, type S3ErrorCode } from '../errors/s3-errors.js';
 import type { EncryptionContext, Kms, KmsCaller } from '../kms/kms.js';
@@ -248,7 +249,7 @@ export class ObjectKeys {
         const check = encryption.customerKeyCheck!;
         const expected = Buffer.from(check.mac, 'base64');
         const actual = customerKeyMac(Buffer.from(check.salt, 'base64'), customerKey);
-        if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) {
+        if (!bytesEqual(expected, actual)) {
           throw new S3Error('AccessDenied', 'The provided customer key does not match the key the object was stored with.');
         }
         const dataKey = unwrapLocal(customerKey, encryption.wrappedKeys[0]!);
@@ -279,7 +280,7 @@ export class ObjectKeys {
     if (!check) return false;
     const expected = Buffer.from(check.mac, 'base64');
     const actual = customerKeyMac(Buffer.from(check.salt, 'base64'), customerKey);
-    return expected.length === actual.length && timingSafeEqual(expected, actual);
+    return bytesEqual(expected, actual);
   }
 
   async #openUnderBucketKey(bucketKeyId: string, wrapped: string, caller: KmsCaller): Promise<Buffer> {
