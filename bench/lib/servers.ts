@@ -88,6 +88,10 @@ export interface CofferOptions {
   nodeArgs?: readonly string[];
   /** `--workers N`, for a Coffer that has the option (see cofferHasWorkersOption). */
   workers?: number;
+  /** More `serve` options (the fault campaign's small multipart parts). */
+  serveArgs?: readonly string[];
+  /** More COFFER_* settings. */
+  env?: Readonly<Record<string, string>>;
 }
 
 export interface CofferProcess extends ServerProcess {
@@ -107,13 +111,14 @@ export async function startCoffer(options: CofferOptions): Promise<CofferProcess
     COFFER_LOG_LEVEL: 'info',
     // Buckets without an encryption configuration block SSE-C by default (as S3 does); the SSE-C scenarios need it.
     COFFER_DEFAULT_SSE_C: 'allowed',
+    ...options.env,
   };
   const workers = options.workers !== undefined ? ['--workers', String(options.workers)] : [];
   // `serve --workers N>1` gives its workers SERVING_V8_FLAGS itself; one process serving
   // in-process gets them here, so one worker and N workers compare with the same heap settings.
   const heap = (options.workers ?? 1) > 1 ? [] : SERVING_V8_FLAGS;
   const server = await spawnListening(
-    [...heap, ...(options.nodeArgs ?? []), CLI, 'serve', '--address', '127.0.0.1', '--port', '0', '--data', dataDir, ...workers],
+    [...heap, ...(options.nodeArgs ?? []), CLI, 'serve', '--address', '127.0.0.1', '--port', '0', '--data', dataDir, ...workers, ...(options.serveArgs ?? [])],
     env,
     'coffer serve',
     options.workers ?? 1,
