@@ -175,8 +175,16 @@ async function main(): Promise<void> {
 
   let stop = false;
   const deadline = started + secondLimit * 1000;
+  /** [seconds, requests sent, MiB resident] every 30 s: growth that levels off is caches, growth that does not is a leak. */
+  const rssTimeline: [number, number, number][] = [];
+  let lastTimeline = Date.now();
   const sampler = setInterval(() => {
-    rssPeak = Math.max(rssPeak, rssOf(coffer.probe.pids()));
+    const rss = rssOf(coffer.probe.pids());
+    rssPeak = Math.max(rssPeak, rss);
+    if (Date.now() - lastTimeline >= 30_000) {
+      lastTimeline = Date.now();
+      rssTimeline.push([Math.round((Date.now() - started) / 1000), sent, Math.round(rss / 2 ** 20)]);
+    }
   }, 1000);
   const resetter = setInterval(() => {
     void setup(setupRequests());
@@ -273,6 +281,7 @@ async function main(): Promise<void> {
     rssEndMiB: Math.round(rssEnd / 2 ** 20),
     workers: Number(values.workers),
     concurrency,
+    rssTimeline,
   };
   const text = JSON.stringify(summary);
   const costly = [...timings.entries()].sort((a, b) => b[1].totalMs - a[1].totalMs).slice(0, 8);

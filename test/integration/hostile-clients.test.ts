@@ -10,10 +10,12 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { GetUserCommand, IAMClient } from '@aws-sdk/client-iam';
 import { ListKeysCommand } from '@aws-sdk/client-kms';
-import { CreateBucketCommand, ListBucketsCommand, PutBucketPolicyCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, ListBucketsCommand, PutBucketPolicyCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { rejectsWithSdkError, kmsClient } from '../helpers/kms.js';
 import { expectXmlError, queryString, rawRequest, s3Signer, xmlField } from '../helpers/raw-s3.js';
-import { expectS3Error } from '../helpers/s3.js';
+import { expectS3Error, filesUnder } from '../helpers/s3.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 /** Polls the health endpoint on its own connection until stopped; reports the slowest answer. */
@@ -209,5 +211,29 @@ describe('hostile clients (issue: denial of service open to anonymous clients)',
     // An unknown expectation is ignored (RFC 9110 permits it), not answered with a bare 417.
     const expect = await rawRequest(server, { method: 'GET', path: '/_coffer/health', headers: { expect: 'x-unknown' } });
     assert.equal(expect.status, 200);
+  });
+
+  test('an_unexpected_failure_is_500_InternalError_in_S3_XML_with_no_stack_path_or_secret_and_the_request_id_logged', async () => {
+    const root = server.client();
+    await root.send(new CreateBucketCommand({ Bucket: 'broken' }));
+    const body = randomBytes(100_000);
+    await root.send(new PutObjectCommand({ Bucket: 'broken', Key: 'lost', Body: body }));
+    // The object's blob file vanishes behind the server's back: not a client mistake, a lost file.
+    const files = filesUnder(`${server.dataDir}/blobs`);
+    assert.equal(files.length, 1, `one blob file (${files.join(', ')})`);
+    rmSync(files[0]!);
+    const signed = await s3Signer(server).sign({ method: 'GET', protocol: 'http:', hostname: '127.0.0.1', port: server.port, path: '/broken/lost', query: {}, headers: { host: `127.0.0.1:${server.port}`, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
+    const got = await rawRequest(server, { method: 'GET', path: '/broken/lost', headers: signed.headers as Record<string, string> });
+    expectXmlError(got, 'InternalError');
+    const text = got.body.toString();
+    assert.equal(xmlField(got.body, 'Message'), 'We encountered an internal error. Please try again.');
+    for (const leak of [server.dataDir, 'blobs/', ' at ', 'Error:', 'ENOENT', server.secretAccessKey]) assert.ok(!text.includes(leak), `the response leaks ${JSON.stringify(leak)}: ${text}`);
+    const requestId = String(got.headers['x-amz-request-id']);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.ok(server.output().includes(requestId), 'the server log names the request id');
+    // And the worker serves on.
+    await root.send(new PutObjectCommand({ Bucket: 'broken', Key: 'fine', Body: 'ok' }));
+    const fine = await root.send(new GetObjectCommand({ Bucket: 'broken', Key: 'fine' }));
+    assert.equal(await fine.Body!.transformToString(), 'ok');
   });
 });
