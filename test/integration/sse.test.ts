@@ -387,9 +387,12 @@ describe('server-side encryption', () => {
     const put = (k: string) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: `bk-quiet/${k}`, Body: k, ServerSideEncryption: 'aws:kms', SSEKMSKeyId: key2Arn, BucketKeyEnabled: true }));
     await put('warm-up');
     const before = kmsLines();
+    const started = Date.now();
     for (let i = 0; i < 20; i++) assert.equal((await put(`k${i}`)).BucketKeyEnabled, true);
+    const seconds = Math.ceil((Date.now() - started) / 1000);
     const calls = kmsLines() - before;
-    assert.ok(calls <= 1, `${calls} KMS calls for 20 bucket-key PUTs (one DescribeKey per second at most)`);
+    // One DescribeKey per second at most: 20 PUTs take well under a second, unless the machine is busy.
+    assert.ok(calls <= seconds, `${calls} KMS calls for 20 bucket-key PUTs in ${seconds} s (one DescribeKey per second at most)`);
     await kms.send(new DisableKeyCommand({ KeyId: key2Arn }));
     try {
       await new Promise((r) => setTimeout(r, 1100));
