@@ -129,6 +129,10 @@ async function serve(args: string[]): Promise<void> {
   // process (node's default) and with it every other request in flight: log it and serve on.
   // Every request's own errors are caught where it is handled and answered 500 InternalError.
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection (a bug); serving on'));
+  // The same for an exception thrown outside any request's own error handling (an event
+  // listener's bug). Node's advice is to exit, but every request's state is its own and every
+  // store write is a transaction, so one such bug is not worth every upload in flight.
+  process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception (a bug); serving on'));
   log.info({ url: coffer.url, port: coffer.port, dataDir: config.dataDir, region: config.region, pid: process.pid }, 'listening');
   let stopping = false;
   const stop = (signal: string) => {
