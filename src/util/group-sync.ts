@@ -6,7 +6,7 @@
  * that arrived meanwhile. The fsync itself runs on libuv's thread pool, so the
  * event loop keeps serving while the disk works.
  */
-import { close, constants as fsConstants, fdatasync, fsync, open } from 'node:fs';
+import { close, constants as fsConstants, fdatasync, fstat, fsync, open, stat } from 'node:fs';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -14,6 +14,8 @@ const openFd = promisify(open) as (path: string, flags: number) => Promise<numbe
 const fsyncFd = promisify(fsync);
 const fdatasyncFd = promisify(fdatasync);
 const closeFd = promisify(close);
+const fstatFd = promisify(fstat);
+const statPath = promisify(stat);
 
 export class GroupSync {
   readonly #sync: () => Promise<void>;
@@ -37,6 +39,11 @@ export class GroupSync {
         return (this.#current = this.#start());
       });
     return this.#next;
+  }
+
+  /** Settles when the sync running now (if any) has ended. */
+  running(): Promise<void> {
+    return (this.#current ?? Promise.resolve()).catch(() => {});
   }
 
   #start(): Promise<void> {
@@ -71,8 +78,33 @@ export class PathSync {
         throw err;
       });
       const fd = await this.#fd;
-      await (this.#directory ? fsyncFd(fd) : fdatasyncFd(fd));
+      try {
+        await this.#syncFd(fd);
+      } catch (err) {
+        // A descriptor that failed (EIO, EROFS) may belong to a filesystem that is gone, its
+        // volume mounted again at the path since: what must be durable is then the file the
+        // path leads to now, so that one is synced, through a new descriptor. Only then: for
+        // the same file, a new descriptor would not report the error the old one met
+        // (Linux reports a writeback error to the descriptors open when it happened), and a
+        // sync that passes would pass off lost writes as durable.
+        if (!(await this.#pathLeadsElsewhere(fd))) throw err;
+        this.forget();
+        const fresh = this.#open();
+        this.#fd = fresh;
+        await this.#syncFd(await fresh);
+      }
     });
+  }
+
+  #syncFd(fd: number): Promise<void> {
+    return this.#directory ? fsyncFd(fd) : fdatasyncFd(fd);
+  }
+
+  /** Whether the path no longer leads to the file `fd` is open on (another mount, or a new file). */
+  async #pathLeadsElsewhere(fd: number): Promise<boolean> {
+    const [open, now] = await Promise.all([fstatFd(fd).catch(() => undefined), statPath(this.#path).catch(() => undefined)]);
+    if (now === undefined) return false;
+    return open === undefined || open.dev !== now.dev || open.ino !== now.ino;
   }
 
   async #open(): Promise<number> {
@@ -88,6 +120,22 @@ export class PathSync {
 
   sync(): Promise<void> {
     return this.group.sync();
+  }
+
+  /**
+   * Drops the descriptor (closed once the sync using it, if any, has ended): the next
+   * sync opens the path again. For a file that was reopened by path (a database
+   * connection made again after its filesystem was remounted), whose old descriptor
+   * may still sync a file that is no longer the one at the path.
+   */
+  forget(): void {
+    const old = this.#fd;
+    this.#fd = undefined;
+    if (old === undefined) return;
+    void this.group.running().then(async () => {
+      const n = await old.catch(() => undefined);
+      if (n !== undefined) await closeFd(n).catch(() => {});
+    });
   }
 
   /** Syncs performed so far (several callers may share one). */
