@@ -99,6 +99,7 @@ export class KmsAuditLog implements KmsAudit {
   readonly #log: Logger | undefined;
   readonly #reclaimSpace: (() => boolean) | undefined;
   readonly #sync: GroupSync;
+  #reopening: Promise<boolean> | undefined;
   /** This process's last write was short: the file may end inside a line. */
   #torn = false;
 
@@ -122,27 +123,34 @@ export class KmsAuditLog implements KmsAudit {
    * this descriptor on the dead mount for good. True if a new descriptor replaced it.
    * Never creates the file: an unmounted volume's empty mount point gets no new log.
    */
-  async #reopen(): Promise<boolean> {
-    let file: FileHandle;
-    try {
-      file = await open(this.#path, fsConstants.O_WRONLY | fsConstants.O_APPEND);
-    } catch {
-      return false;
-    }
-    const old = this.#file;
-    this.#file = file;
-    await this.#sync.running();
-    await old.close().catch(() => {});
-    return true;
+  async #reopen(failed: FileHandle): Promise<boolean> {
+    // Records failing together reopen once: a record whose descriptor was replaced meanwhile
+    // just tries the new one.
+    if (this.#file !== failed) return true;
+    this.#reopening ??= (async () => {
+      let file: FileHandle;
+      try {
+        file = await open(this.#path, fsConstants.O_WRONLY | fsConstants.O_APPEND);
+      } catch {
+        return false;
+      }
+      this.#file = file;
+      await this.#sync.running();
+      // close() waits for the writes still pending on it.
+      await failed.close().catch(() => {});
+      return true;
+    })().finally(() => (this.#reopening = undefined));
+    return this.#reopening;
   }
 
   async record(event: Omit<KmsAuditEvent, 'time'>): Promise<void> {
     const line = `${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`;
+    const file = this.#file;
     try {
       await this.#append(line);
       return;
     } catch (err) {
-      const retry = isOutOfSpace(err) ? this.#reclaimSpace?.() === true : isBackendUnavailable(err) && (await this.#reopen());
+      const retry = isOutOfSpace(err) ? this.#reclaimSpace?.() === true : isBackendUnavailable(err) && (await this.#reopen(file));
       if (!retry) throw this.#failed(err, event);
     }
     try {

@@ -31,6 +31,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { GenerateDataKeyCommand } from '@aws-sdk/client-kms';
+import Database from 'better-sqlite3';
 import { SqliteMetadataStore } from '../../src/metadata/sqlite/sqlite-store.js';
 import { SqliteBlobStore } from '../../src/blob/sqlite/sqlite-blob-store.js';
 import { isBackendUnavailable } from '../../src/errors/backend-unavailable.js';
@@ -115,17 +116,39 @@ describe('storage backend unavailable', () => {
     }
   }
 
+  /** The server's log records (pino JSON lines, of every process), from its start. */
+  function logLines(): { level: number; msg: string }[] {
+    const records: { level: number; msg: string }[] = [];
+    for (const line of server!.output().split('\n')) {
+      try {
+        const r = JSON.parse(line) as { level?: number; msg?: string };
+        if (typeof r.msg === 'string' && typeof r.level === 'number') records.push(r as { level: number; msg: string });
+      } catch {
+        /* not a log record */
+      }
+    }
+    return records;
+  }
+
+  async function start(args: string[] = []): Promise<void> {
+    server = await startServer({ dataDir: join(volume!.dir, 'data'), ...keys, env, args });
+    s3 = server.client({ maxAttempts: 1 });
+  }
+
   async function assertAlive(): Promise<void> {
     assert.equal(server!.proc.exitCode, null, 'the server process is still running');
     const health = await fetch(`${server!.url}/_coffer/health`);
     assert.equal(health.status, 200, 'the server answers its health check');
+    // A failure that reached the catch-all handler, or a 500, would be a bug, not the backend's state.
+    const bugs = logLines().filter((l) => l.msg === 'request failed' || l.msg.startsWith('unhandled rejection') || l.msg.startsWith('a worker died'));
+    assert.deepEqual(bugs, [], 'no request failed as InternalError, no promise rejection went unhandled, no worker died');
+    assert.ok(logLines().some((l) => l.msg === 'storage unavailable: answered 503'), 'each 503 is in the log for the operator');
   }
 
   test('BackendUnavailable_read_only_volume_answers_503_loses_nothing_and_recovers_after_remount_without_restart', async (t) => {
     if (!volume) return t.skip(skipReason);
-    server = await startServer({ dataDir: join(volume.dir, 'data'), ...keys, env });
-    s3 = server.client({ maxAttempts: 1 });
-    const kms = kmsClient(server, { maxAttempts: 1 });
+    await start();
+    const kms = kmsClient(server!, { maxAttempts: 1 });
     await s3.send(new CreateBucketCommand({ Bucket: 'vol' }));
     // One of each way an object is stored: a small blob (SQLite), a blob file, an SSE-KMS
     // object (its Decrypt is audited), a multipart object (a blob file per part).
@@ -245,6 +268,7 @@ describe('storage backend unavailable', () => {
     // The stores alone, on their own files, with the server stopped (it holds the volume too).
     await server!.stop();
     server = undefined;
+    // (The next test starts a server of its own on the volume, healthy again at this test's end.)
     const dir = join(volume.dir, 'stores');
     mkdirSync(dir);
     const metadata = new SqliteMetadataStore({ path: join(dir, 'meta.db') });
@@ -277,6 +301,64 @@ describe('storage backend unavailable', () => {
     } finally {
       await metadata.close().catch(() => {});
       await blobs.close().catch(() => {});
+    }
+  });
+  test('BackendUnavailable_two_workers_under_concurrent_load_answer_503_and_both_recover', async (t) => {
+    if (!volume) return t.skip(skipReason);
+    assert.equal(server, undefined, 'the stores test stopped the first server');
+    await start(['--workers', '2']);
+    // Both workers serving before the volume fails (a worker that cannot start on a read-only
+    // volume is another matter: it cannot open the KMS audit log for appending).
+    await until('both workers are listening', 10_000, () => logLines().filter((l) => l.msg === 'listening').length === 2);
+    // Many connections at once: the primary hands them to both workers.
+    const readable = [...acknowledged.keys()].filter((k) => !k.includes('kms'));
+    const load = (round: string) =>
+      Promise.allSettled([
+        ...Array.from({ length: 12 }, (_, i) => s3.send(new PutObjectCommand({ Bucket: 'vol', Key: `${round}-${i}`, Body: randomBytesSeeded(100 + i, i % 2 ? 200 : 200 * KiB) }))),
+        ...readable.map((key) => s3.send(new GetObjectCommand({ Bucket: 'vol', Key: key })).then(bodyBytes)),
+      ]);
+
+    volume.fail();
+    const during = await load('ro');
+    for (const [i, r] of during.entries()) {
+      if (i < 12) {
+        assert.equal(r.status, 'rejected', `PUT ro-${i} on the read-only volume is refused`);
+        assert.equal((r as PromiseRejectedResult).reason.name, 'ServiceUnavailable', `PUT ro-${i}: ${(r as PromiseRejectedResult).reason.message}`);
+        assert.equal((r as PromiseRejectedResult).reason.$metadata.httpStatusCode, 503);
+      } else {
+        // A worker that has not yet used the object's data key must have the KMS decrypt it,
+        // and that Decrypt cannot be audited on a read-only volume: 503, as for any write.
+        const key = readable[i - 12]!;
+        if (r.status === 'fulfilled') assert.equal(md5Hex(r.value as Buffer), md5Hex(acknowledged.get(key)!), `GET ${key} byte for byte`);
+        else {
+          assert.equal(r.reason.name, 'ServiceUnavailable', `GET ${key}: ${r.reason.message}`);
+          assert.equal(r.reason.$metadata.httpStatusCode, 503);
+        }
+      }
+    }
+    await assertAlive();
+
+    volume.detach();
+    volume.attachAgain();
+    // Enough requests that each worker meets the remounted volume, reconnects and serves.
+    const after = await load('back');
+    for (const [i, r] of after.entries()) assert.equal(r.status, 'fulfilled', `request ${i} after the remount: ${(r as PromiseRejectedResult).reason?.message}`);
+    for (let i = 0; i < 12; i++) acknowledged.set(`back-${i}`, randomBytesSeeded(100 + i, i % 2 ? 200 : 200 * KiB));
+    for (let i = 0; i < 12; i++) await expectS3Error(s3.send(new HeadObjectCommand({ Bucket: 'vol', Key: `ro-${i}` })), 'NotFound', 404);
+    await assertAcknowledgedIntact('two workers, after the remount');
+    await assertAlive();
+
+    // Stopped, the databases are whole: no connection left on the failed mount deleted the
+    // new mount's WAL or shared-memory index on its way out.
+    await server!.stop();
+    server = undefined;
+    for (const file of ['coffer.db', 'small-blobs.db']) {
+      const db: Database.Database = new Database(join(volume.dir, 'data', file), { readonly: true, fileMustExist: true });
+      try {
+        assert.equal(db.pragma('integrity_check', { simple: true }), 'ok', `${file} passes integrity_check`);
+      } finally {
+        db.close();
+      }
     }
   });
 });

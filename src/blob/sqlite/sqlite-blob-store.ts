@@ -17,6 +17,7 @@ import type { BlobStats, BlobStore, ByteRange, PendingBlob } from '../blob-store
 import { BlobNotFoundError } from '../blob-store.js';
 import { PathSync } from '../../util/group-sync.js';
 import { retryBusy } from '../../util/sqlite-busy.js';
+import { closeConnection, fileIdentity, type FileIdentity } from '../../util/sqlite-connection.js';
 import { isOutOfSpace } from '../../errors/out-of-space.js';
 import { isBackendUnavailable } from '../../errors/backend-unavailable.js';
 
@@ -41,6 +42,8 @@ export interface SqliteBlobStoreOptions {
 /** One connection to the database and its statements (made again by #reconnect). */
 interface Connection {
   db: Db;
+  /** The file it was opened on (see util/sqlite-connection.ts). */
+  opened: FileIdentity | undefined;
   insert: Statement;
   get: Statement;
   publish: Statement;
@@ -63,6 +66,7 @@ function connect(path: string, options: { mustExist: boolean }): Connection {
     `);
     return {
       db,
+      opened: fileIdentity(path),
       insert: db.prepare('INSERT INTO blobs (id, staged, data) VALUES (?, 1, ?)'),
       get: db.prepare('SELECT data FROM blobs WHERE id = ?').pluck(),
       publish: db.prepare('UPDATE blobs SET staged = 0 WHERE id = ?'),
@@ -140,11 +144,8 @@ export class SqliteBlobStore implements BlobStore {
     this.#c = c;
     this.#walSync.forget();
     this.#broken = false;
-    try {
-      old.db.close();
-    } catch {
-      // Closing checkpoints, which on a failed filesystem fails too: nothing is lost (the WAL stays).
-    }
+    // Not closed if it is on a mount that is gone: its close would delete the new mount's WAL.
+    closeConnection(old.db, this.#path, old.opened);
     return true;
   }
 
@@ -272,6 +273,6 @@ export class SqliteBlobStore implements BlobStore {
   async close(): Promise<void> {
     await this.#flush();
     await this.#walSync.close();
-    this.#c.db.close();
+    closeConnection(this.#c.db, this.#path, this.#c.opened);
   }
 }

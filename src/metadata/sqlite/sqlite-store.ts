@@ -36,6 +36,7 @@ import type {
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import { PathSync } from '../../util/group-sync.js';
 import { retryBusy } from '../../util/sqlite-busy.js';
+import { closeConnection, fileIdentity, type FileIdentity } from '../../util/sqlite-connection.js';
 import { isOutOfSpace } from '../../errors/out-of-space.js';
 import { isBackendUnavailable } from '../../errors/backend-unavailable.js';
 
@@ -81,6 +82,8 @@ export function prefixSuccessor(prefix: Buffer): Buffer | undefined {
 
 export class SqliteMetadataStore implements MetadataStore {
   #db: Db;
+  /** The file #db was opened on (see util/sqlite-connection.ts). */
+  #opened: FileIdentity | undefined;
   readonly #path: string;
   readonly #stmts = new Map<string, Statement>();
   /** Makes committed transactions durable (undefined for ':memory:'). */
@@ -97,6 +100,7 @@ export class SqliteMetadataStore implements MetadataStore {
   constructor(options: SqliteStoreOptions) {
     this.#path = options.path;
     this.#db = SqliteMetadataStore.#connect(options.path, { mustExist: false });
+    this.#opened = fileIdentity(options.path);
     this.#reclaimSpace = options.reclaimSpace;
     this.#totalChanges = this.#db.prepare('SELECT total_changes()').pluck();
     if (options.path !== ':memory:') {
@@ -139,8 +143,10 @@ export class SqliteMetadataStore implements MetadataStore {
   #reconnect(): boolean {
     if (this.#path === ':memory:') return false;
     let db: Db;
+    let opened: FileIdentity | undefined;
     try {
       db = SqliteMetadataStore.#connect(this.#path, { mustExist: true });
+      opened = fileIdentity(this.#path);
     } catch {
       return false;
     }
@@ -150,17 +156,15 @@ export class SqliteMetadataStore implements MetadataStore {
       db.close();
       return false;
     }
-    const old = this.#db;
+    const old = { db: this.#db, opened: this.#opened };
     this.#db = db;
+    this.#opened = opened;
     this.#stmts.clear();
     this.#totalChanges = db.prepare('SELECT total_changes()').pluck();
     this.#walSync?.forget();
     this.#broken = false;
-    try {
-      old.close();
-    } catch {
-      // Closing checkpoints, which on a failed filesystem fails too: nothing is lost (the WAL stays).
-    }
+    // Not closed if it is on a mount that is gone: its close would delete the new mount's WAL.
+    closeConnection(old.db, this.#path, old.opened);
     return true;
   }
 
@@ -272,7 +276,7 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async close(): Promise<void> {
     await this.#walSync?.close();
-    this.#db.close();
+    closeConnection(this.#db, this.#path, this.#opened);
   }
 
   // ---- buckets
