@@ -56,8 +56,9 @@ export class GroupSync {
 }
 
 /**
- * A GroupSync on one file or directory, kept open for the life of the process
- * (a raw descriptor: one per store, never closed by the garbage collector):
+ * A GroupSync on one file or directory, kept open (a raw descriptor: one per
+ * store, never closed by the garbage collector) until a sync fails while its
+ * path leads to another file, or forget() is called:
  * `fdatasync` for files, `fsync` for directories (which makes the names
  * created in them durable). A file's first sync also syncs its directory, so
  * that a file created since the last directory sync does not vanish.
@@ -72,12 +73,7 @@ export class PathSync {
     this.#path = path;
     this.#directory = options.directory;
     this.group = new GroupSync(async () => {
-      this.#fd ??= this.#open().catch((err: unknown) => {
-        // A failed open is retried by the next sync rather than remembered.
-        this.#fd = undefined;
-        throw err;
-      });
-      const fd = await this.#fd;
+      const fd = await this.#descriptor();
       try {
         await this.#syncFd(fd);
       } catch (err) {
@@ -89,11 +85,18 @@ export class PathSync {
         // sync that passes would pass off lost writes as durable.
         if (!(await this.#pathLeadsElsewhere(fd))) throw err;
         this.forget();
-        const fresh = this.#open();
-        this.#fd = fresh;
-        await this.#syncFd(await fresh);
+        await this.#syncFd(await this.#descriptor());
       }
     });
+  }
+
+  #descriptor(): Promise<number> {
+    this.#fd ??= this.#open().catch((err: unknown) => {
+      // A failed open is retried by the next sync rather than remembered.
+      this.#fd = undefined;
+      throw err;
+    });
+    return this.#fd;
   }
 
   #syncFd(fd: number): Promise<void> {
