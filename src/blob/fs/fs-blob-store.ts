@@ -70,7 +70,9 @@ export class FsBlobStore implements BlobStore {
   async write(source: AsyncIterable<Buffer>, options: { signal?: AbortSignal } = {}): Promise<PendingBlob> {
     const blobId = randomUUID().replaceAll('-', '');
     const path = this.#stagedPath(blobId);
-    const fh = await open(path, 'wx', 0o600).catch((err: unknown) => this.#unlessStoreMissing(err, this.#tmp));
+    const fh = await open(path, 'wx', 0o600).catch(async (err: unknown) => {
+      throw (err as NodeJS.ErrnoException).code === 'ENOENT' && (await storeMissing(this.#tmp)) ? storeMissingError(this.#tmp, err) : err;
+    });
     let size = 0;
     try {
       let batch: Buffer[] = [];
@@ -141,22 +143,10 @@ export class FsBlobStore implements BlobStore {
       return await open(this.#finalPath(id), 'r');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      await this.#unlessStoreMissing(err, dirname(this.#finalPath(id)));
+      const dir = dirname(this.#finalPath(id));
+      if (await storeMissing(dir)) throw storeMissingError(dir, err);
       throw new BlobNotFoundError(id);
     }
-  }
-
-  /**
-   * For an ENOENT met under `dir`: throws BackendUnavailableError if `dir` itself
-   * is gone (the store is not there), otherwise rethrows `err` as it is.
-   */
-  async #unlessStoreMissing(err: unknown, dir: string): Promise<never> {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      const there = await stat(dir).then((s) => s.isDirectory(), () => false);
-      if (!there) throw new BackendUnavailableError(`the blob store directory ${dir} is missing (is the data volume mounted?)`, { cause: err });
-    }
-    throw err;
   }
 
   async read(blobId: string, range?: ByteRange, options: ReadOptions = {}): Promise<AsyncIterable<Buffer>> {
@@ -222,7 +212,7 @@ export class FsBlobStore implements BlobStore {
     // blobs would otherwise be forgotten by the collector and stay on it for good.
     if (!staged && !published) {
       const dir = dirname(this.#finalPath(blobId));
-      if (!(await stat(dir).then((s) => s.isDirectory(), () => false))) throw new BackendUnavailableError(`the blob store directory ${dir} is missing (is the data volume mounted?)`);
+      if (await storeMissing(dir)) throw storeMissingError(dir);
     }
   }
 
@@ -251,6 +241,18 @@ export class FsBlobStore implements BlobStore {
   stats(): BlobStats {
     return { bytesRead: this.#bytesRead };
   }
+}
+
+/** Whether `dir`, a directory of the store, is not there: the store itself is missing. */
+async function storeMissing(dir: string): Promise<boolean> {
+  return stat(dir).then(
+    (s) => !s.isDirectory(),
+    () => true,
+  );
+}
+
+function storeMissingError(dir: string, cause?: unknown): BackendUnavailableError {
+  return new BackendUnavailableError(`the blob store directory ${dir} is missing (is the data volume mounted?)`, cause === undefined ? {} : { cause });
 }
 
 /** unlink(2) that treats an absent file as done (false): one system call, where `rm` makes two or three. */
