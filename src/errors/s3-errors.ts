@@ -95,7 +95,8 @@ export const S3_ERRORS = {
     message: "The difference between the request time and the server's time is too large.",
   },
   ServerSideEncryptionConfigurationNotFoundError: { status: 404, message: 'The server side encryption configuration was not found' },
-  // Also what a request that needs space gets while the data filesystem is full (storageFullError).
+  // Also what a request that needs space gets while the data filesystem is full (storageFullError),
+  // and any request while the storage backend is unavailable (storageUnavailableError).
   ServiceUnavailable: { status: 503, message: 'Please reduce your request rate.' },
   SignatureDoesNotMatch: {
     status: 403,
@@ -147,6 +148,18 @@ export class S3Error extends Error {
  */
 export function storageFullError(): S3Error {
   return new S3Error('ServiceUnavailable', 'The server has no storage space left for this request. Delete objects to free space, then retry.');
+}
+
+/**
+ * The answer to a request that met the storage backend unavailable: the data
+ * filesystem read-only or failing, or gone (an unmounted volume), or SQLite
+ * unable to read or write its database. S3 answers its own backend failures
+ * with `503 ServiceUnavailable` ("Reduce your request rate"; retryable), never
+ * a 500 for a condition that passes: clients retry with backoff, and Coffer
+ * reconnects to the store once it is back (no restart needed).
+ */
+export function storageUnavailableError(): S3Error {
+  return new S3Error('ServiceUnavailable', 'The storage backend is unavailable. Please retry.');
 }
 
 export function isS3Error(err: unknown): err is S3Error {

@@ -1,11 +1,13 @@
 /**
  * The one place responses become bytes: S3Response values and S3 errors.
  * Anything thrown that is not an S3Error goes out as InternalError (but a full
- * disk: ServiceUnavailable), and its message stays in the server log.
+ * disk or an unavailable storage backend: ServiceUnavailable), and its message
+ * stays in the server log.
  */
 import { validateHeaderName, validateHeaderValue, type IncomingMessage, type ServerResponse } from 'node:http';
 import { isOutOfSpace } from '../errors/out-of-space.js';
-import { S3Error, storageFullError } from '../errors/s3-errors.js';
+import { isBackendUnavailable } from '../errors/backend-unavailable.js';
+import { S3Error, storageFullError, storageUnavailableError } from '../errors/s3-errors.js';
 import { buildXml, type XmlNode } from '../xml/xml.js';
 import type { S3Response } from './types.js';
 
@@ -21,6 +23,8 @@ export function toS3Error(err: unknown): S3Error {
   if (err instanceof S3Error) return err;
   // A full disk is the operator's condition to fix, not a bug: a clean, retryable answer.
   if (isOutOfSpace(err)) return storageFullError();
+  // So is a read-only, failing or vanished data filesystem: retryable, and passes once it is back.
+  if (isBackendUnavailable(err)) return storageUnavailableError();
   return new S3Error('InternalError');
 }
 

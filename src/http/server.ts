@@ -206,6 +206,8 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     } catch (err) {
       const s3err = toS3Error(err);
       if (s3err.code === 'InternalError') log.error({ err, requestId }, 'request failed');
+      // A full disk or an unavailable storage backend: the operator's to see, once per request.
+      else if (!(err instanceof S3Error) && s3err.code === 'ServiceUnavailable') log.warn({ err, requestId }, 'storage unavailable: answered 503');
       response = errorResponse(s3err, { method, resource: rawPath, requestId });
       // A body we did not read to the end cannot be skipped safely: close after replying.
       if (!req.complete) res.setHeader('connection', 'close');

@@ -7,11 +7,12 @@
  * `coffer admin kms audit` reads it back. A record is written whole or the
  * operation it records fails: an audited operation never succeeds unrecorded.
  */
-import { createReadStream } from 'node:fs';
+import { constants as fsConstants, createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
 import { isOutOfSpace, OutOfSpaceError } from '../errors/out-of-space.js';
+import { isBackendUnavailable } from '../errors/backend-unavailable.js';
 import { GroupSync } from '../util/group-sync.js';
 import { KmsError } from './kms-errors.js';
 import type { EncryptionContext } from './kms.js';
@@ -93,33 +94,64 @@ export interface KmsAuditLogOptions {
  * records in flight) before `record` resolves.
  */
 export class KmsAuditLog implements KmsAudit {
-  readonly #file: FileHandle;
+  #file: FileHandle;
+  readonly #path: string;
   readonly #log: Logger | undefined;
   readonly #reclaimSpace: (() => boolean) | undefined;
   readonly #sync: GroupSync;
+  #reopening: Promise<boolean> | undefined;
   /** This process's last write was short: the file may end inside a line. */
   #torn = false;
 
-  private constructor(file: FileHandle, options: KmsAuditLogOptions) {
+  private constructor(path: string, file: FileHandle, options: KmsAuditLogOptions) {
+    this.#path = path;
     this.#file = file;
     this.#log = options.log;
     this.#reclaimSpace = options.reclaimSpace;
-    this.#sync = new GroupSync(() => file.datasync());
+    this.#sync = new GroupSync(() => this.#file.datasync());
   }
 
   static async open(path: string, options: KmsAuditLogOptions = {}): Promise<KmsAuditLog> {
     const file = await open(path, 'a', 0o600);
     await file.chmod(0o600);
-    return new KmsAuditLog(file, options);
+    return new KmsAuditLog(path, file, options);
+  }
+
+  /**
+   * After a record failed because the filesystem failed (EROFS, EIO): the file is
+   * opened again by path, since a volume that failed and was mounted again leaves
+   * this descriptor on the dead mount for good. True if a new descriptor replaced it.
+   * Never creates the file: an unmounted volume's empty mount point gets no new log.
+   */
+  async #reopen(failed: FileHandle): Promise<boolean> {
+    // Records failing together reopen once: a record whose descriptor was replaced meanwhile
+    // just tries the new one.
+    if (this.#file !== failed) return true;
+    this.#reopening ??= (async () => {
+      let file: FileHandle;
+      try {
+        file = await open(this.#path, fsConstants.O_WRONLY | fsConstants.O_APPEND);
+      } catch {
+        return false;
+      }
+      this.#file = file;
+      await this.#sync.running();
+      // close() waits for the writes still pending on it.
+      await failed.close().catch(() => {});
+      return true;
+    })().finally(() => (this.#reopening = undefined));
+    return this.#reopening;
   }
 
   async record(event: Omit<KmsAuditEvent, 'time'>): Promise<void> {
     const line = `${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`;
+    const file = this.#file;
     try {
       await this.#append(line);
       return;
     } catch (err) {
-      if (!isOutOfSpace(err) || !this.#reclaimSpace?.()) throw this.#failed(err, event);
+      const retry = isOutOfSpace(err) ? this.#reclaimSpace?.() === true : isBackendUnavailable(err) && (await this.#reopen(file));
+      if (!retry) throw this.#failed(err, event);
     }
     try {
       await this.#append(line);

@@ -6,7 +6,7 @@
  * that arrived meanwhile. The fsync itself runs on libuv's thread pool, so the
  * event loop keeps serving while the disk works.
  */
-import { close, constants as fsConstants, fdatasync, fsync, open } from 'node:fs';
+import { close, constants as fsConstants, fdatasync, fstat, fsync, open, stat } from 'node:fs';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -14,6 +14,8 @@ const openFd = promisify(open) as (path: string, flags: number) => Promise<numbe
 const fsyncFd = promisify(fsync);
 const fdatasyncFd = promisify(fdatasync);
 const closeFd = promisify(close);
+const fstatFd = promisify(fstat);
+const statPath = promisify(stat);
 
 export class GroupSync {
   readonly #sync: () => Promise<void>;
@@ -39,6 +41,11 @@ export class GroupSync {
     return this.#next;
   }
 
+  /** Settles when the sync running now (if any) has ended. */
+  running(): Promise<void> {
+    return (this.#current ?? Promise.resolve()).catch(() => {});
+  }
+
   #start(): Promise<void> {
     this.syncs++;
     const run: Promise<void> = this.#sync().finally(() => {
@@ -49,8 +56,9 @@ export class GroupSync {
 }
 
 /**
- * A GroupSync on one file or directory, kept open for the life of the process
- * (a raw descriptor: one per store, never closed by the garbage collector):
+ * A GroupSync on one file or directory, kept open (a raw descriptor: one per
+ * store, never closed by the garbage collector) until a sync fails while its
+ * path leads to another file, or forget() is called:
  * `fdatasync` for files, `fsync` for directories (which makes the names
  * created in them durable). A file's first sync also syncs its directory, so
  * that a file created since the last directory sync does not vanish.
@@ -65,14 +73,41 @@ export class PathSync {
     this.#path = path;
     this.#directory = options.directory;
     this.group = new GroupSync(async () => {
-      this.#fd ??= this.#open().catch((err: unknown) => {
-        // A failed open is retried by the next sync rather than remembered.
-        this.#fd = undefined;
-        throw err;
-      });
-      const fd = await this.#fd;
-      await (this.#directory ? fsyncFd(fd) : fdatasyncFd(fd));
+      const fd = await this.#descriptor();
+      try {
+        await this.#syncFd(fd);
+      } catch (err) {
+        // A descriptor that failed (EIO, EROFS) may belong to a filesystem that is gone, its
+        // volume mounted again at the path since: what must be durable is then the file the
+        // path leads to now, so that one is synced, through a new descriptor. Only then: for
+        // the same file, a new descriptor would not report the error the old one met
+        // (Linux reports a writeback error to the descriptors open when it happened), and a
+        // sync that passes would pass off lost writes as durable.
+        if (!(await this.#pathLeadsElsewhere(fd))) throw err;
+        this.forget();
+        await this.#syncFd(await this.#descriptor());
+      }
     });
+  }
+
+  #descriptor(): Promise<number> {
+    this.#fd ??= this.#open().catch((err: unknown) => {
+      // A failed open is retried by the next sync rather than remembered.
+      this.#fd = undefined;
+      throw err;
+    });
+    return this.#fd;
+  }
+
+  #syncFd(fd: number): Promise<void> {
+    return this.#directory ? fsyncFd(fd) : fdatasyncFd(fd);
+  }
+
+  /** Whether the path no longer leads to the file `fd` is open on (another mount, or a new file). */
+  async #pathLeadsElsewhere(fd: number): Promise<boolean> {
+    const [open, now] = await Promise.all([fstatFd(fd).catch(() => undefined), statPath(this.#path).catch(() => undefined)]);
+    if (now === undefined) return false;
+    return open === undefined || open.dev !== now.dev || open.ino !== now.ino;
   }
 
   async #open(): Promise<number> {
@@ -88,6 +123,22 @@ export class PathSync {
 
   sync(): Promise<void> {
     return this.group.sync();
+  }
+
+  /**
+   * Drops the descriptor (closed once the sync using it, if any, has ended): the next
+   * sync opens the path again. For a file that was reopened by path (a database
+   * connection made again after its filesystem was remounted), whose old descriptor
+   * may still sync a file that is no longer the one at the path.
+   */
+  forget(): void {
+    const old = this.#fd;
+    this.#fd = undefined;
+    if (old === undefined) return;
+    void this.group.running().then(async () => {
+      const n = await old.catch(() => undefined);
+      if (n !== undefined) await closeFd(n).catch(() => {});
+    });
   }
 
   /** Syncs performed so far (several callers may share one). */

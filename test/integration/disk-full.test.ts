@@ -10,9 +10,7 @@
  * Mounting needs root (CI runs as root); elsewhere the tests are skipped, saying why.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statfsSync, unlinkSync, writeSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, openSync, readFileSync, statfsSync, unlinkSync, writeSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
@@ -28,6 +26,7 @@ import {
 import { CreateKeyCommand, DecryptCommand, EncryptCommand, GenerateDataKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { AUDIT_LOG_FILE, readAuditLog, type KmsAuditEvent } from '../../src/kms/kms-audit.js';
 import { kmsClient } from '../helpers/kms.js';
+import { mountTmpfs, type TmpfsMount } from '../helpers/mounts.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 const MiB = 1024 * 1024;
@@ -93,6 +92,7 @@ async function auditLog(dataDir: string): Promise<{ events: KmsAuditEvent[]; unr
 }
 
 describe('disk full', () => {
+  let tmpfs: TmpfsMount | undefined;
   let mount: string | undefined;
   let skipReason: string | undefined;
   const servers: TestServer[] = [];
@@ -101,23 +101,19 @@ describe('disk full', () => {
   let dataDir: string;
 
   before(() => {
-    const dir = mkdtempSync(join(tmpdir(), 'coffer-diskfull-'));
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m,mode=0700', 'tmpfs', dir], { stdio: 'pipe' });
-      mount = dir;
-      dataDir = join(dir, 'data');
-    } catch (err) {
-      rmSync(dir, { recursive: true, force: true });
-      skipReason = `cannot mount a small tmpfs to fill (needs root): ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`;
+    const m = mountTmpfs('coffer-diskfull-', '24m');
+    if ('skip' in m) {
+      skipReason = `cannot fill a small filesystem: ${m.skip}`;
+      return;
     }
+    tmpfs = m;
+    mount = m.dir;
+    dataDir = join(m.dir, 'data');
   });
 
   after(async () => {
     for (const s of servers) await s.stop('SIGKILL');
-    if (mount) {
-      execFileSync('umount', [mount]);
-      rmSync(mount, { recursive: true, force: true });
-    }
+    tmpfs?.cleanup();
   });
 
   async function start(): Promise<void> {

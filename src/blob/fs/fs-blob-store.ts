@@ -3,14 +3,21 @@
  * blobs and `<root>/tmp/<id>` for staged ones. A staged blob is fsynced (file
  * and directory) before `write` resolves, so once metadata commits, the bytes
  * are durable even if `publish`'s rename is lost to a crash.
+ *
+ * A missing file is a missing blob only while the store's directories are
+ * there: when they are gone too (the volume was unmounted, the directory moved
+ * away) the store is unavailable (BackendUnavailableError, S3's 503), never
+ * "no such blob" — a GET must not answer 404 or 500 for data that comes back
+ * with the volume, and the collector must not count a blob deleted that is not.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { BlobStats, BlobStore, ByteRange, PendingBlob, ReadOptions } from '../blob-store.js';
 import { BlobNotFoundError, SCRATCH_MIN_CHUNK } from '../blob-store.js';
 import { PathSync } from '../../util/group-sync.js';
+import { BackendUnavailableError } from '../../errors/backend-unavailable.js';
 
 export interface FsBlobStoreOptions {
   root: string;
@@ -63,7 +70,9 @@ export class FsBlobStore implements BlobStore {
   async write(source: AsyncIterable<Buffer>, options: { signal?: AbortSignal } = {}): Promise<PendingBlob> {
     const blobId = randomUUID().replaceAll('-', '');
     const path = this.#stagedPath(blobId);
-    const fh = await open(path, 'wx', 0o600);
+    const fh = await open(path, 'wx', 0o600).catch(async (err: unknown) => {
+      throw (err as NodeJS.ErrnoException).code === 'ENOENT' && (await storeMissing(this.#tmp)) ? storeMissingError(this.#tmp, err) : err;
+    });
     let size = 0;
     try {
       let batch: Buffer[] = [];
@@ -133,8 +142,10 @@ export class FsBlobStore implements BlobStore {
       // atomic and happens once, so the file is in one of the two places unless deleted).
       return await open(this.#finalPath(id), 'r');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new BlobNotFoundError(id);
-      throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      const dir = dirname(this.#finalPath(id));
+      if (await storeMissing(dir)) throw storeMissingError(dir, err);
+      throw new BlobNotFoundError(id);
     }
   }
 
@@ -195,8 +206,14 @@ export class FsBlobStore implements BlobStore {
    */
   async delete(blobId: string): Promise<void> {
     if (!ID_RE.test(blobId)) return;
-    await unlinkIfPresent(this.#stagedPath(blobId));
-    await unlinkIfPresent(this.#finalPath(blobId));
+    const staged = await unlinkIfPresent(this.#stagedPath(blobId));
+    const published = await unlinkIfPresent(this.#finalPath(blobId));
+    // Absent in both places is done only if the store is there: an unmounted volume's
+    // blobs would otherwise be forgotten by the collector and stay on it for good.
+    if (!staged && !published) {
+      const dir = dirname(this.#finalPath(blobId));
+      if (await storeMissing(dir)) throw storeMissingError(dir);
+    }
   }
 
   async recover(referenced: (blobIds: string[]) => Promise<Set<string>>): Promise<{ published: number; removed: number }> {
@@ -226,11 +243,25 @@ export class FsBlobStore implements BlobStore {
   }
 }
 
-/** unlink(2) that treats an absent file as done: one system call, where `rm` makes two or three. */
-async function unlinkIfPresent(path: string): Promise<void> {
+/** Whether `dir`, a directory of the store, is not there: the store itself is missing. */
+async function storeMissing(dir: string): Promise<boolean> {
+  return stat(dir).then(
+    (s) => !s.isDirectory(),
+    () => true,
+  );
+}
+
+function storeMissingError(dir: string, cause?: unknown): BackendUnavailableError {
+  return new BackendUnavailableError(`the blob store directory ${dir} is missing (is the data volume mounted?)`, cause === undefined ? {} : { cause });
+}
+
+/** unlink(2) that treats an absent file as done (false): one system call, where `rm` makes two or three. */
+async function unlinkIfPresent(path: string): Promise<boolean> {
   try {
     await unlink(path);
+    return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    return false;
   }
 }

@@ -17,7 +17,9 @@ import type { BlobStats, BlobStore, ByteRange, PendingBlob } from '../blob-store
 import { BlobNotFoundError } from '../blob-store.js';
 import { PathSync } from '../../util/group-sync.js';
 import { retryBusy } from '../../util/sqlite-busy.js';
+import { closeConnection, fileIdentity, type FileIdentity } from '../../util/sqlite-connection.js';
 import { isOutOfSpace } from '../../errors/out-of-space.js';
+import { isBackendUnavailable } from '../../errors/backend-unavailable.js';
 
 /** Ids of this store: `s` + 32 hex digits, so a router can tell them from other stores' ids. */
 const ID_RE = /^s[0-9a-f]{32}$/;
@@ -37,14 +39,53 @@ export interface SqliteBlobStoreOptions {
   reclaimSpace?: () => boolean;
 }
 
+/** One connection to the database and its statements (made again by #reconnect). */
+interface Connection {
+  db: Db;
+  /** The file it was opened on (see util/sqlite-connection.ts). */
+  opened: FileIdentity | undefined;
+  insert: Statement;
+  get: Statement;
+  publish: Statement;
+  delete: Statement;
+  staged: Statement;
+}
+
+function connect(path: string, options: { mustExist: boolean }): Connection {
+  const db = new Database(path, { fileMustExist: options.mustExist });
+  try {
+    chmodSync(path, 0o600);
+    db.pragma('journal_mode = WAL');
+    // Commits are made durable by #walSync (off the event loop, shared), not by SQLite itself.
+    db.pragma('synchronous = NORMAL');
+    // Another process's lock is waited for in retryBusy, off the event loop.
+    db.pragma('busy_timeout = 0');
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS blobs (id TEXT PRIMARY KEY, staged INTEGER NOT NULL, data BLOB NOT NULL) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS blobs_staged ON blobs (id) WHERE staged = 1;
+    `);
+    return {
+      db,
+      opened: fileIdentity(path),
+      insert: db.prepare('INSERT INTO blobs (id, staged, data) VALUES (?, 1, ?)'),
+      get: db.prepare('SELECT data FROM blobs WHERE id = ?').pluck(),
+      publish: db.prepare('UPDATE blobs SET staged = 0 WHERE id = ?'),
+      delete: db.prepare('DELETE FROM blobs WHERE id = ?'),
+      staged: db.prepare('SELECT id FROM blobs WHERE staged = 1').pluck(),
+    };
+  } catch (err) {
+    // Not left open: on a full disk the caller frees space and constructs the store again.
+    db.close();
+    throw err;
+  }
+}
+
 export class SqliteBlobStore implements BlobStore {
-  readonly #db: Db;
+  readonly #path: string;
+  #c: Connection;
   readonly #walSync: PathSync;
-  readonly #insert: Statement;
-  readonly #get: Statement;
-  readonly #publish: Statement;
-  readonly #delete: Statement;
-  readonly #staged: Statement;
+  /** The connection met the backend unavailable: each call tries a new one first (see #reconnect). */
+  #broken = false;
   #bytesRead = 0;
   /** Rows written or published since the last flush: one transaction per event-loop turn, not per blob. */
   #inserts: { id: string; data: Buffer }[] = [];
@@ -55,30 +96,66 @@ export class SqliteBlobStore implements BlobStore {
   readonly #reclaimSpace: (() => boolean) | undefined;
 
   constructor(options: SqliteBlobStoreOptions) {
-    this.#db = new Database(options.path);
-    try {
-      chmodSync(options.path, 0o600);
-      this.#db.pragma('journal_mode = WAL');
-      // Commits are made durable by #walSync (off the event loop, shared), not by SQLite itself.
-      this.#db.pragma('synchronous = NORMAL');
-      // Another process's lock is waited for in retryBusy, off the event loop.
-      this.#db.pragma('busy_timeout = 0');
-      this.#db.exec(`
-        CREATE TABLE IF NOT EXISTS blobs (id TEXT PRIMARY KEY, staged INTEGER NOT NULL, data BLOB NOT NULL) WITHOUT ROWID;
-        CREATE INDEX IF NOT EXISTS blobs_staged ON blobs (id) WHERE staged = 1;
-      `);
-    } catch (err) {
-      // Not left open: on a full disk the caller frees space and constructs the store again.
-      this.#db.close();
-      throw err;
-    }
+    this.#path = options.path;
+    this.#c = connect(options.path, { mustExist: false });
     this.#reclaimSpace = options.reclaimSpace;
     this.#walSync = new PathSync(`${options.path}-wal`, { directory: false });
-    this.#insert = this.#db.prepare('INSERT INTO blobs (id, staged, data) VALUES (?, 1, ?)');
-    this.#get = this.#db.prepare('SELECT data FROM blobs WHERE id = ?').pluck();
-    this.#publish = this.#db.prepare('UPDATE blobs SET staged = 0 WHERE id = ?');
-    this.#delete = this.#db.prepare('DELETE FROM blobs WHERE id = ?');
-    this.#staged = this.#db.prepare('SELECT id FROM blobs WHERE staged = 1').pluck();
+  }
+
+  /**
+   * Runs `op` on the connection; if it meets the backend unavailable (EROFS, EIO,
+   * SQLITE_IOERR…), once more on a new connection when one can be made. As in the
+   * metadata store (metadata/sqlite/sqlite-store.ts #reconnect): a connection whose
+   * filesystem failed and was mounted again is bound to the dead mount for good.
+   * A failed transaction was rolled back, so running it again is safe.
+   */
+  #run<T>(op: (c: Connection) => T): T {
+    if (this.#broken) this.#reconnect();
+    try {
+      return op(this.#c);
+    } catch (err) {
+      if (!isBackendUnavailable(err)) throw err;
+      this.#broken = true;
+      if (!this.#reconnect()) throw err;
+    }
+    try {
+      return op(this.#c);
+    } catch (err) {
+      if (isBackendUnavailable(err)) this.#broken = true;
+      throw err;
+    }
+  }
+
+  /** A new connection, if the database is there (never created anew: see the metadata store) and reads. */
+  #reconnect(): boolean {
+    let c: Connection;
+    try {
+      c = connect(this.#path, { mustExist: true });
+    } catch {
+      return false;
+    }
+    try {
+      c.staged.all();
+    } catch {
+      c.db.close();
+      return false;
+    }
+    const old = this.#c;
+    this.#c = c;
+    this.#walSync.forget();
+    this.#broken = false;
+    // Not closed if it is on a mount that is gone: its close would delete the new mount's WAL.
+    closeConnection(old.db, this.#path, old.opened);
+    return true;
+  }
+
+  async #syncWal(): Promise<void> {
+    try {
+      await this.#walSync.sync();
+    } catch (err) {
+      if (isBackendUnavailable(err)) this.#broken = true;
+      throw err;
+    }
   }
 
   async write(source: AsyncIterable<Buffer>, options: { signal?: AbortSignal } = {}): Promise<PendingBlob> {
@@ -92,7 +169,7 @@ export class SqliteBlobStore implements BlobStore {
     this.#inserts.push({ id: blobId, data });
     await this.#flush();
     // Durable before the caller commits metadata that names it.
-    await this.#walSync.sync();
+    await this.#syncWal();
     return {
       blobId,
       size: data.length,
@@ -122,11 +199,13 @@ export class SqliteBlobStore implements BlobStore {
         this.#deletes = [];
         const commit = () =>
           retryBusy(() =>
-            this.#db.transaction(() => {
-              for (const r of inserts) this.#insert.run(r.id, r.data);
-              for (const id of publishes) this.#publish.run(id);
-              for (const id of deletes) this.#delete.run(id);
-            })(),
+            this.#run((c) =>
+              c.db.transaction(() => {
+                for (const r of inserts) c.insert.run(r.id, r.data);
+                for (const id of publishes) c.publish.run(id);
+                for (const id of deletes) c.delete.run(id);
+              })(),
+            ),
           );
         commit()
           .catch((err: unknown) => {
@@ -143,7 +222,7 @@ export class SqliteBlobStore implements BlobStore {
   }
 
   async read(blobId: string, range?: ByteRange): Promise<AsyncIterable<Buffer>> {
-    const data = ID_RE.test(blobId) ? ((await retryBusy(() => this.#get.get(blobId))) as Buffer | undefined) : undefined;
+    const data = ID_RE.test(blobId) ? ((await retryBusy(() => this.#run((c) => c.get.get(blobId)))) as Buffer | undefined) : undefined;
     if (!data) throw new BlobNotFoundError(blobId);
     const start = range?.start ?? 0;
     const end = range ? range.end + 1 : data.length;
@@ -163,23 +242,27 @@ export class SqliteBlobStore implements BlobStore {
   }
 
   async recover(referenced: (blobIds: string[]) => Promise<Set<string>>): Promise<{ published: number; removed: number }> {
-    const staged = this.#staged.all() as string[];
+    const staged = this.#run((c) => c.staged.all()) as string[];
     if (staged.length === 0) return { published: 0, removed: 0 };
     const keep = await referenced(staged);
     let published = 0;
     let removed = 0;
-    this.#db.transaction(() => {
-      for (const id of staged) {
-        if (keep.has(id)) {
-          this.#publish.run(id);
-          published++;
-        } else {
-          this.#delete.run(id);
-          removed++;
+    this.#run((c) =>
+      c.db.transaction(() => {
+        published = 0;
+        removed = 0;
+        for (const id of staged) {
+          if (keep.has(id)) {
+            c.publish.run(id);
+            published++;
+          } else {
+            c.delete.run(id);
+            removed++;
+          }
         }
-      }
-    })();
-    await this.#walSync.sync();
+      })(),
+    );
+    await this.#syncWal();
     return { published, removed };
   }
 
@@ -190,6 +273,6 @@ export class SqliteBlobStore implements BlobStore {
   async close(): Promise<void> {
     await this.#flush();
     await this.#walSync.close();
-    this.#db.close();
+    closeConnection(this.#c.db, this.#path, this.#c.opened);
   }
 }

@@ -36,7 +36,9 @@ import type {
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import { PathSync } from '../../util/group-sync.js';
 import { retryBusy } from '../../util/sqlite-busy.js';
+import { closeConnection, fileIdentity, type FileIdentity } from '../../util/sqlite-connection.js';
 import { isOutOfSpace } from '../../errors/out-of-space.js';
+import { isBackendUnavailable } from '../../errors/backend-unavailable.js';
 
 export interface SqliteStoreOptions {
   /** Database file path, or ':memory:'. */
@@ -79,11 +81,16 @@ export function prefixSuccessor(prefix: Buffer): Buffer | undefined {
 }
 
 export class SqliteMetadataStore implements MetadataStore {
-  readonly #db: Db;
+  #db: Db;
+  /** The file #db was opened on (see util/sqlite-connection.ts). */
+  #opened: FileIdentity | undefined;
+  readonly #path: string;
   readonly #stmts = new Map<string, Statement>();
   /** Makes committed transactions durable (undefined for ':memory:'). */
   readonly #walSync: PathSync | undefined;
-  readonly #totalChanges: Statement;
+  #totalChanges: Statement;
+  /** The connection met the backend unavailable: each call tries a new one first (see #reconnect). */
+  #broken = false;
   #garbageListener: (() => void) | undefined;
   /** Set by #queueGarbage, read and cleared by the method wrapper after each call. */
   #garbageQueued = false;
@@ -91,28 +98,74 @@ export class SqliteMetadataStore implements MetadataStore {
   readonly #reclaimSpace: (() => boolean) | undefined;
 
   constructor(options: SqliteStoreOptions) {
-    this.#db = new Database(options.path);
-    try {
-      // The database holds wrapped keys and secrets: owner-only, like the key files (its -wal and
-      // -shm files are created with the database file's mode).
-      if (options.path !== ':memory:') chmodSync(options.path, 0o600);
-      // On a full disk this is what fails (SQLITE_IOERR_SHMSIZE: no room for the -shm file).
-      this.#db.pragma('journal_mode = WAL');
-      this.#db.pragma('synchronous = NORMAL');
-      // Waits for other processes' locks happen in retryBusy, off the event loop.
-      this.#db.pragma('busy_timeout = 0');
-      this.#db.pragma('foreign_keys = ON');
-    } catch (err) {
-      // Not left open: the caller may free space and construct the store again.
-      this.#db.close();
-      throw err;
-    }
+    this.#path = options.path;
+    this.#db = SqliteMetadataStore.#connect(options.path, { mustExist: false });
+    this.#opened = fileIdentity(options.path);
     this.#reclaimSpace = options.reclaimSpace;
     this.#totalChanges = this.#db.prepare('SELECT total_changes()').pluck();
     if (options.path !== ':memory:') {
       this.#walSync = new PathSync(`${options.path}-wal`, { directory: false });
     }
     this.#wrapMethods();
+  }
+
+  static #connect(path: string, options: { mustExist: boolean }): Db {
+    const db = new Database(path, { fileMustExist: options.mustExist });
+    try {
+      // The database holds wrapped keys and secrets: owner-only, like the key files (its -wal and
+      // -shm files are created with the database file's mode).
+      if (path !== ':memory:') chmodSync(path, 0o600);
+      // On a full disk this is what fails (SQLITE_IOERR_SHMSIZE: no room for the -shm file).
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      // Waits for other processes' locks happen in retryBusy, off the event loop.
+      db.pragma('busy_timeout = 0');
+      db.pragma('foreign_keys = ON');
+    } catch (err) {
+      // Not left open: the caller may free space and construct the store again.
+      db.close();
+      throw err;
+    }
+    return db;
+  }
+
+  /**
+   * A connection that met the backend unavailable (EROFS, EIO, SQLITE_IOERR…) may
+   * be bound for good to a filesystem that is gone: one whose volume failed and was
+   * mounted again holds descriptors of the dead mount, which fail (or read a stale
+   * file) for ever. So a new connection is opened by path, before every call
+   * while the store is broken (opening costs far less than the request it
+   * serves, and a broken store serves few). It must find the database there
+   * (`fileMustExist`: an unmounted volume's empty mount point must not get a new,
+   * empty database) and answer a read; until one does, the old connection stays in
+   * use — its reads may still work on a read-only filesystem. True if replaced.
+   */
+  #reconnect(): boolean {
+    if (this.#path === ':memory:') return false;
+    let db: Db;
+    let opened: FileIdentity | undefined;
+    try {
+      db = SqliteMetadataStore.#connect(this.#path, { mustExist: true });
+      opened = fileIdentity(this.#path);
+    } catch {
+      return false;
+    }
+    try {
+      db.prepare('SELECT count(*) FROM sqlite_master').get();
+    } catch {
+      db.close();
+      return false;
+    }
+    const old = { db: this.#db, opened: this.#opened };
+    this.#db = db;
+    this.#opened = opened;
+    this.#stmts.clear();
+    this.#totalChanges = db.prepare('SELECT total_changes()').pluck();
+    this.#walSync?.forget();
+    this.#broken = false;
+    // Not closed if it is on a mount that is gone: its close would delete the new mount's WAL.
+    closeConnection(old.db, this.#path, old.opened);
+    return true;
   }
 
   /**
@@ -124,10 +177,11 @@ export class SqliteMetadataStore implements MetadataStore {
    *   is run again after yielding to the event loop (util/sqlite-busy.ts);
    * - if it frees space (FREES_SPACE) and failed because the disk is full, it is
    *   run again once the space reserve is released (a failed transaction was
-   *   rolled back: running it again is safe).
+   *   rolled back: running it again is safe);
+   * - if it met the backend unavailable, it is run once more on a new connection
+   *   when one can be made (#reconnect), for the same reason.
    */
   #wrapMethods(): void {
-    const walSync = this.#walSync;
     const proto = SqliteMetadataStore.prototype as unknown as Record<string, unknown>;
     const self = this as unknown as Record<string, unknown>;
     for (const name of Object.getOwnPropertyNames(SqliteMetadataStore.prototype)) {
@@ -135,7 +189,7 @@ export class SqliteMetadataStore implements MetadataStore {
       if (name === 'constructor' || name === 'close' || typeof method !== 'function') continue;
       // Methods that are not async (walSyncs) are left as they are.
       if ((method as { constructor: { name: string } }).constructor.name !== 'AsyncFunction') continue;
-      const attempt = async (args: unknown[]): Promise<{ value: unknown; changed: boolean; garbage: boolean }> => {
+      const once = async (args: unknown[]): Promise<{ value: unknown; changed: boolean; garbage: boolean }> => {
         const before = this.#totalChanges.get() as number;
         this.#garbageQueued = false;
         const result = (method as (...a: unknown[]) => Promise<unknown>).apply(this, args);
@@ -143,6 +197,22 @@ export class SqliteMetadataStore implements MetadataStore {
         const garbage = this.#garbageQueued;
         this.#garbageQueued = false;
         return { value: await result, changed, garbage };
+      };
+      const attempt = async (args: unknown[]): Promise<{ value: unknown; changed: boolean; garbage: boolean }> => {
+        if (this.#broken) this.#reconnect();
+        try {
+          return await once(args);
+        } catch (err) {
+          if (!isBackendUnavailable(err)) throw err;
+          this.#broken = true;
+          if (!this.#reconnect()) throw err;
+        }
+        try {
+          return await once(args);
+        } catch (err) {
+          if (isBackendUnavailable(err)) this.#broken = true;
+          throw err;
+        }
       };
       const reclaim = FREES_SPACE.has(name) ? this.#reclaimSpace : undefined;
       const run = reclaim
@@ -157,7 +227,15 @@ export class SqliteMetadataStore implements MetadataStore {
         : (args: unknown[]) => retryBusy(() => attempt(args));
       self[name] = async (...args: unknown[]): Promise<unknown> => {
         const { value, changed, garbage } = await run(args);
-        if (changed && walSync) await walSync.sync();
+        if (changed && this.#walSync) {
+          try {
+            await this.#walSync.sync();
+          } catch (err) {
+            // The connection may write to a filesystem that is gone: the next call makes another.
+            if (isBackendUnavailable(err)) this.#broken = true;
+            throw err;
+          }
+        }
         if (garbage) this.#garbageListener?.();
         return value;
       };
@@ -198,7 +276,7 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async close(): Promise<void> {
     await this.#walSync?.close();
-    this.#db.close();
+    closeConnection(this.#db, this.#path, this.#opened);
   }
 
   // ---- buckets
