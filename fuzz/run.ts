@@ -165,11 +165,16 @@ async function main(): Promise<void> {
     }
   };
   await setup(setupRequests());
-  const keyReply = await send(signed(corpus({ uploadId: 'x', keyId: 'x' }).find((s) => s.operation === 'kms:CreateKey')!, signer, host));
-  const keyId = typeof keyReply === 'object' ? ((JSON.parse(keyReply.body.toString()) as { KeyMetadata?: { KeyId?: string } }).KeyMetadata?.KeyId ?? 'missing') : 'missing';
+  const createKey = corpus({ uploadId: 'x', keyId: 'x', spareKeyId: 'x' }).find((s) => s.operation === 'kms:CreateKey')!;
+  const newKey = async () => {
+    const reply = await send(signed(createKey, signer, host));
+    return typeof reply === 'object' ? ((JSON.parse(reply.body.toString()) as { KeyMetadata?: { KeyId?: string } }).KeyMetadata?.KeyId ?? 'missing') : 'missing';
+  };
+  const keyId = await newKey();
+  const spareKeyId = await newKey();
   const uploadReply = await send(signed({ operation: 'CreateMultipartUpload', service: 's3', method: 'POST', path: '/fz/mp-open', query: [['uploads', '']], headers: {}, body: Buffer.alloc(0) }, signer, host));
   const uploadId = typeof uploadReply === 'object' ? (/<UploadId>([^<]+)<\/UploadId>/.exec(uploadReply.body.toString())?.[1] ?? 'missing') : 'missing';
-  const bases = corpus({ uploadId, keyId });
+  const bases = corpus({ uploadId, keyId, spareKeyId });
   const rssStart = rssOf(coffer.probe.pids());
   let rssPeak = rssStart;
 

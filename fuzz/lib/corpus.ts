@@ -70,7 +70,7 @@ const CREATE_BUCKET_BODY = xml('<CreateBucketConfiguration xmlns="http://s3.amaz
 const POLICY = JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'A', Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${BUCKET}/deny/*/*.tmp`, Condition: { StringLike: { 'aws:UserAgent': '*fuzz*' } } }] });
 
 /** The operations, each well formed. `uploadId` names a multipart upload the run keeps open. */
-export function corpus(state: { uploadId: string; keyId: string }): RequestSpec[] {
+export function corpus(state: { uploadId: string; keyId: string; spareKeyId: string }): RequestSpec[] {
   const b = `/${BUCKET}`;
   const up: [string, string] = ['uploadId', state.uploadId];
   return [
@@ -139,11 +139,31 @@ export function corpus(state: { uploadId: string; keyId: string }): RequestSpec[
     kms('ListResourceTags', { KeyId: state.keyId }),
     kms('TagResource', { KeyId: state.keyId, Tags: [{ TagKey: 'a', TagValue: 'b' }] }),
     kms('ReEncrypt', { CiphertextBlob: Buffer.alloc(64, 2).toString('base64'), DestinationKeyId: state.keyId }),
+    kms('GenerateDataKeyWithoutPlaintext', { KeyId: state.keyId, NumberOfBytes: 32 }),
+    kms('UntagResource', { KeyId: state.keyId, TagKeys: ['a'] }),
+    kms('ListKeyRotations', { KeyId: state.keyId }),
+    // Operations that change a key's state act on a spare key, so the rest of the corpus keeps a usable one.
+    kms('DisableKey', { KeyId: state.spareKeyId }),
+    kms('EnableKey', { KeyId: state.spareKeyId }),
+    kms('EnableKeyRotation', { KeyId: state.spareKeyId, RotationPeriodInDays: 90 }),
+    kms('DisableKeyRotation', { KeyId: state.spareKeyId }),
+    kms('RotateKeyOnDemand', { KeyId: state.spareKeyId }),
+    kms('ScheduleKeyDeletion', { KeyId: state.spareKeyId, PendingWindowInDays: 7 }),
+    kms('CancelKeyDeletion', { KeyId: state.spareKeyId }),
+    kms('UpdateAlias', { AliasName: 'alias/fuzz', TargetKeyId: state.spareKeyId }),
+    kms('DeleteAlias', { AliasName: 'alias/fuzz' }),
     iam('GetUser', {}),
     iam('ListUsers', { MaxItems: '10' }),
     iam('CreateUser', { UserName: 'fuzz-user' }),
     iam('PutUserPolicy', { UserName: 'fuzz-user', PolicyName: 'p', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:Get*', Resource: `arn:aws:s3:::${BUCKET}/*` }] }) }),
     iam('ListAccessKeys', { UserName: 'fuzz-user' }),
+    iam('CreateAccessKey', { UserName: 'fuzz-user' }),
+    iam('UpdateAccessKey', { UserName: 'fuzz-user', AccessKeyId: 'CFAKEACCESSKEY000000', Status: 'Inactive' }),
+    iam('DeleteAccessKey', { UserName: 'fuzz-user', AccessKeyId: 'CFAKEACCESSKEY000000' }),
+    iam('GetUserPolicy', { UserName: 'fuzz-user', PolicyName: 'p' }),
+    iam('ListUserPolicies', { UserName: 'fuzz-user' }),
+    iam('DeleteUserPolicy', { UserName: 'fuzz-user', PolicyName: 'p' }),
+    iam('DeleteUser', { UserName: 'fuzz-user' }),
     iam('GetCallerIdentity', {}, 'sts'),
   ];
 }
