@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import {
   CreateBucketCommand,
@@ -21,6 +20,7 @@ import { BlobNotFoundError } from '../../src/blob/blob-store.js';
 import { S3BlobStore } from '../../src/blob/s3/s3-blob-store.js';
 import { isBackendUnavailable } from '../../src/errors/backend-unavailable.js';
 import { startServer, type TestServer } from '../helpers/server.js';
+import { TcpSwitch } from '../helpers/tcp-switch.js';
 import { blobStoreContract } from './blob-store.contract.js';
 
 const BUCKET = 'coffer-blobs';
@@ -154,38 +154,10 @@ describe('S3BlobStore on a second Coffer', () => {
   });
 });
 
-/** A TCP forwarder that can be switched off (connections cut, port refused) and on again on the same port. */
-class Switch {
-  #server: Server | undefined;
-  readonly #sockets = new Set<Socket>();
-  port = 0;
-  constructor(readonly target: number) {}
-  async on(): Promise<void> {
-    const server = createServer((client) => {
-      const upstream = connect(this.target, '127.0.0.1');
-      for (const s of [client, upstream]) {
-        this.#sockets.add(s);
-        s.on('close', () => this.#sockets.delete(s));
-        s.on('error', () => {});
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
-    this.port = (server.address() as { port: number }).port;
-    this.#server = server;
-  }
-  async off(): Promise<void> {
-    const server = this.#server;
-    this.#server = undefined;
-    for (const s of this.#sockets) s.destroy();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  }
-}
-
 describe('S3BlobStore with its backend gone', () => {
   test('an_unreachable_backend_is_backend_unavailable_and_the_store_recovers_when_it_is_back', async () => {
     const b = await backend();
-    const sw = new Switch(b.server.port);
+    const sw = new TcpSwitch(b.server.port);
     await sw.on();
     const store = storeOn(b.server, { endpoint: `http://127.0.0.1:${sw.port}`, prefix: 'gone' });
     const unavailable = (err: unknown) => isBackendUnavailable(err) && !(err instanceof BlobNotFoundError);
