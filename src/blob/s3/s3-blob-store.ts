@@ -66,15 +66,15 @@ import { BlobNotFoundError, SCRATCH_MIN_CHUNK } from '../blob-store.js';
 import { BackendUnavailableError } from '../../errors/backend-unavailable.js';
 
 export interface S3BlobStoreOptions {
-  /** The backend's URL, e.g. `https://s3.eu-west-1.amazonaws.com` or another Coffer's. */
-  endpoint: string;
+  /** The backend's URL, e.g. `https://s3.eu-west-1.amazonaws.com` or another Coffer's. Omitted: AWS S3 in `region`. */
+  endpoint?: string;
   bucket: string;
   /** Key prefix of this store's objects; a trailing `/` is added if missing. */
   prefix?: string;
   region?: string;
   /** Omitted: the SDK's default credential chain (environment, profile, instance role). */
   credentials?: { accessKeyId: string; secretAccessKey: string };
-  /** Path-style requests (`endpoint/bucket/key`): what Coffer, MinIO and Ceph expect by default. Default true. */
+  /** Path-style requests (`endpoint/bucket/key`): what Coffer, MinIO and Ceph expect by default. Default: true with an `endpoint`, virtual-hosted for AWS. */
   forcePathStyle?: boolean;
   /** Bytes per multipart part, and the size from which a blob is sent as a multipart upload. At least 5 MiB (S3's minimum part). */
   partSize?: number;
@@ -111,13 +111,13 @@ export class S3BlobStore implements BlobStore {
     this.#prefix = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
     this.#bucket = options.bucket;
     this.#partSize = Math.max(MIN_PART, options.partSize ?? DEFAULT_PART);
-    this.#where = `s3://${options.bucket}/${this.#prefix} at ${options.endpoint}`;
+    this.#where = `s3://${options.bucket}/${this.#prefix} at ${options.endpoint ?? `AWS S3 (${options.region ?? 'us-east-1'})`}`;
     const maxSockets = options.maxSockets ?? 64;
     this.#agents = { http: new HttpAgent({ keepAlive: true, maxSockets }), https: new HttpsAgent({ keepAlive: true, maxSockets }) };
     this.#client = new S3Client({
-      endpoint: options.endpoint,
+      ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
       region: options.region ?? 'us-east-1',
-      forcePathStyle: options.forcePathStyle ?? true,
+      forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
       ...(options.credentials ? { credentials: options.credentials } : {}),
       maxAttempts: 3,
       requestHandler: {
