@@ -9,9 +9,10 @@ import type { BlobStore } from './blob/blob-store.js';
 import { FsBlobStore } from './blob/fs/fs-blob-store.js';
 import { SqliteBlobStore, isSqliteBlobId } from './blob/sqlite/sqlite-blob-store.js';
 import { TieredBlobStore } from './blob/tiered-blob-store.js';
+import { S3BlobStore } from './blob/s3/s3-blob-store.js';
 import { SpaceGuardedBlobStore } from './blob/space-guarded-blob-store.js';
 import { SpaceReserve } from './util/space-reserve.js';
-import type { Config } from './config/config.js';
+import { parseBlobUrl, type Config } from './config/config.js';
 import { awsAccountId, loadRootCredentials, type RootCredentials } from './credentials.js';
 import { ensurePrivateDataDir } from './data-dir.js';
 import { startServer, type KmsHttpHandler } from './http/server.js';
@@ -260,8 +261,26 @@ export async function startCoffer(config: Config, log: Logger): Promise<Coffer> 
   };
 }
 
-/** Object data: a file per blob under <data>/blobs/, small blobs in <data>/small-blobs.db (TieredBlobStore). */
+/**
+ * Object data: a file per blob under <data>/blobs/, small blobs in <data>/small-blobs.db
+ * (TieredBlobStore); or, with --blob-url, every blob in a bucket of another S3 service.
+ * Small blobs then go there too: a node whose blobs are remote keeps none on its own disk,
+ * where another node (or this one, rebuilt) could not find them.
+ */
 async function openBlobStore(config: Config, dataDir: string, reserve: SpaceReserve): Promise<{ store: BlobStore; close(): Promise<void> }> {
+  if (config.blobUrl !== undefined) {
+    const { bucket, prefix } = parseBlobUrl(config.blobUrl);
+    const remote = new S3BlobStore({
+      ...(config.blobEndpoint !== undefined ? { endpoint: config.blobEndpoint } : {}),
+      bucket,
+      prefix,
+      region: config.blobRegion ?? config.region,
+      ...(config.blobAccessKeyId !== undefined && config.blobSecretAccessKey !== undefined
+        ? { credentials: { accessKeyId: config.blobAccessKeyId, secretAccessKey: config.blobSecretAccessKey } }
+        : {}),
+    });
+    return { store: remote, close: async () => remote.close() };
+  }
   const files = await FsBlobStore.open({ root: dataDir });
   if (config.smallBlobMax === 0) return { store: files, close: async () => {} };
   const small = await reserve.retrying(() => new SqliteBlobStore({ path: join(dataDir, 'small-blobs.db'), reclaimSpace: () => reserve.release() }));

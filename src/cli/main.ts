@@ -34,6 +34,10 @@ Options (each also from an environment variable):
   --root-key-file FILE  the root key (base64)    COFFER_ROOT_KEY_FILE (DATA/root.key, made at first start)
   --kms-endpoint URL    use this AWS-KMS-compatible endpoint instead of the built-in KMS  COFFER_KMS_ENDPOINT
   --kms-region NAME     region the external KMS is signed for   COFFER_KMS_REGION (the S3 region)
+  --blob-url s3://BUCKET/PREFIX  keep blobs (ciphertext only) in a bucket of another S3 service
+                        COFFER_BLOB_URL (blobs under DATA/blobs)
+  --blob-endpoint URL   that service's endpoint   COFFER_BLOB_ENDPOINT (AWS S3)
+  --blob-region NAME    region it is signed for   COFFER_BLOB_REGION (the S3 region)
   --default-sse-c blocked|allowed   SSE-C on buckets without an encryption configuration
                         COFFER_DEFAULT_SSE_C (blocked, as Amazon S3 for buckets made since April 2026)
   --allow-insecure-sse-c  accept SSE-C keys over plain HTTP from non-loopback clients
@@ -49,7 +53,8 @@ Options (each also from an environment variable):
 Root credentials: COFFER_ACCESS_KEY_ID and COFFER_SECRET_ACCESS_KEY; when unset, generated
 at first start into DATA/credentials.json (mode 0600) and printed once.
 Root key: COFFER_ROOT_KEY (base64 of 32 bytes) wins over --root-key-file. External KMS
-credentials: COFFER_KMS_ACCESS_KEY_ID and COFFER_KMS_SECRET_ACCESS_KEY.
+credentials: COFFER_KMS_ACCESS_KEY_ID and COFFER_KMS_SECRET_ACCESS_KEY. Blob backend credentials:
+COFFER_BLOB_ACCESS_KEY_ID and COFFER_BLOB_SECRET_ACCESS_KEY (unset: the AWS SDK's default chain).
 
 Administration (same --data / root key options):
   coffer admin rotate-root-key [--new-root-key-file FILE]
@@ -80,6 +85,9 @@ async function serve(args: string[]): Promise<void> {
       'root-key-file': { type: 'string' },
       'kms-endpoint': { type: 'string' },
       'kms-region': { type: 'string' },
+      'blob-url': { type: 'string' },
+      'blob-endpoint': { type: 'string' },
+      'blob-region': { type: 'string' },
       'default-sse-c': { type: 'string' },
       'allow-insecure-sse-c': { type: 'boolean' },
       'bucket-key-period': { type: 'string' },
@@ -108,6 +116,9 @@ async function serve(args: string[]): Promise<void> {
     rootKeyFile: values['root-key-file'],
     kmsEndpoint: values['kms-endpoint'],
     kmsRegion: values['kms-region'],
+    blobUrl: values['blob-url'],
+    blobEndpoint: values['blob-endpoint'],
+    blobRegion: values['blob-region'],
     defaultSseC: values['default-sse-c'] as ConfigInput['defaultSseC'],
     allowInsecureSseC: values['allow-insecure-sse-c'],
     bucketKeyPeriodMs: values['bucket-key-period'],

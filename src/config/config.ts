@@ -80,6 +80,20 @@ export const ConfigSchema = z
     kmsSecretAccessKey: z.string().min(8).max(256).optional(),
     /** Region the external KMS is signed for (default: `region`). */
     kmsRegion: z.string().regex(/^[a-z0-9-]+$/).optional(),
+    /**
+     * Blobs in a bucket of another S3-compatible service instead of <data>/blobs:
+     * `s3://BUCKET/PREFIX` (blob/s3/s3-blob-store.ts). Only ciphertext is sent there.
+     */
+    blobUrl: z
+      .string()
+      .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, { message: 'the blob URL must look like s3://BUCKET or s3://BUCKET/PREFIX' })
+      .optional(),
+    /** The blob backend's endpoint URL (omitted: AWS S3 in `blobRegion`). */
+    blobEndpoint: z.string().url().optional(),
+    blobAccessKeyId: z.string().min(3).max(128).optional(),
+    blobSecretAccessKey: z.string().min(8).max(256).optional(),
+    /** Region requests to the blob backend are signed for (default: `region`). */
+    blobRegion: z.string().regex(/^[a-z0-9-]+$/).optional(),
     /** Shortest ScheduleKeyDeletion PendingWindowInDays (AWS: 7). Tests use 0 to delete at once. */
     kmsMinPendingWindowDays: z.coerce.number().int().min(0).max(7).default(7),
     /** Shortest EnableKeyRotation RotationPeriodInDays (AWS: 90). */
@@ -100,6 +114,12 @@ export const ConfigSchema = z
   })
   .refine((c) => c.kmsEndpoint !== undefined || c.kmsAccessKeyId === undefined, {
     message: 'KMS credentials given without --kms-endpoint',
+  })
+  .refine((c) => (c.blobAccessKeyId === undefined) === (c.blobSecretAccessKey === undefined), {
+    message: 'COFFER_BLOB_ACCESS_KEY_ID and COFFER_BLOB_SECRET_ACCESS_KEY must be set together',
+  })
+  .refine((c) => c.blobUrl !== undefined || (c.blobEndpoint === undefined && c.blobAccessKeyId === undefined && c.blobRegion === undefined), {
+    message: 'blob backend settings given without --blob-url',
   });
 
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;
@@ -139,6 +159,11 @@ export const ENV_NAMES: Partial<Record<keyof ConfigInput, string>> = {
   kmsAccessKeyId: 'COFFER_KMS_ACCESS_KEY_ID',
   kmsSecretAccessKey: 'COFFER_KMS_SECRET_ACCESS_KEY',
   kmsRegion: 'COFFER_KMS_REGION',
+  blobUrl: 'COFFER_BLOB_URL',
+  blobEndpoint: 'COFFER_BLOB_ENDPOINT',
+  blobAccessKeyId: 'COFFER_BLOB_ACCESS_KEY_ID',
+  blobSecretAccessKey: 'COFFER_BLOB_SECRET_ACCESS_KEY',
+  blobRegion: 'COFFER_BLOB_REGION',
   kmsMinPendingWindowDays: 'COFFER_KMS_MIN_PENDING_WINDOW_DAYS',
   kmsMinRotationPeriodDays: 'COFFER_KMS_MIN_ROTATION_PERIOD_DAYS',
   kmsDaySeconds: 'COFFER_KMS_DAY_SECONDS',
@@ -159,4 +184,13 @@ export function loadConfig(flags: Partial<ConfigInput>, env: NodeJS.ProcessEnv =
     throw new Error(`invalid configuration: ${msg}`);
   }
   return Object.freeze({ ...parsed.data, domains: Object.freeze([...parsed.data.domains]) as string[] });
+}
+
+/** The bucket and key prefix of a validated `blobUrl` (`s3://BUCKET/PREFIX`). */
+export function parseBlobUrl(url: string): { bucket: string; prefix: string } {
+  const rest = url.slice('s3://'.length);
+  const slash = rest.indexOf('/');
+  if (slash < 0) return { bucket: rest, prefix: '' };
+  const prefix = rest.slice(slash + 1).replace(/^\/+/, '');
+  return { bucket: rest.slice(0, slash), prefix: prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/` };
 }
