@@ -256,7 +256,7 @@ describe('storage backend unavailable', () => {
     await assertAlive();
 
     renameSync(`${blobs}-away`, blobs);
-    await until('the deleted object’s blob file is removed once the store is back', 10_000, () => blobFiles(blobs) === filesBefore - 1);
+    await until('the deleted object’s blob file is removed once the store is back', 30_000, () => blobFiles(blobs) === filesBefore - 1);
     const whole = await bodyBytes(await s3.send(new GetObjectCommand({ Bucket: 'vol', Key: 'stream' })));
     assert.equal(md5Hex(whole), md5Hex(Buffer.concat(parts)), 'once the store is back the object reads whole');
     await assertAcknowledgedIntact('after the blob store came back');
