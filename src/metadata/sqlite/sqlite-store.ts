@@ -34,6 +34,7 @@ import type {
   WriteCondition,
 } from '../metadata-store.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
+import { blobsFreedByReplace, checkWriteCondition, keyScanBounds, kmsKeyDoc, kmsKeySchedule } from '../metadata-rules.js';
 import { PathSync } from '../../util/group-sync.js';
 import { retryBusy } from '../../util/sqlite-busy.js';
 import { closeConnection, fileIdentity, type FileIdentity } from '../../util/sqlite-connection.js';
@@ -68,17 +69,7 @@ interface PartRow { upload_id: string; part_number: number; doc: string }
 
 const utf8 = (s: string): Buffer => Buffer.from(s, 'utf8');
 
-/** The smallest byte string greater than every string starting with `prefix`, or undefined if none. */
-export function prefixSuccessor(prefix: Buffer): Buffer | undefined {
-  const out = Buffer.from(prefix);
-  for (let i = out.length - 1; i >= 0; i--) {
-    if (out[i]! < 0xff) {
-      out[i]! += 1;
-      return out.subarray(0, i + 1);
-    }
-  }
-  return undefined;
-}
+export { prefixSuccessor } from '../metadata-rules.js';
 
 export class SqliteMetadataStore implements MetadataStore {
   #db: Db;
@@ -399,29 +390,17 @@ export class SqliteMetadataStore implements MetadataStore {
     for (const id of blobIds) if (ins.run(id, now).changes > 0) this.#garbageQueued = true;
   }
 
-  #checkCondition(existing: ObjectRecord | undefined, condition: WriteCondition | undefined): void {
-    if (!condition) return;
-    if (condition.ifNoneMatch && existing) throw new S3Error('PreconditionFailed');
-    if (condition.ifMatch !== undefined) {
-      if (!existing) throw new S3Error('NoSuchKey');
-      if (existing.etag !== condition.ifMatch) throw new S3Error('PreconditionFailed');
-    }
-  }
-
   /** Writes the object row; queues the replaced object's blobs unless the new object reuses them. */
   #putObjectSync(object: ObjectRecord, condition: WriteCondition | undefined): void {
     const existing = this.#getObjectSync(object.bucket, object.key);
-    this.#checkCondition(existing, condition);
+    checkWriteCondition(existing, condition);
     const { bucket, key, ...doc } = object;
     this.#stmt('INSERT INTO objects (bucket, key, doc) VALUES (?, ?, ?) ON CONFLICT (bucket, key) DO UPDATE SET doc = excluded.doc').run(
       bucket,
       utf8(key),
       JSON.stringify(doc),
     );
-    if (existing) {
-      const kept = new Set(object.parts.map((p) => p.blobId));
-      this.#queueGarbage(existing.parts.map((p) => p.blobId).filter((id) => !kept.has(id)));
-    }
+    if (existing) this.#queueGarbage(blobsFreedByReplace(existing, object));
   }
 
   async getObject(bucket: string, key: string): Promise<ObjectRecord | undefined> {
@@ -475,13 +454,7 @@ export class SqliteMetadataStore implements MetadataStore {
 
   /** Lower and upper bounds of a prefix + start scan, as SQL and parameters. */
   #rangeSql(column: string, prefix: string, start: { key: string; inclusive: boolean } | undefined): { sql: string; params: Buffer[] } {
-    const p = utf8(prefix);
-    const upper = prefix === '' ? undefined : prefixSuccessor(p);
-    let lower: { bound: Buffer; inclusive: boolean } = { bound: p, inclusive: true };
-    if (start) {
-      const s = utf8(start.key);
-      if (Buffer.compare(s, p) >= 0) lower = { bound: s, inclusive: start.inclusive };
-    }
+    const { lower, upper } = keyScanBounds(prefix, start);
     const sql = [`${column} ${lower.inclusive ? '>=' : '>'} ?`];
     const params = [lower.bound];
     if (upper) {
@@ -593,7 +566,7 @@ export class SqliteMetadataStore implements MetadataStore {
     this.#db.transaction(() => {
       if (!this.#stmt('SELECT 1 FROM uploads WHERE upload_id = ?').get(uploadId)) throw new S3Error('NoSuchUpload');
       // The condition is checked before anything changes, so a failed Complete leaves the upload intact.
-      this.#checkCondition(this.#getObjectSync(object.bucket, object.key), condition);
+      checkWriteCondition(this.#getObjectSync(object.bucket, object.key), condition);
       this.#removeUploadSync(uploadId, new Set(object.parts.map((p) => p.blobId)));
       this.#putObjectSync(object, undefined);
     }).immediate();
@@ -656,13 +629,8 @@ export class SqliteMetadataStore implements MetadataStore {
   // ---- the built-in KMS
 
   #kmsKeyColumns(key: KmsKeyRecord): { deletion: number | null; rotation: number | null; doc: string } {
-    const { keyId: _id, revision: _rev, ...doc } = key;
-    return {
-      deletion: key.keyState === 'PendingDeletion' && key.deletionDate !== undefined ? key.deletionDate : null,
-      // Disabled keys do not rotate; re-enabling one that is overdue rotates it at the next sweep (as AWS does).
-      rotation: key.keyState === 'Enabled' && key.rotationEnabled && key.nextRotationDate !== undefined ? key.nextRotationDate : null,
-      doc: JSON.stringify(doc),
-    };
+    const schedule = kmsKeySchedule(key);
+    return { deletion: schedule.deletionDate, rotation: schedule.nextRotationDate, doc: kmsKeyDoc(key) };
   }
 
   #rowToKmsKey(row: { key_id: string; revision: number; doc: string }): KmsKeyRecord {
