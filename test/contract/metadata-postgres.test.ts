@@ -5,9 +5,10 @@
  * across nodes), and an unreachable database as backend unavailable.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { isBackendUnavailable } from '../../src/errors/backend-unavailable.js';
 import { S3Error } from '../../src/errors/s3-errors.js';
+import { toS3Error } from '../../src/http/render.js';
 import type { ObjectRecord } from '../../src/metadata/metadata-store.js';
 import { PostgresMetadataStore } from '../../src/metadata/postgres/postgres-store.js';
 import { findPostgres, startPostgres, type TestPostgres } from '../helpers/postgres.js';
@@ -33,31 +34,33 @@ const object = (bucket: string, key: string, blobId: string, etag = 'e'): Object
 
 if (!bins) {
   test('MetadataStore contract: postgres', (t) => t.skip(NO_POSTGRES));
+  test('postgres_cross_node_races_and_a_stopped_database', (t) => t.skip(NO_POSTGRES));
 } else {
   let server: TestPostgres | undefined;
   metadataStoreContract({
     name: 'postgres',
     create: async () => {
-      server = await startPostgres(bins);
+      server ??= await startPostgres(bins);
       return new PostgresMetadataStore({ url: server.url });
     },
-    destroy: async () => server?.stop(),
+    // The server stays up for the tests below; the file's after() stops it.
   });
 
-  /** Two stores on one fresh database: two nodes, each with its own pool. */
+  /** Two stores on a fresh database of the contract's server: two nodes, each with its own pool. */
   const withTwoNodes = async (fn: (a: PostgresMetadataStore, b: PostgresMetadataStore) => Promise<void>): Promise<void> => {
-    const pgServer = await startPostgres(bins);
-    const a = new PostgresMetadataStore({ url: pgServer.url });
-    const b = new PostgresMetadataStore({ url: pgServer.url });
+    server ??= await startPostgres(bins);
+    const url = await server.newDatabase();
+    const a = new PostgresMetadataStore({ url });
+    const b = new PostgresMetadataStore({ url });
     try {
       await Promise.all([a.migrate(), b.migrate()]);
       await fn(a, b);
     } finally {
       await a.close();
       await b.close();
-      await pgServer.stop();
     }
   };
+  after(() => server?.stop());
 
   test('postgres_if_none_match_lets_exactly_one_of_many_concurrent_writers_across_nodes_win', () =>
     withTwoNodes(async (a, b) => {
@@ -109,14 +112,32 @@ if (!bins) {
         assert.ok(bucket !== undefined || obj === undefined, `round ${round}: object without its bucket`);
       }
     }));
+
+  // The database going away under a running store: pooled connections die ("Connection
+  // terminated"), new ones are refused. Every call is then 503, never a raw 500.
+  test('postgres_database_stopped_under_a_running_store_is_backend_unavailable', async () => {
+    const pgServer = await startPostgres(bins);
+    const store = new PostgresMetadataStore({ url: pgServer.url, connectTimeoutMs: 2000 });
+    try {
+      await store.migrate();
+      await store.createBucket({ name: 'b', createdAt: 1, ownerId: 'o', region: 'us-east-1' });
+      await pgServer.stop();
+      for (const call of [() => store.getBucket('b'), () => store.putObject(object('b', 'k', 'x')), () => store.takeGarbage(10)]) {
+        await assert.rejects(call(), (err: unknown) => isBackendUnavailable(err));
+      }
+    } finally {
+      await store.close();
+      await pgServer.stop();
+    }
+  });
 }
 
-test('postgres_unreachable_database_is_backend_unavailable', async () => {
+test('postgres_unreachable_database_is_backend_unavailable_503_ServiceUnavailable', async () => {
   // Nothing listens on port 1 of loopback: connections are refused at once.
   const store = new PostgresMetadataStore({ url: 'postgres://postgres@127.0.0.1:1/none', connectTimeoutMs: 2000 });
   try {
     for (const call of [() => store.getBucket('b'), () => store.putObject(object('b', 'k', 'x')), () => store.migrate()]) {
-      await assert.rejects(call(), (err: unknown) => isBackendUnavailable(err));
+      await assert.rejects(call(), (err: unknown) => isBackendUnavailable(err) && toS3Error(err).status === 503 && toS3Error(err).code === 'ServiceUnavailable');
     }
   } finally {
     await store.close();

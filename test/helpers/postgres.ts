@@ -22,8 +22,10 @@ export interface PostgresBinaries {
 export interface TestPostgres {
   /** Connection string of the test database. */
   url: string;
-  /** The server's port (for tests that stop and restart it). */
+  /** The server's port. */
   port: number;
+  /** Creates another empty database on the same server; its connection string. */
+  newDatabase(): Promise<string>;
   /** Stops the server and removes its directory. */
   stop(): Promise<void>;
 }
@@ -88,13 +90,22 @@ export async function startPostgres(bins: PostgresBinaries): Promise<TestPostgre
     child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
     try {
       await waitReady(child, port, () => stderr);
-      const admin = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres` });
-      await admin.connect();
-      await admin.query('CREATE DATABASE coffer_test');
-      await admin.end();
+      let databases = 0;
+      const newDatabase = async (): Promise<string> => {
+        const name = `coffer_test_${databases++}`;
+        const admin = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres` });
+        await admin.connect();
+        try {
+          await admin.query(`CREATE DATABASE ${name}`);
+        } finally {
+          await admin.end();
+        }
+        return `postgres://postgres@127.0.0.1:${port}/${name}`;
+      };
       return {
-        url: `postgres://postgres@127.0.0.1:${port}/coffer_test`,
+        url: await newDatabase(),
         port,
+        newDatabase,
         stop: async () => {
           await stopChild(child);
           rmSync(dir, { recursive: true, force: true });

@@ -88,14 +88,13 @@ const types = {
 
 /**
  * pg's own errors for a database it cannot reach (refused, reset, timed out, "Connection
- * terminated") carry no SQLSTATE; the server's for one going away are class 08 or 57P01-57P03.
+ * terminated unexpectedly") carry no SQLSTATE: anything thrown by the pool or a connection
+ * that is not the server's DatabaseError is the database being unreachable.
  */
 function asUnavailable(err: unknown): unknown {
   if (err instanceof S3Error) return err;
-  if (err instanceof pg.DatabaseError) {
-    const code = err.code ?? '';
-    if (!code.startsWith('08') && !['57P01', '57P02', '57P03', '53300'].includes(code)) return err;
-  }
+  // The server's own reports keep their SQLSTATE (isBackendUnavailable knows the ones that mean unavailable).
+  if (err instanceof pg.DatabaseError) return err;
   return new BackendUnavailableError(`PostgreSQL unavailable: ${(err as Error)?.message ?? String(err)}`, { cause: err });
 }
 
