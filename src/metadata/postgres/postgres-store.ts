@@ -40,6 +40,28 @@ import type {
   UserPolicyRecord,
   WriteCondition,
 } from '../metadata-store.js';
+import {
+  accessKeyFromRow,
+  accountFromRow,
+  kmsAliasFromRow,
+  kmsKeyFromRow,
+  kmsVersionFromRow,
+  objectFromRow,
+  partFromRow,
+  policyFromRow,
+  uploadFromRow,
+  userFromRow,
+  type AccessKeyRow,
+  type AccountRow,
+  type KmsAliasRow,
+  type KmsKeyRow,
+  type KmsVersionRow,
+  type ObjectRow,
+  type PartRow,
+  type PolicyRow,
+  type UploadRow,
+  type UserRow,
+} from '../metadata-rows.js';
 import { blobsFreedByReplace, checkWriteCondition, keyScanBounds, kmsKeyDoc, kmsKeySchedule } from '../metadata-rules.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 
@@ -53,21 +75,6 @@ export interface PostgresStoreOptions {
   /** How many times a transaction PostgreSQL could not serialize is run again (default 30). */
   maxRetries?: number;
 }
-
-type ObjectDoc = Omit<ObjectRecord, 'bucket' | 'key'>;
-type UploadDoc = Omit<UploadRecord, 'uploadId' | 'bucket' | 'key' | 'initiated'>;
-type PartDoc = Omit<PartRecord, 'uploadId' | 'partNumber'>;
-
-interface ObjectRow { bucket: string; key: Buffer; doc: string }
-interface UploadRow { upload_id: string; bucket: string; key: Buffer; initiated: number; doc: string }
-interface PartRow { upload_id: string; part_number: number; doc: string }
-interface KmsKeyRow { key_id: string; revision: number; doc: string }
-interface KmsVersionRow { key_id: string; version: number; created_at: number; rotation_type: string; root_key_id: string; wrapped: Buffer }
-interface KmsAliasRow { alias_name: string; key_id: string; created_at: number; updated_at: number }
-interface AccountRow { account_id: string; canonical_id: string; name: string; created_at: number }
-interface UserRow { account_id: string; user_name: string; user_id: string; path: string; created_at: number }
-interface AccessKeyRow { access_key_id: string; account_id: string; user_name: string | null; status: string; created_at: number; root_key_id: string; wrapped_secret: Buffer }
-interface PolicyRow { account_id: string; user_name: string; policy_name: string; document: string }
 
 const utf8 = (s: string): Buffer => Buffer.from(s, 'utf8');
 
@@ -328,14 +335,10 @@ export class PostgresMetadataStore implements MetadataStore {
 
   // ---- objects
 
-  #rowToObject(row: ObjectRow): ObjectRecord {
-    return { bucket: row.bucket, key: row.key.toString('utf8'), ...(JSON.parse(row.doc) as ObjectDoc) };
-  }
-
   /** The object at the key, locked until the transaction ends. */
   async #lockObject(tx: Tx, bucket: string, key: string): Promise<ObjectRecord | undefined> {
     const [row] = await tx.rows<ObjectRow>('SELECT bucket, key, doc FROM objects WHERE bucket = $1 AND key = $2 FOR UPDATE', [bucket, utf8(key)]);
-    return row && this.#rowToObject(row);
+    return row && objectFromRow(row);
   }
 
   /** Writes the object row over `existing` (already locked); queues the replaced object's blobs unless the new object reuses them. */
@@ -353,7 +356,7 @@ export class PostgresMetadataStore implements MetadataStore {
 
   async getObject(bucket: string, key: string): Promise<ObjectRecord | undefined> {
     const [row] = await this.#rows<ObjectRow>('SELECT bucket, key, doc FROM objects WHERE bucket = $1 AND key = $2', [bucket, utf8(key)]);
-    return row && this.#rowToObject(row);
+    return row && objectFromRow(row);
   }
 
   async putObject(object: ObjectRecord, condition?: WriteCondition): Promise<void> {
@@ -425,18 +428,10 @@ export class PostgresMetadataStore implements MetadataStore {
       ...params,
       range.limit,
     ]);
-    return rows.map((r) => this.#rowToObject(r));
+    return rows.map((r) => objectFromRow(r));
   }
 
   // ---- multipart
-
-  #rowToUpload(row: UploadRow): UploadRecord {
-    return { uploadId: row.upload_id, bucket: row.bucket, key: row.key.toString('utf8'), initiated: row.initiated, ...(JSON.parse(row.doc) as UploadDoc) };
-  }
-
-  #rowToPart(row: PartRow): PartRecord {
-    return { uploadId: row.upload_id, partNumber: row.part_number, ...(JSON.parse(row.doc) as PartDoc) };
-  }
 
   async createUpload(upload: UploadRecord): Promise<void> {
     const { uploadId, bucket, key, initiated, ...doc } = upload;
@@ -448,7 +443,7 @@ export class PostgresMetadataStore implements MetadataStore {
 
   async getUpload(uploadId: string): Promise<UploadRecord | undefined> {
     const [row] = await this.#rows<UploadRow>('SELECT upload_id, bucket, key, initiated, doc FROM uploads WHERE upload_id = $1', [uploadId]);
-    return row && this.#rowToUpload(row);
+    return row && uploadFromRow(row);
   }
 
   async putPart(part: PartRecord): Promise<void> {
@@ -463,7 +458,7 @@ export class PostgresMetadataStore implements MetadataStore {
         JSON.stringify(doc),
       ]);
       if (old) {
-        const oldPart = this.#rowToPart(old);
+        const oldPart = partFromRow(old);
         if (oldPart.blobId !== part.blobId) await tx.queueGarbage([oldPart.blobId]);
       }
     });
@@ -475,7 +470,7 @@ export class PostgresMetadataStore implements MetadataStore {
       after,
       limit,
     ]);
-    return rows.map((r) => this.#rowToPart(r));
+    return rows.map((r) => partFromRow(r));
   }
 
   async listUploads(bucket: string, range: UploadListRange): Promise<UploadRecord[]> {
@@ -495,7 +490,7 @@ export class PostgresMetadataStore implements MetadataStore {
     // Upload ids start with their creation time, so id order is initiation order within a key.
     const limit = p(range.limit);
     const rows = await this.#rows<UploadRow>(`SELECT upload_id, bucket, key, initiated, doc FROM uploads WHERE bucket = $1 AND ${where.join(' AND ')} ORDER BY key, upload_id LIMIT ${limit}`, all);
-    return rows.map((r) => this.#rowToUpload(r));
+    return rows.map((r) => uploadFromRow(r));
   }
 
   /** Removes a locked upload and its parts, queueing the parts' blobs not in `keepBlobIds`. */
@@ -503,7 +498,7 @@ export class PostgresMetadataStore implements MetadataStore {
     const parts = await tx.rows<PartRow>('SELECT upload_id, part_number, doc FROM parts WHERE upload_id = $1', [uploadId]);
     if ((await tx.query('DELETE FROM uploads WHERE upload_id = $1', [uploadId])).rowCount === 0) return false;
     await tx.query('DELETE FROM parts WHERE upload_id = $1', [uploadId]);
-    await tx.queueGarbage(parts.map((r) => this.#rowToPart(r).blobId).filter((id) => !keepBlobIds.has(id)));
+    await tx.queueGarbage(parts.map((r) => partFromRow(r).blobId).filter((id) => !keepBlobIds.has(id)));
     return true;
   }
 
@@ -527,7 +522,7 @@ export class PostgresMetadataStore implements MetadataStore {
 
   async staleUploads(before: number, limit: number): Promise<UploadRecord[]> {
     const rows = await this.#rows<UploadRow>('SELECT upload_id, bucket, key, initiated, doc FROM uploads WHERE initiated < $1 ORDER BY initiated LIMIT $2', [before, limit]);
-    return rows.map((r) => this.#rowToUpload(r));
+    return rows.map((r) => uploadFromRow(r));
   }
 
   // ---- garbage
@@ -565,25 +560,6 @@ export class PostgresMetadataStore implements MetadataStore {
 
   // ---- the built-in KMS
 
-  #rowToKmsKey(row: KmsKeyRow): KmsKeyRecord {
-    return { keyId: row.key_id, revision: row.revision, ...(JSON.parse(row.doc) as Omit<KmsKeyRecord, 'keyId' | 'revision'>) };
-  }
-
-  #rowToKmsVersion(row: KmsVersionRow): KmsKeyVersionRecord {
-    return {
-      keyId: row.key_id,
-      version: row.version,
-      createdAt: row.created_at,
-      rotationType: row.rotation_type as KmsKeyVersionRecord['rotationType'],
-      rootKeyId: row.root_key_id,
-      wrappedMaterial: row.wrapped,
-    };
-  }
-
-  #rowToKmsAlias(row: KmsAliasRow): KmsAliasRecord {
-    return { aliasName: row.alias_name, keyId: row.key_id, createdAt: row.created_at, updatedAt: row.updated_at };
-  }
-
   async #insertKmsVersion(tx: Tx, v: KmsKeyVersionRecord): Promise<void> {
     await tx.query('INSERT INTO kms_key_versions (key_id, version, created_at, rotation_type, root_key_id, wrapped) VALUES ($1, $2, $3, $4, $5, $6)', [
       v.keyId,
@@ -618,12 +594,12 @@ export class PostgresMetadataStore implements MetadataStore {
 
   async getKmsKey(keyId: string): Promise<KmsKeyRecord | undefined> {
     const [row] = await this.#rows<KmsKeyRow>('SELECT key_id, revision, doc FROM kms_keys WHERE key_id = $1', [keyId]);
-    return row && this.#rowToKmsKey(row);
+    return row && kmsKeyFromRow(row);
   }
 
   async listKmsKeys(afterKeyId: string | undefined, limit: number): Promise<KmsKeyRecord[]> {
     const rows = await this.#rows<KmsKeyRow>('SELECT key_id, revision, doc FROM kms_keys WHERE key_id > $1 ORDER BY key_id LIMIT $2', [afterKeyId ?? '', limit]);
-    return rows.map((r) => this.#rowToKmsKey(r));
+    return rows.map((r) => kmsKeyFromRow(r));
   }
 
   async updateKmsKey(key: KmsKeyRecord, newVersion?: KmsKeyVersionRecord): Promise<boolean> {
@@ -647,7 +623,7 @@ export class PostgresMetadataStore implements MetadataStore {
       'SELECT key_id, version, created_at, rotation_type, root_key_id, wrapped FROM kms_key_versions WHERE key_id = $1 AND version = $2',
       [keyId, version],
     );
-    return row && this.#rowToKmsVersion(row);
+    return row && kmsVersionFromRow(row);
   }
 
   async listKmsKeyVersions(keyId: string): Promise<KmsKeyVersionRecord[]> {
@@ -655,7 +631,7 @@ export class PostgresMetadataStore implements MetadataStore {
       'SELECT key_id, version, created_at, rotation_type, root_key_id, wrapped FROM kms_key_versions WHERE key_id = $1 ORDER BY version',
       [keyId],
     );
-    return rows.map((r) => this.#rowToKmsVersion(r));
+    return rows.map((r) => kmsVersionFromRow(r));
   }
 
   async destroyKmsKey(keyId: string): Promise<boolean> {
@@ -701,7 +677,7 @@ export class PostgresMetadataStore implements MetadataStore {
 
   async getKmsAlias(aliasName: string): Promise<KmsAliasRecord | undefined> {
     const [row] = await this.#rows<KmsAliasRow>('SELECT alias_name, key_id, created_at, updated_at FROM kms_aliases WHERE alias_name = $1', [aliasName]);
-    return row && this.#rowToKmsAlias(row);
+    return row && kmsAliasFromRow(row);
   }
 
   async updateKmsAlias(aliasName: string, keyId: string, updatedAt: number): Promise<'updated' | 'missing' | 'no-key'> {
@@ -728,7 +704,7 @@ export class PostgresMetadataStore implements MetadataStore {
             options.after ?? '',
             options.limit,
           ]);
-    return rows.map((r) => this.#rowToKmsAlias(r));
+    return rows.map((r) => kmsAliasFromRow(r));
   }
 
   async kmsKeyVersionsNotWrappedBy(rootKeyId: string, limit: number): Promise<KmsKeyVersionRecord[]> {
@@ -736,7 +712,7 @@ export class PostgresMetadataStore implements MetadataStore {
       'SELECT key_id, version, created_at, rotation_type, root_key_id, wrapped FROM kms_key_versions WHERE root_key_id <> $1 ORDER BY key_id, version LIMIT $2',
       [rootKeyId, limit],
     );
-    return rows.map((r) => this.#rowToKmsVersion(r));
+    return rows.map((r) => kmsVersionFromRow(r));
   }
 
   async rewrapKmsKeyVersion(keyId: string, version: number, fromRootKeyId: string, to: { rootKeyId: string; wrappedMaterial: Buffer }): Promise<boolean> {
@@ -908,28 +884,4 @@ export class PostgresMetadataStore implements MetadataStore {
     const r = await this.#query('DELETE FROM iam_user_policies WHERE account_id = $1 AND lower(user_name) = lower($2) AND policy_name = $3', [accountId, userName, policyName]);
     return r.rowCount === 1;
   }
-}
-
-function accountFromRow(r: AccountRow): AccountRecord {
-  return { accountId: r.account_id, canonicalId: r.canonical_id, name: r.name, createdAt: r.created_at };
-}
-
-function userFromRow(r: UserRow): IamUserRecord {
-  return { accountId: r.account_id, userName: r.user_name, userId: r.user_id, path: r.path, createdAt: r.created_at };
-}
-
-function accessKeyFromRow(r: AccessKeyRow): AccessKeyRecord {
-  return {
-    accessKeyId: r.access_key_id,
-    accountId: r.account_id,
-    ...(r.user_name !== null ? { userName: r.user_name } : {}),
-    status: r.status === 'Inactive' ? 'Inactive' : 'Active',
-    createdAt: r.created_at,
-    rootKeyId: r.root_key_id,
-    wrappedSecret: r.wrapped_secret,
-  };
-}
-
-function policyFromRow(r: PolicyRow): UserPolicyRecord {
-  return { accountId: r.account_id, userName: r.user_name, policyName: r.policy_name, document: r.document };
 }
