@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { BackendUnavailableError, isBackendUnavailable } from '../../src/errors/backend-unavailable.js';
-import { OutOfSpaceError } from '../../src/errors/out-of-space.js';
+import { isOutOfSpace, OutOfSpaceError } from '../../src/errors/out-of-space.js';
 import { storageFullError } from '../../src/errors/s3-errors.js';
 import { toS3Error } from '../../src/http/render.js';
 
@@ -19,6 +19,17 @@ describe('backend unavailable', () => {
     }
     assert.equal(isBackendUnavailable(new BackendUnavailableError('the blob store directory is missing')), true);
     assert.equal(isBackendUnavailable(new Error('KMS failed', { cause: new Error('audit', { cause: coded('EROFS') }) })), true, 'causes are followed');
+  });
+
+  test('isBackendUnavailable_knows_PostgreSQL_connection_failures_by_SQLSTATE', () => {
+    // connection_failure, connection_does_not_exist, sqlclient_unable_to_establish_sqlconnection, protocol_violation,
+    // admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections.
+    for (const code of ['08006', '08003', '08001', '08P01', '57P01', '57P02', '57P03', '53300']) {
+      assert.equal(isBackendUnavailable(coded(code)), true, code);
+    }
+    // serialization_failure, unique_violation, query_canceled, disk_full (out-of-space's, not ours).
+    for (const code of ['40001', '23505', '57014', '53100']) assert.equal(isBackendUnavailable(coded(code)), false, code);
+    assert.equal(isOutOfSpace(coded('53100')), true, "PostgreSQL's full disk is out of space");
   });
 
   test('isBackendUnavailable_leaves_other_failures_alone', () => {

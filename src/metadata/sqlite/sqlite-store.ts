@@ -34,6 +34,30 @@ import type {
   WriteCondition,
 } from '../metadata-store.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
+import {
+  accessKeyFromRow,
+  accountFromRow,
+  kmsAliasFromRow,
+  kmsKeyFromRow,
+  kmsVersionFromRow,
+  objectFromRow,
+  partFromRow,
+  policyFromRow,
+  uploadFromRow,
+  userFromRow,
+  type AccessKeyRow,
+  type AccountRow,
+  type KmsAliasRow,
+  type KmsVersionRow,
+  type ObjectDoc,
+  type ObjectRow,
+  type PartDoc,
+  type PartRow,
+  type PolicyRow,
+  type UploadRow,
+  type UserRow,
+} from '../metadata-rows.js';
+import { blobsFreedByReplace, checkWriteCondition, keyScanBounds, kmsKeyDoc, kmsKeySchedule } from '../metadata-rules.js';
 import { PathSync } from '../../util/group-sync.js';
 import { retryBusy } from '../../util/sqlite-busy.js';
 import { closeConnection, fileIdentity, type FileIdentity } from '../../util/sqlite-connection.js';
@@ -58,27 +82,9 @@ export interface SqliteStoreOptions {
  */
 const FREES_SPACE = new Set(['deleteObject', 'abortUpload', 'garbageCollected', 'deleteBucket']);
 
-type ObjectDoc = Omit<ObjectRecord, 'bucket' | 'key'>;
-type UploadDoc = Omit<UploadRecord, 'uploadId' | 'bucket' | 'key' | 'initiated'>;
-type PartDoc = Omit<PartRecord, 'uploadId' | 'partNumber'>;
-
-interface ObjectRow { bucket: string; key: Buffer; doc: string }
-interface UploadRow { upload_id: string; bucket: string; key: Buffer; initiated: number; doc: string }
-interface PartRow { upload_id: string; part_number: number; doc: string }
-
 const utf8 = (s: string): Buffer => Buffer.from(s, 'utf8');
 
-/** The smallest byte string greater than every string starting with `prefix`, or undefined if none. */
-export function prefixSuccessor(prefix: Buffer): Buffer | undefined {
-  const out = Buffer.from(prefix);
-  for (let i = out.length - 1; i >= 0; i--) {
-    if (out[i]! < 0xff) {
-      out[i]! += 1;
-      return out.subarray(0, i + 1);
-    }
-  }
-  return undefined;
-}
+export { prefixSuccessor } from '../metadata-rules.js';
 
 export class SqliteMetadataStore implements MetadataStore {
   #db: Db;
@@ -378,19 +384,13 @@ export class SqliteMetadataStore implements MetadataStore {
     return this.#rowToBucketKey(this.#stmt('SELECT * FROM bucket_keys WHERE id = ?').get(id) as never);
   }
 
-
   // ---- objects
-
-  #rowToObject(row: ObjectRow): ObjectRecord {
-    const doc = JSON.parse(row.doc) as ObjectDoc;
-    return { bucket: row.bucket, key: row.key.toString('utf8'), ...doc };
-  }
 
   #getObjectSync(bucket: string, key: string): ObjectRecord | undefined {
     const row = this.#stmt('SELECT bucket, key, doc FROM objects WHERE bucket = ? AND key = ?').get(bucket, utf8(key)) as
       | ObjectRow
       | undefined;
-    return row && this.#rowToObject(row);
+    return row && objectFromRow(row);
   }
 
   #queueGarbage(blobIds: Iterable<string>): void {
@@ -399,29 +399,17 @@ export class SqliteMetadataStore implements MetadataStore {
     for (const id of blobIds) if (ins.run(id, now).changes > 0) this.#garbageQueued = true;
   }
 
-  #checkCondition(existing: ObjectRecord | undefined, condition: WriteCondition | undefined): void {
-    if (!condition) return;
-    if (condition.ifNoneMatch && existing) throw new S3Error('PreconditionFailed');
-    if (condition.ifMatch !== undefined) {
-      if (!existing) throw new S3Error('NoSuchKey');
-      if (existing.etag !== condition.ifMatch) throw new S3Error('PreconditionFailed');
-    }
-  }
-
   /** Writes the object row; queues the replaced object's blobs unless the new object reuses them. */
   #putObjectSync(object: ObjectRecord, condition: WriteCondition | undefined): void {
     const existing = this.#getObjectSync(object.bucket, object.key);
-    this.#checkCondition(existing, condition);
+    checkWriteCondition(existing, condition);
     const { bucket, key, ...doc } = object;
     this.#stmt('INSERT INTO objects (bucket, key, doc) VALUES (?, ?, ?) ON CONFLICT (bucket, key) DO UPDATE SET doc = excluded.doc').run(
       bucket,
       utf8(key),
       JSON.stringify(doc),
     );
-    if (existing) {
-      const kept = new Set(object.parts.map((p) => p.blobId));
-      this.#queueGarbage(existing.parts.map((p) => p.blobId).filter((id) => !kept.has(id)));
-    }
+    if (existing) this.#queueGarbage(blobsFreedByReplace(existing, object));
   }
 
   async getObject(bucket: string, key: string): Promise<ObjectRecord | undefined> {
@@ -475,13 +463,7 @@ export class SqliteMetadataStore implements MetadataStore {
 
   /** Lower and upper bounds of a prefix + start scan, as SQL and parameters. */
   #rangeSql(column: string, prefix: string, start: { key: string; inclusive: boolean } | undefined): { sql: string; params: Buffer[] } {
-    const p = utf8(prefix);
-    const upper = prefix === '' ? undefined : prefixSuccessor(p);
-    let lower: { bound: Buffer; inclusive: boolean } = { bound: p, inclusive: true };
-    if (start) {
-      const s = utf8(start.key);
-      if (Buffer.compare(s, p) >= 0) lower = { bound: s, inclusive: start.inclusive };
-    }
+    const { lower, upper } = keyScanBounds(prefix, start);
     const sql = [`${column} ${lower.inclusive ? '>=' : '>'} ?`];
     const params = [lower.bound];
     if (upper) {
@@ -498,20 +480,10 @@ export class SqliteMetadataStore implements MetadataStore {
       ...params,
       range.limit,
     ) as ObjectRow[];
-    return rows.map((r) => this.#rowToObject(r));
+    return rows.map((r) => objectFromRow(r));
   }
 
   // ---- multipart
-
-  #rowToUpload(row: UploadRow): UploadRecord {
-    const doc = JSON.parse(row.doc) as UploadDoc;
-    return { uploadId: row.upload_id, bucket: row.bucket, key: row.key.toString('utf8'), initiated: row.initiated, ...doc };
-  }
-
-  #rowToPart(row: PartRow): PartRecord {
-    const doc = JSON.parse(row.doc) as PartDoc;
-    return { uploadId: row.upload_id, partNumber: row.part_number, ...doc };
-  }
 
   async createUpload(upload: UploadRecord): Promise<void> {
     const { uploadId, bucket, key, initiated, ...doc } = upload;
@@ -531,7 +503,7 @@ export class SqliteMetadataStore implements MetadataStore {
     const row = this.#stmt('SELECT upload_id, bucket, key, initiated, doc FROM uploads WHERE upload_id = ?').get(uploadId) as
       | UploadRow
       | undefined;
-    return row && this.#rowToUpload(row);
+    return row && uploadFromRow(row);
   }
 
   async putPart(part: PartRecord): Promise<void> {
@@ -546,7 +518,7 @@ export class SqliteMetadataStore implements MetadataStore {
         'INSERT INTO parts (upload_id, part_number, doc) VALUES (?, ?, ?) ON CONFLICT (upload_id, part_number) DO UPDATE SET doc = excluded.doc',
       ).run(uploadId, partNumber, JSON.stringify(doc));
       if (old) {
-        const oldPart = this.#rowToPart(old);
+        const oldPart = partFromRow(old);
         if (oldPart.blobId !== part.blobId) this.#queueGarbage([oldPart.blobId]);
       }
     }).immediate();
@@ -556,7 +528,7 @@ export class SqliteMetadataStore implements MetadataStore {
     const rows = this.#stmt(
       'SELECT upload_id, part_number, doc FROM parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?',
     ).all(uploadId, after, limit) as PartRow[];
-    return rows.map((r) => this.#rowToPart(r));
+    return rows.map((r) => partFromRow(r));
   }
 
   async listUploads(bucket: string, range: UploadListRange): Promise<UploadRecord[]> {
@@ -577,7 +549,7 @@ export class SqliteMetadataStore implements MetadataStore {
     const rows = this.#stmt(
       `SELECT upload_id, bucket, key, initiated, doc FROM uploads WHERE bucket = ? AND ${where.join(' AND ')} ORDER BY key, upload_id LIMIT ?`,
     ).all(...all, range.limit) as UploadRow[];
-    return rows.map((r) => this.#rowToUpload(r));
+    return rows.map((r) => uploadFromRow(r));
   }
 
   #removeUploadSync(uploadId: string, keepBlobIds: Set<string>): boolean {
@@ -585,7 +557,7 @@ export class SqliteMetadataStore implements MetadataStore {
     const r = this.#stmt('DELETE FROM uploads WHERE upload_id = ?').run(uploadId);
     if (r.changes === 0) return false;
     this.#stmt('DELETE FROM parts WHERE upload_id = ?').run(uploadId);
-    this.#queueGarbage(parts.map((p) => this.#rowToPart(p).blobId).filter((id) => !keepBlobIds.has(id)));
+    this.#queueGarbage(parts.map((p) => partFromRow(p).blobId).filter((id) => !keepBlobIds.has(id)));
     return true;
   }
 
@@ -593,7 +565,7 @@ export class SqliteMetadataStore implements MetadataStore {
     this.#db.transaction(() => {
       if (!this.#stmt('SELECT 1 FROM uploads WHERE upload_id = ?').get(uploadId)) throw new S3Error('NoSuchUpload');
       // The condition is checked before anything changes, so a failed Complete leaves the upload intact.
-      this.#checkCondition(this.#getObjectSync(object.bucket, object.key), condition);
+      checkWriteCondition(this.#getObjectSync(object.bucket, object.key), condition);
       this.#removeUploadSync(uploadId, new Set(object.parts.map((p) => p.blobId)));
       this.#putObjectSync(object, undefined);
     }).immediate();
@@ -607,7 +579,7 @@ export class SqliteMetadataStore implements MetadataStore {
     const rows = this.#stmt(
       'SELECT upload_id, bucket, key, initiated, doc FROM uploads WHERE initiated < ? ORDER BY initiated LIMIT ?',
     ).all(before, limit) as UploadRow[];
-    return rows.map((r) => this.#rowToUpload(r));
+    return rows.map((r) => uploadFromRow(r));
   }
 
   // ---- garbage
@@ -656,28 +628,8 @@ export class SqliteMetadataStore implements MetadataStore {
   // ---- the built-in KMS
 
   #kmsKeyColumns(key: KmsKeyRecord): { deletion: number | null; rotation: number | null; doc: string } {
-    const { keyId: _id, revision: _rev, ...doc } = key;
-    return {
-      deletion: key.keyState === 'PendingDeletion' && key.deletionDate !== undefined ? key.deletionDate : null,
-      // Disabled keys do not rotate; re-enabling one that is overdue rotates it at the next sweep (as AWS does).
-      rotation: key.keyState === 'Enabled' && key.rotationEnabled && key.nextRotationDate !== undefined ? key.nextRotationDate : null,
-      doc: JSON.stringify(doc),
-    };
-  }
-
-  #rowToKmsKey(row: { key_id: string; revision: number; doc: string }): KmsKeyRecord {
-    return { keyId: row.key_id, revision: row.revision, ...(JSON.parse(row.doc) as Omit<KmsKeyRecord, 'keyId' | 'revision'>) };
-  }
-
-  #rowToKmsVersion(row: KmsVersionRow): KmsKeyVersionRecord {
-    return {
-      keyId: row.key_id,
-      version: row.version,
-      createdAt: row.created_at,
-      rotationType: row.rotation_type as KmsKeyVersionRecord['rotationType'],
-      rootKeyId: row.root_key_id,
-      wrappedMaterial: row.wrapped,
-    };
+    const schedule = kmsKeySchedule(key);
+    return { deletion: schedule.deletionDate, rotation: schedule.nextRotationDate, doc: kmsKeyDoc(key) };
   }
 
   #insertKmsVersion(v: KmsKeyVersionRecord): void {
@@ -721,7 +673,7 @@ export class SqliteMetadataStore implements MetadataStore {
     const row = this.#stmt('SELECT key_id, revision, doc FROM kms_keys WHERE key_id = ?').get(keyId) as
       | { key_id: string; revision: number; doc: string }
       | undefined;
-    return row && this.#rowToKmsKey(row);
+    return row && kmsKeyFromRow(row);
   }
 
   async listKmsKeys(afterKeyId: string | undefined, limit: number): Promise<KmsKeyRecord[]> {
@@ -730,7 +682,7 @@ export class SqliteMetadataStore implements MetadataStore {
       revision: number;
       doc: string;
     }[];
-    return rows.map((r) => this.#rowToKmsKey(r));
+    return rows.map((r) => kmsKeyFromRow(r));
   }
 
   async updateKmsKey(key: KmsKeyRecord, newVersion?: KmsKeyVersionRecord): Promise<boolean> {
@@ -751,14 +703,14 @@ export class SqliteMetadataStore implements MetadataStore {
     const row = this.#stmt(
       'SELECT key_id, version, created_at, rotation_type, root_key_id, wrapped FROM kms_key_versions WHERE key_id = ? AND version = ?',
     ).get(keyId, version) as KmsVersionRow | undefined;
-    return row && this.#rowToKmsVersion(row);
+    return row && kmsVersionFromRow(row);
   }
 
   async listKmsKeyVersions(keyId: string): Promise<KmsKeyVersionRecord[]> {
     const rows = this.#stmt(
       'SELECT key_id, version, created_at, rotation_type, root_key_id, wrapped FROM kms_key_versions WHERE key_id = ? ORDER BY version',
     ).all(keyId) as KmsVersionRow[];
-    return rows.map((r) => this.#rowToKmsVersion(r));
+    return rows.map((r) => kmsVersionFromRow(r));
   }
 
   async destroyKmsKey(keyId: string): Promise<boolean> {
@@ -814,15 +766,11 @@ export class SqliteMetadataStore implements MetadataStore {
       .immediate();
   }
 
-  #rowToKmsAlias(row: KmsAliasRow): KmsAliasRecord {
-    return { aliasName: row.alias_name, keyId: row.key_id, createdAt: row.created_at, updatedAt: row.updated_at };
-  }
-
   async getKmsAlias(aliasName: string): Promise<KmsAliasRecord | undefined> {
     const row = this.#stmt('SELECT alias_name, key_id, created_at, updated_at FROM kms_aliases WHERE alias_name = ?').get(aliasName) as
       | KmsAliasRow
       | undefined;
-    return row && this.#rowToKmsAlias(row);
+    return row && kmsAliasFromRow(row);
   }
 
   async updateKmsAlias(aliasName: string, keyId: string, updatedAt: number): Promise<'updated' | 'missing' | 'no-key'> {
@@ -851,14 +799,14 @@ export class SqliteMetadataStore implements MetadataStore {
             options.limit,
           )
     ) as KmsAliasRow[];
-    return rows.map((r) => this.#rowToKmsAlias(r));
+    return rows.map((r) => kmsAliasFromRow(r));
   }
 
   async kmsKeyVersionsNotWrappedBy(rootKeyId: string, limit: number): Promise<KmsKeyVersionRecord[]> {
     const rows = this.#stmt(
       'SELECT key_id, version, created_at, rotation_type, root_key_id, wrapped FROM kms_key_versions WHERE root_key_id <> ? ORDER BY key_id, version LIMIT ?',
     ).all(rootKeyId, limit) as KmsVersionRow[];
-    return rows.map((r) => this.#rowToKmsVersion(r));
+    return rows.map((r) => kmsVersionFromRow(r));
   }
 
   async rewrapKmsKeyVersion(
@@ -1047,35 +995,3 @@ export class SqliteMetadataStore implements MetadataStore {
       .immediate();
   }
 }
-
-interface AccountRow { account_id: string; canonical_id: string; name: string; created_at: number }
-interface UserRow { account_id: string; user_name: string; user_id: string; path: string; created_at: number }
-interface AccessKeyRow { access_key_id: string; account_id: string; user_name: string | null; status: string; created_at: number; root_key_id: string; wrapped_secret: Buffer }
-interface PolicyRow { account_id: string; user_name: string; policy_name: string; document: string }
-
-function accountFromRow(r: AccountRow): AccountRecord {
-  return { accountId: r.account_id, canonicalId: r.canonical_id, name: r.name, createdAt: r.created_at };
-}
-
-function userFromRow(r: UserRow): IamUserRecord {
-  return { accountId: r.account_id, userName: r.user_name, userId: r.user_id, path: r.path, createdAt: r.created_at };
-}
-
-function accessKeyFromRow(r: AccessKeyRow): AccessKeyRecord {
-  return {
-    accessKeyId: r.access_key_id,
-    accountId: r.account_id,
-    ...(r.user_name !== null ? { userName: r.user_name } : {}),
-    status: r.status === 'Inactive' ? 'Inactive' : 'Active',
-    createdAt: r.created_at,
-    rootKeyId: r.root_key_id,
-    wrappedSecret: r.wrapped_secret,
-  };
-}
-
-function policyFromRow(r: PolicyRow): UserPolicyRecord {
-  return { accountId: r.account_id, userName: r.user_name, policyName: r.policy_name, document: r.document };
-}
-
-interface KmsVersionRow { key_id: string; version: number; created_at: number; rotation_type: string; root_key_id: string; wrapped: Buffer }
-interface KmsAliasRow { alias_name: string; key_id: string; created_at: number; updated_at: number }

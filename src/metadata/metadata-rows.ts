@@ -1,0 +1,88 @@
+/**
+ * The rows both SQL drivers store (sqlite/, postgres/: the same tables and columns) and
+ * how each becomes its record. An object, upload or part keeps its key columns apart and
+ * everything else as a JSON document (`doc`), so a new field needs no migration.
+ */
+import type {
+  AccessKeyRecord,
+  AccountRecord,
+  IamUserRecord,
+  KmsAliasRecord,
+  KmsKeyRecord,
+  KmsKeyVersionRecord,
+  ObjectRecord,
+  PartRecord,
+  UploadRecord,
+  UserPolicyRecord,
+} from './metadata-store.js';
+
+export type ObjectDoc = Omit<ObjectRecord, 'bucket' | 'key'>;
+export type UploadDoc = Omit<UploadRecord, 'uploadId' | 'bucket' | 'key' | 'initiated'>;
+export type PartDoc = Omit<PartRecord, 'uploadId' | 'partNumber'>;
+
+/** Keys are stored as their UTF-8 bytes, so the engines order them as S3 does. */
+export interface ObjectRow { bucket: string; key: Buffer; doc: string }
+export interface UploadRow { upload_id: string; bucket: string; key: Buffer; initiated: number; doc: string }
+export interface PartRow { upload_id: string; part_number: number; doc: string }
+export interface KmsKeyRow { key_id: string; revision: number; doc: string }
+export interface KmsVersionRow { key_id: string; version: number; created_at: number; rotation_type: string; root_key_id: string; wrapped: Buffer }
+export interface KmsAliasRow { alias_name: string; key_id: string; created_at: number; updated_at: number }
+export interface AccountRow { account_id: string; canonical_id: string; name: string; created_at: number }
+export interface UserRow { account_id: string; user_name: string; user_id: string; path: string; created_at: number }
+export interface AccessKeyRow { access_key_id: string; account_id: string; user_name: string | null; status: string; created_at: number; root_key_id: string; wrapped_secret: Buffer }
+export interface PolicyRow { account_id: string; user_name: string; policy_name: string; document: string }
+
+export function objectFromRow(row: ObjectRow): ObjectRecord {
+  return { bucket: row.bucket, key: row.key.toString('utf8'), ...(JSON.parse(row.doc) as ObjectDoc) };
+}
+
+export function uploadFromRow(row: UploadRow): UploadRecord {
+  return { uploadId: row.upload_id, bucket: row.bucket, key: row.key.toString('utf8'), initiated: row.initiated, ...(JSON.parse(row.doc) as UploadDoc) };
+}
+
+export function partFromRow(row: PartRow): PartRecord {
+  return { uploadId: row.upload_id, partNumber: row.part_number, ...(JSON.parse(row.doc) as PartDoc) };
+}
+
+export function kmsKeyFromRow(row: KmsKeyRow): KmsKeyRecord {
+  return { keyId: row.key_id, revision: row.revision, ...(JSON.parse(row.doc) as Omit<KmsKeyRecord, 'keyId' | 'revision'>) };
+}
+
+export function kmsVersionFromRow(row: KmsVersionRow): KmsKeyVersionRecord {
+  return {
+    keyId: row.key_id,
+    version: row.version,
+    createdAt: row.created_at,
+    rotationType: row.rotation_type as KmsKeyVersionRecord['rotationType'],
+    rootKeyId: row.root_key_id,
+    wrappedMaterial: row.wrapped,
+  };
+}
+
+export function kmsAliasFromRow(row: KmsAliasRow): KmsAliasRecord {
+  return { aliasName: row.alias_name, keyId: row.key_id, createdAt: row.created_at, updatedAt: row.updated_at };
+}
+
+export function accountFromRow(r: AccountRow): AccountRecord {
+  return { accountId: r.account_id, canonicalId: r.canonical_id, name: r.name, createdAt: r.created_at };
+}
+
+export function userFromRow(r: UserRow): IamUserRecord {
+  return { accountId: r.account_id, userName: r.user_name, userId: r.user_id, path: r.path, createdAt: r.created_at };
+}
+
+export function accessKeyFromRow(r: AccessKeyRow): AccessKeyRecord {
+  return {
+    accessKeyId: r.access_key_id,
+    accountId: r.account_id,
+    ...(r.user_name !== null ? { userName: r.user_name } : {}),
+    status: r.status === 'Inactive' ? 'Inactive' : 'Active',
+    createdAt: r.created_at,
+    rootKeyId: r.root_key_id,
+    wrappedSecret: r.wrapped_secret,
+  };
+}
+
+export function policyFromRow(r: PolicyRow): UserPolicyRecord {
+  return { accountId: r.account_id, userName: r.user_name, policyName: r.policy_name, document: r.document };
+}
