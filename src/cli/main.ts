@@ -441,6 +441,12 @@ async function main(argv: string[]): Promise<void> {
     case 'serve':
       return serve(rest);
     case 'admin':
+      // A reader that stopped reading (`coffer admin kms audit | head`) has all it wanted:
+      // end quietly, as a filter should, instead of dying on EPIPE with a stack trace.
+      process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EPIPE') process.exit(0);
+        throw err;
+      });
       return admin(rest);
     case undefined:
     case 'help':
