@@ -3,14 +3,11 @@
  * keys, versions, aliases and schedules live there when nodes share one database.
  */
 import { after, test } from 'node:test';
-import { BuiltinKms } from '../../src/kms/builtin-kms.js';
-import type { KmsCaller } from '../../src/kms/kms.js';
-import { generateRootKey } from '../../src/kms/root-key.js';
 import { PostgresMetadataStore } from '../../src/metadata/postgres/postgres-store.js';
 import { findPostgres, startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { builtinKmsUnderTest } from './kms-builtin-subject.js';
 import { kmsContract } from './kms.contract.js';
 
-const admin: KmsCaller = { principal: 'coffer:contract-admin', requestId: 'ADMIN' };
 const bins = findPostgres();
 
 if (!bins) {
@@ -23,26 +20,7 @@ if (!bins) {
     create: async () => {
       server ??= await startPostgres(bins);
       const store = new PostgresMetadataStore({ url: await server.newDatabase() });
-      await store.migrate();
-      const root = generateRootKey();
-      const kms = await BuiltinKms.open({
-        store,
-        region: 'us-east-1',
-        accountId: '123456789012',
-        loadRootKeys: async () => [root],
-        minPendingWindowDays: 0,
-      });
-      return {
-        kms,
-        admin: {
-          createKey: async (description) => (await kms.createKey({ description }, admin)).keyId,
-          createAlias: (aliasName, targetKeyId) => kms.createAlias({ aliasName, targetKeyId }, admin),
-          disableKey: (keyId) => kms.disableKey(keyId, admin),
-          enableKey: (keyId) => kms.enableKey(keyId, admin),
-          scheduleKeyDeletion: async (keyId, days) => void (await kms.scheduleKeyDeletion({ keyId, pendingWindowInDays: days }, admin)),
-        },
-        close: () => store.close(),
-      };
+      return builtinKmsUnderTest(store, () => store.close());
     },
   });
 }

@@ -165,14 +165,18 @@ export class PostgresMetadataStore implements MetadataStore {
    * once a transaction that queued garbage has committed. `fn` must be safe to
    * run more than once: it only talks to the database through `tx`.
    */
+  /** A pooled connection; a database that cannot be reached is BackendUnavailableError (503). */
+  async #connect(): Promise<pg.PoolClient> {
+    try {
+      return await this.#pool.connect();
+    } catch (err) {
+      throw asUnavailable(err);
+    }
+  }
+
   async #tx<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
-      let client: pg.PoolClient;
-      try {
-        client = await this.#pool.connect();
-      } catch (err) {
-        throw asUnavailable(err);
-      }
+      const client = await this.#connect();
       const tx = new Tx(client);
       let result: T;
       try {
@@ -203,12 +207,7 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   async migrate(): Promise<void> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.#pool.connect();
-    } catch (err) {
-      throw asUnavailable(err);
-    }
+    const client = await this.#connect();
     const tx = new Tx(client);
     try {
       for (const [i, sql] of POSTGRES_MIGRATIONS.entries()) {
