@@ -25,6 +25,7 @@ import { loadRootKeys, type LoadedRootKeys, type RootKey } from './kms/root-key.
 import { rotateRootKey, type RotateRootKeyResult } from './kms/root-key-rotation.js';
 import type { MetadataStore } from './metadata/metadata-store.js';
 import { SqliteMetadataStore } from './metadata/sqlite/sqlite-store.js';
+import { PostgresMetadataStore } from './metadata/postgres/postgres-store.js';
 import type { S3Context } from './s3/context.js';
 import { BlobCollector } from './storage/blob-collector.js';
 import { ReadHolds } from './storage/read-holds.js';
@@ -130,14 +131,24 @@ async function openReserve(config: Config, log?: Logger): Promise<SpaceReserve> 
 }
 
 /**
- * The data dir's root credentials and its migrated metadata store. On a full disk,
- * opening SQLite in WAL mode needs room for its -shm file: the reserve gives it.
+ * The metadata store: PostgreSQL with --metadata-url (shared by every node), else SQLite in
+ * `<data>/coffer.db`. On a full disk, opening SQLite in WAL mode needs room for its -shm
+ * file: the reserve gives it.
  */
-async function openDataDir(config: Config, reserve: SpaceReserve): Promise<{ dataDir: string; creds: RootCredentials; metadata: SqliteMetadataStore }> {
+async function openMetadata(config: Config, dataDir: string, reserve?: SpaceReserve): Promise<MetadataStore> {
+  if (config.metadataUrl !== undefined) return new PostgresMetadataStore({ url: config.metadataUrl });
+  const reclaim = reserve ? { reclaimSpace: () => reserve.release() } : {};
+  const open = () => new SqliteMetadataStore({ path: join(dataDir, 'coffer.db'), ...reclaim });
+  return reserve ? reserve.retrying(open) : open();
+}
+
+/** The data dir's root credentials and its migrated metadata store. */
+async function openDataDir(config: Config, reserve: SpaceReserve): Promise<{ dataDir: string; creds: RootCredentials; metadata: MetadataStore }> {
   const dataDir = resolve(config.dataDir);
   const creds = await loadRootCredentials(dataDir, config);
-  const metadata = await reserve.retrying(() => new SqliteMetadataStore({ path: join(dataDir, 'coffer.db'), reclaimSpace: () => reserve.release() }));
+  const metadata = await openMetadata(config, dataDir, reserve);
   try {
+    // PostgreSQL: nodes starting together migrate one at a time (an advisory lock).
     await reserve.retrying(() => metadata.migrate());
   } catch (err) {
     await metadata.close();
@@ -178,11 +189,8 @@ export async function prepareDataDir(config: Config, log: Logger): Promise<Prepa
   const { dataDir, creds } = opened;
   let generatedRootKeyFile: string | undefined;
   if (config.kmsEndpoint === undefined) {
-    // With an external KMS and no root key given, the node has no root key of its own: a key
-  // for access key secrets alone is kept (generated, 0600) under <data>/iam-secrets/.
-  const ownKeyDir = config.kmsEndpoint !== undefined && config.rootKey === undefined && config.rootKeyFile === undefined ? join(dataDir, 'iam-secrets') : undefined;
-  if (ownKeyDir) await mkdir(ownKeyDir, { recursive: true, mode: 0o700 });
-  const loaded = await loadRootKeys({ dataDir: ownKeyDir ?? dataDir, rootKey: config.rootKey, rootKeyFile: config.rootKeyFile });
+    // The built-in KMS's root key: generated into <data>/root.key at first start when none is given.
+    const loaded = await loadRootKeys({ dataDir, rootKey: config.rootKey, rootKeyFile: config.rootKeyFile });
     if (loaded.source.kind === 'file' && loaded.source.generated) generatedRootKeyFile = loaded.source.path;
   }
   return {
@@ -320,7 +328,7 @@ export async function adminRotateRootKey(
 ): Promise<RotateRootKeyResult> {
   if (config.kmsEndpoint !== undefined) throw new Error('this node uses an external KMS (--kms-endpoint): rotate the root key of that KMS instead');
   const dataDir = resolve(config.dataDir);
-  const metadata = new SqliteMetadataStore({ path: join(dataDir, 'coffer.db') });
+  const metadata = await openMetadata(config, dataDir);
   try {
     await metadata.migrate();
     return await rotateRootKey({ dataDir, rootKey: config.rootKey, rootKeyFile: config.rootKeyFile, metadata, ...options });

@@ -34,6 +34,9 @@ Options (each also from an environment variable):
   --root-key-file FILE  the root key (base64)    COFFER_ROOT_KEY_FILE (DATA/root.key, made at first start)
   --kms-endpoint URL    use this AWS-KMS-compatible endpoint instead of the built-in KMS  COFFER_KMS_ENDPOINT
   --kms-region NAME     region the external KMS is signed for   COFFER_KMS_REGION (the S3 region)
+  --metadata-url postgres://USER@HOST:PORT/DB  keep metadata and KMS keys in PostgreSQL
+                        COFFER_METADATA_URL (SQLite in DATA/coffer.db); needs COFFER_ROOT_KEY or
+                        --root-key-file and COFFER_ACCESS_KEY_ID/COFFER_SECRET_ACCESS_KEY
   --blob-url s3://BUCKET/PREFIX  keep blobs (ciphertext only) in a bucket of another S3 service
                         COFFER_BLOB_URL (blobs under DATA/blobs)
   --blob-endpoint URL   that service's endpoint   COFFER_BLOB_ENDPOINT (AWS S3)
@@ -85,6 +88,7 @@ async function serve(args: string[]): Promise<void> {
       'root-key-file': { type: 'string' },
       'kms-endpoint': { type: 'string' },
       'kms-region': { type: 'string' },
+      'metadata-url': { type: 'string' },
       'blob-url': { type: 'string' },
       'blob-endpoint': { type: 'string' },
       'blob-region': { type: 'string' },
@@ -116,6 +120,7 @@ async function serve(args: string[]): Promise<void> {
     rootKeyFile: values['root-key-file'],
     kmsEndpoint: values['kms-endpoint'],
     kmsRegion: values['kms-region'],
+    metadataUrl: values['metadata-url'],
     blobUrl: values['blob-url'],
     blobEndpoint: values['blob-endpoint'],
     blobRegion: values['blob-region'],

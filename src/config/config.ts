@@ -81,6 +81,15 @@ export const ConfigSchema = z
     /** Region the external KMS is signed for (default: `region`). */
     kmsRegion: z.string().regex(/^[a-z0-9-]+$/).optional(),
     /**
+     * Metadata (buckets, objects, uploads, identities, the built-in KMS's keys) in PostgreSQL
+     * instead of `<data>/coffer.db`: `postgres://USER[:PASSWORD]@HOST:PORT/DB`. With `blobUrl`
+     * too, a node keeps nothing of value locally and any number of nodes can share them.
+     */
+    metadataUrl: z
+      .string()
+      .regex(/^postgres(ql)?:\/\/\S+$/, { message: 'the metadata URL must look like postgres://USER@HOST:PORT/DB' })
+      .optional(),
+    /**
      * Blobs in a bucket of another S3-compatible service instead of <data>/blobs:
      * `s3://BUCKET/PREFIX` (blob/s3/s3-blob-store.ts). Only ciphertext is sent there.
      */
@@ -117,6 +126,12 @@ export const ConfigSchema = z
   })
   .refine((c) => (c.blobAccessKeyId === undefined) === (c.blobSecretAccessKey === undefined), {
     message: 'COFFER_BLOB_ACCESS_KEY_ID and COFFER_BLOB_SECRET_ACCESS_KEY must be set together',
+  })
+  .refine((c) => c.metadataUrl === undefined || c.rootKey !== undefined || c.rootKeyFile !== undefined, {
+    message: 'with --metadata-url every node needs the same root key: set COFFER_ROOT_KEY or --root-key-file (a key generated into one node\'s data dir would differ from the others\')',
+  })
+  .refine((c) => c.metadataUrl === undefined || c.accessKeyId !== undefined, {
+    message: 'with --metadata-url every node needs the same root credentials: set COFFER_ACCESS_KEY_ID and COFFER_SECRET_ACCESS_KEY',
   })
   .refine((c) => c.blobUrl !== undefined || (c.blobEndpoint === undefined && c.blobAccessKeyId === undefined && c.blobRegion === undefined), {
     message: 'blob backend settings given without --blob-url',
@@ -159,6 +174,7 @@ export const ENV_NAMES: Partial<Record<keyof ConfigInput, string>> = {
   kmsAccessKeyId: 'COFFER_KMS_ACCESS_KEY_ID',
   kmsSecretAccessKey: 'COFFER_KMS_SECRET_ACCESS_KEY',
   kmsRegion: 'COFFER_KMS_REGION',
+  metadataUrl: 'COFFER_METADATA_URL',
   blobUrl: 'COFFER_BLOB_URL',
   blobEndpoint: 'COFFER_BLOB_ENDPOINT',
   blobAccessKeyId: 'COFFER_BLOB_ACCESS_KEY_ID',

@@ -113,6 +113,33 @@ if (!bins) {
       }
     }));
 
+  // S3 answers a key written by too many writers at once with 503 SlowDown: the store's
+  // answer once a transaction still cannot be serialized after its retries (here: none).
+  test('postgres_serialization_failure_after_every_retry_is_503_SlowDown_not_500', async () => {
+    server ??= await startPostgres(bins);
+    const url = await server.newDatabase();
+    const setup = new PostgresMetadataStore({ url });
+    const a = new PostgresMetadataStore({ url, maxRetries: 0 });
+    const b = new PostgresMetadataStore({ url, maxRetries: 0 });
+    try {
+      await setup.migrate();
+      await setup.createBucket({ name: 'b', createdAt: 1, ownerId: 'o', region: 'us-east-1' });
+      await setup.putObject(object('b', 'k', 'blob-0'));
+      const writes = Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).putObject(object('b', 'k', `blob-${i + 1}`)));
+      const results = await Promise.allSettled(writes);
+      const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      assert.ok(refused.length > 0, 'with no retries, some of 40 concurrent replacements of one row cannot be serialized');
+      for (const r of refused) {
+        assert.ok(r.reason instanceof S3Error, String(r.reason));
+        assert.equal(toS3Error(r.reason).code, 'SlowDown');
+        assert.equal(toS3Error(r.reason).status, 503);
+      }
+      assert.ok(results.some((r) => r.status === 'fulfilled'), 'some writes commit');
+    } finally {
+      await Promise.all([setup.close(), a.close(), b.close()]);
+    }
+  });
+
   // The database going away under a running store: pooled connections die ("Connection
   // terminated"), new ones are refused. Every call is then 503, never a raw 500.
   test('postgres_database_stopped_under_a_running_store_is_backend_unavailable', async () => {

@@ -159,12 +159,6 @@ export class PostgresMetadataStore implements MetadataStore {
     return (await this.#query<R>(sql, params)).rows;
   }
 
-  /**
-   * Runs `fn` in a SERIALIZABLE transaction, again from the start when PostgreSQL
-   * reports a serialization failure or deadlock, and tells the garbage listener
-   * once a transaction that queued garbage has committed. `fn` must be safe to
-   * run more than once: it only talks to the database through `tx`.
-   */
   /** A pooled connection; a database that cannot be reached is BackendUnavailableError (503). */
   async #connect(): Promise<pg.PoolClient> {
     try {
@@ -174,6 +168,12 @@ export class PostgresMetadataStore implements MetadataStore {
     }
   }
 
+  /**
+   * Runs `fn` in a SERIALIZABLE transaction, again from the start when PostgreSQL
+   * reports a serialization failure or deadlock, and tells the garbage listener
+   * once a transaction that queued garbage has committed. `fn` must be safe to
+   * run more than once: it only talks to the database through `tx`.
+   */
   async #tx<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       const client = await this.#connect();
@@ -194,9 +194,13 @@ export class PostgresMetadataStore implements MetadataStore {
         }
         client.release(broken ? true : undefined);
         const code = (err as { code?: unknown }).code;
-        if (typeof code === 'string' && RETRYABLE.has(code) && attempt < this.#config.maxRetries) {
-          await new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 2 ** attempt)));
-          continue;
+        if (typeof code === 'string' && RETRYABLE.has(code)) {
+          if (attempt < this.#config.maxRetries) {
+            await new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 2 ** attempt)));
+            continue;
+          }
+          // Still contended after every retry: S3's answer to too many writers of one key, 503 SlowDown (SDKs back off and retry).
+          throw new S3Error('SlowDown', 'Please reduce your request rate.');
         }
         throw err;
       }
