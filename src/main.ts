@@ -248,6 +248,19 @@ export async function startCoffer(config: Config, log: Logger): Promise<Coffer> 
       .catch((err: unknown) => log.error({ err }, 'stale upload sweep failed'));
   }, config.sweepIntervalMs);
   sweepTimer.unref();
+  // Remote blobs: what a node that died mid-write left staged is recovered by the nodes still
+  // running (its lease lets them tell it from a write in flight). Local blobs need none: their
+  // one node recovers at start.
+  const recoverTimer =
+    config.blobUrl === undefined
+      ? undefined
+      : setInterval(() => {
+          store
+            .recover((ids) => metadata.referencedBlobIds(ids))
+            .then((r) => r.published + r.removed > 0 && log.info(r, 'recovered blobs staged by writes that did not finish'))
+            .catch((err: unknown) => log.error({ err }, 'recovering staged blobs failed'));
+        }, Math.min(config.sweepIntervalMs, config.blobStagingLeaseMs));
+  recoverTimer?.unref();
   ready = true;
 
   return {
@@ -259,6 +272,7 @@ export async function startCoffer(config: Config, log: Logger): Promise<Coffer> 
     shutdown: async () => {
       ready = false;
       clearInterval(sweepTimer);
+      if (recoverTimer) clearInterval(recoverTimer);
       await server.shutdown();
       await collector.stop();
       await kms.stop();
@@ -283,6 +297,7 @@ async function openBlobStore(config: Config, dataDir: string, reserve: SpaceRese
       bucket,
       prefix,
       region: config.blobRegion ?? config.region,
+      stagingLeaseMs: config.blobStagingLeaseMs,
       ...(config.blobAccessKeyId !== undefined && config.blobSecretAccessKey !== undefined
         ? { credentials: { accessKeyId: config.blobAccessKeyId, secretAccessKey: config.blobSecretAccessKey } }
         : {}),

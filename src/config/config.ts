@@ -103,6 +103,12 @@ export const ConfigSchema = z
     blobSecretAccessKey: z.string().min(8).max(256).optional(),
     /** Region requests to the blob backend are signed for (default: `region`). */
     blobRegion: z.string().regex(/^[a-z0-9-]+$/).optional(),
+    /**
+     * With --blob-url: how old an unreferenced staging marker must be before any node's
+     * recovery takes it for a crashed write (blob/s3/s3-blob-store.ts). Writes in flight
+     * renew theirs every quarter of it.
+     */
+    blobStagingLeaseMs: z.coerce.number().int().min(100).default(15 * 60 * 1000),
     /** Shortest ScheduleKeyDeletion PendingWindowInDays (AWS: 7). Tests use 0 to delete at once. */
     kmsMinPendingWindowDays: z.coerce.number().int().min(0).max(7).default(7),
     /** Shortest EnableKeyRotation RotationPeriodInDays (AWS: 90). */
@@ -180,6 +186,7 @@ export const ENV_NAMES: Partial<Record<keyof ConfigInput, string>> = {
   blobAccessKeyId: 'COFFER_BLOB_ACCESS_KEY_ID',
   blobSecretAccessKey: 'COFFER_BLOB_SECRET_ACCESS_KEY',
   blobRegion: 'COFFER_BLOB_REGION',
+  blobStagingLeaseMs: 'COFFER_BLOB_STAGING_LEASE_MS',
   kmsMinPendingWindowDays: 'COFFER_KMS_MIN_PENDING_WINDOW_DAYS',
   kmsMinRotationPeriodDays: 'COFFER_KMS_MIN_ROTATION_PERIOD_DAYS',
   kmsDaySeconds: 'COFFER_KMS_DAY_SECONDS',

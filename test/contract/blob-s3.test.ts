@@ -26,7 +26,7 @@ import { blobStoreContract } from './blob-store.contract.js';
 const BUCKET = 'coffer-blobs';
 const MiB = 1024 * 1024;
 
-function storeOn(server: TestServer, options: { endpoint?: string; prefix?: string; partSize?: number } = {}): S3BlobStore {
+function storeOn(server: TestServer, options: { endpoint?: string; prefix?: string; partSize?: number; stagingLeaseMs?: number } = {}): S3BlobStore {
   return new S3BlobStore({
     endpoint: options.endpoint ?? server.url,
     bucket: BUCKET,
@@ -34,6 +34,8 @@ function storeOn(server: TestServer, options: { endpoint?: string; prefix?: stri
     region: server.region,
     credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
     ...(options.partSize !== undefined ? { partSize: options.partSize } : {}),
+    // The contract's recover cases are one node alone on its prefix: every unreferenced marker is a crashed write.
+    stagingLeaseMs: options.stagingLeaseMs ?? 0,
     // The unavailable test should not wait out long timeouts.
     connectionTimeoutMs: 2_000,
     requestTimeoutMs: 10_000,
@@ -150,6 +152,44 @@ describe('S3BlobStore on a second Coffer', () => {
       assert.equal(uploads.Uploads?.length ?? 0, 0, 'the open upload was aborted');
     } finally {
       store.close();
+    }
+  });
+});
+
+describe('S3BlobStore: several nodes on one prefix', () => {
+  let b: { server: TestServer; client: S3Client };
+  before(async () => (b = await backend()));
+  after(async () => {
+    b.client.destroy();
+    await b.server.destroy();
+  });
+
+  test('recover_on_one_node_leaves_another_nodes_write_in_flight_alone_and_removes_a_dead_nodes_leftovers_after_the_lease', async () => {
+    const LEASE = 3_000;
+    const nodeA = storeOn(b.server, { prefix: 'shared', stagingLeaseMs: LEASE });
+    const nodeB = storeOn(b.server, { prefix: 'shared', stagingLeaseMs: LEASE });
+    const dying = storeOn(b.server, { prefix: 'shared', stagingLeaseMs: LEASE });
+    try {
+      // Node A's write is staged, its metadata not yet committed (a slow client, a big upload).
+      const inFlight = await nodeA.write(pieces(randomBytes(3000), [1000]));
+      // A node dies (kill -9) after staging a write: nothing renews its marker any more.
+      const orphan = await dying.write(pieces(randomBytes(2000), [1000]));
+      dying.close();
+      // Node B starts, and recovers, while both are staged and fresh: nothing referenced, nothing removed.
+      assert.deepEqual(await nodeB.recover(async () => new Set()), { published: 0, removed: 0 });
+      assert.equal((await collect(await nodeB.read(inFlight.blobId))).length, 3000, 'a write in flight is left alone');
+      // Past the lease (LastModified has one-second resolution), A's renewals keep its marker fresh.
+      await new Promise((r) => setTimeout(r, LEASE + 1_500));
+      assert.deepEqual(await nodeB.recover(async () => new Set()), { published: 0, removed: 1 }, "only the dead node's write is removed");
+      await assert.rejects(nodeB.read(orphan.blobId), BlobNotFoundError);
+      await inFlight.publish();
+      assert.equal((await collect(await nodeB.read(inFlight.blobId))).length, 3000, 'the write in flight completes');
+      assert.deepEqual(await keysUnder(b.client, 'shared/tmp/'), [], 'published: its marker is gone and is not renewed back');
+      await new Promise((r) => setTimeout(r, LEASE / 2));
+      assert.deepEqual(await keysUnder(b.client, 'shared/tmp/'), [], 'still gone after another renewal period');
+    } finally {
+      nodeA.close();
+      nodeB.close();
     }
   });
 });

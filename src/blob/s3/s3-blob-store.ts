@@ -39,11 +39,18 @@
  * through keep-alive agents so the data path does not pay a TCP (or TLS)
  * handshake per blob.
  *
- * Not yet: several Coffer nodes sharing one prefix. `recover` at one node's
- * start treats every unreferenced marker as a crashed write, including another
- * running node's write in flight. Scale-out needs per-node staging (markers
- * under a node name) or a minimum marker age before recover removes it.
- */
+ * Several nodes on one prefix. A marker is also a lease: while its write is in
+ * flight (until publish or discard), the writing node PUTs the marker again every
+ * `stagingHeartbeatMs`, so its LastModified stays recent. `recover` — run by every
+ * node at start and then periodically — removes an unreferenced marker's blob only
+ * once the marker is older than `stagingLeaseMs`: its node died (kill -9, lost
+ * machine) or stalled longer than the lease. A running node's write in flight is
+ * never taken for a crashed one, and a dead node's leftovers are removed by any
+ * node, even one that never runs again. Referenced markers (the metadata committed)
+ * are deleted at once: that is all publish does. The lease is judged by the
+ * backend's LastModified against this node's clock, so it must exceed any clock
+ * skew by far (default 15 minutes).
+  */
 import { randomUUID } from 'node:crypto';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
@@ -84,11 +91,16 @@ export interface S3BlobStoreOptions {
   connectionTimeoutMs?: number;
   /** Sockets kept per backend host. */
   maxSockets?: number;
+  /** An unreferenced staging marker younger than this belongs to a write in flight, which recover leaves alone. Default 15 min; 0: every unreferenced marker is a crashed write (one node alone on its prefix). */
+  stagingLeaseMs?: number;
+  /** How often a write in flight renews its marker. Default: a quarter of the lease. */
+  stagingHeartbeatMs?: number;
 }
 
 const ID_RE = /^[0-9a-f]{32}$/;
 const MIN_PART = 5 * 1024 * 1024;
 const DEFAULT_PART = 8 * 1024 * 1024;
+const DEFAULT_LEASE_MS = 15 * 60 * 1000;
 
 /** Scratch reads (ReadOptions.scratch) are gathered into buffers of this size, at most SCRATCH_POOL of them kept idle. */
 const SCRATCH_CHUNK = Math.max(256 * 1024, SCRATCH_MIN_CHUNK);
@@ -104,6 +116,10 @@ export class S3BlobStore implements BlobStore {
   readonly #prefix: string;
   readonly #partSize: number;
   readonly #where: string;
+  readonly #leaseMs: number;
+  readonly #heartbeatMs: number;
+  /** Renewals of the markers of writes in flight, stopped by publish, discard, failure or close. */
+  readonly #leases = new Set<StagingLease>();
   #bytesRead = 0;
 
   constructor(options: S3BlobStoreOptions) {
@@ -112,6 +128,8 @@ export class S3BlobStore implements BlobStore {
     this.#bucket = options.bucket;
     this.#partSize = Math.max(MIN_PART, options.partSize ?? DEFAULT_PART);
     this.#where = `s3://${options.bucket}/${this.#prefix} at ${options.endpoint ?? `AWS S3 (${options.region ?? 'us-east-1'})`}`;
+    this.#leaseMs = options.stagingLeaseMs ?? DEFAULT_LEASE_MS;
+    this.#heartbeatMs = Math.max(10, options.stagingHeartbeatMs ?? (this.#leaseMs > 0 ? this.#leaseMs / 4 : DEFAULT_LEASE_MS / 4));
     const maxSockets = options.maxSockets ?? 64;
     this.#agents = { http: new HttpAgent({ keepAlive: true, maxSockets }), https: new HttpsAgent({ keepAlive: true, maxSockets }) };
     this.#client = new S3Client({
@@ -171,9 +189,11 @@ export class S3BlobStore implements BlobStore {
     const Bucket = this.#bucket;
     const send = <T>(what: string, run: () => Promise<T>): Promise<T> => this.#send(what, run, signal);
     const sendOpts = signal ? { abortSignal: signal } : {};
+    const putMarker = () => this.#client.send(new PutObjectCommand({ Bucket, Key: this.#markerKey(blobId), Body: Buffer.alloc(0) }));
     const marker = send('staging a blob', () => this.#client.send(new PutObjectCommand({ Bucket, Key: this.#markerKey(blobId), Body: Buffer.alloc(0) }), sendOpts));
     // Awaited before the blob can exist; until then a failure is only noted here.
     marker.catch(() => {});
+    const lease = new StagingLease(putMarker, this.#heartbeatMs, this.#leases);
     let size = 0;
     let uploadId: string | undefined;
     let blobPut = false;
@@ -229,6 +249,7 @@ export class S3BlobStore implements BlobStore {
       }
     } catch (err) {
       // Leave nothing behind (best effort: what is left keeps its marker, and recover removes it).
+      await lease.stop();
       await marker.catch(() => {});
       const id = uploadId;
       if (id !== undefined) await this.#client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: id })).catch(() => {});
@@ -240,8 +261,12 @@ export class S3BlobStore implements BlobStore {
       blobId,
       size,
       // Deleting an absent marker succeeds: a blob collected before its publish stays collected.
-      publish: async () => void (await this.#deleteKey(this.#markerKey(blobId), 'publishing a blob')),
+      publish: async () => {
+        await lease.stop();
+        await this.#deleteKey(this.#markerKey(blobId), 'publishing a blob');
+      },
       discard: async () => {
+        await lease.stop();
         await this.#deleteKey(Key, 'discarding a blob').catch(() => {});
         await this.#deleteKey(this.#markerKey(blobId), 'discarding a blob').catch(() => {});
       },
@@ -352,10 +377,15 @@ export class S3BlobStore implements BlobStore {
       const page = await this.#send('listing staged blobs', () =>
         this.#client.send(new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: markerPrefix, ...(token ? { ContinuationToken: token } : {}) })),
       );
-      const names = (page.Contents ?? []).map((o) => o.Key ?? '').map((k) => k.slice(markerPrefix.length));
+      const listed = (page.Contents ?? []).map((o) => ({ name: (o.Key ?? '').slice(markerPrefix.length), modified: o.LastModified?.getTime() ?? 0 }));
+      const names = listed.map((o) => o.name);
       const staged = names.filter((n) => ID_RE.test(n));
       const keep = staged.length > 0 ? await referenced(staged) : new Set<string>();
+      const now = Date.now();
+      const leased = new Set(listed.filter((o) => now - o.modified < this.#leaseMs).map((o) => o.name));
       for (const id of staged) {
+        // A write in flight on some node (its lease is fresh): not ours to judge yet.
+        if (!keep.has(id) && leased.has(id)) continue;
         if (keep.has(id)) {
           await this.#deleteKey(this.#markerKey(id), 'publishing a staged blob');
           published++;
@@ -366,7 +396,7 @@ export class S3BlobStore implements BlobStore {
           removed++;
         }
       }
-      for (const name of names.filter((n) => n !== '' && !ID_RE.test(n))) {
+      for (const name of names.filter((n) => n !== '' && !ID_RE.test(n) && !leased.has(n))) {
         await this.#deleteKey(markerPrefix + name, 'removing a stray staging object');
         removed++;
       }
@@ -388,10 +418,41 @@ export class S3BlobStore implements BlobStore {
     return { bytesRead: this.#bytesRead };
   }
 
-  /** Closes the kept-alive connections. */
+  /** Stops renewing the markers of writes in flight (as a crash would) and closes the kept-alive connections. */
   close(): void {
+    for (const lease of this.#leases) void lease.stop();
     this.#client.destroy();
     this.#agents.http.destroy();
     this.#agents.https.destroy();
+  }
+}
+
+/**
+ * A staging marker's renewal: `renew` every `everyMs` until stop(), which also
+ * waits for a renewal in flight, so a marker publish deletes is not put back
+ * after it. A failed renewal is only retried at the next beat: the lease is
+ * long against the beat, and a write whose backend is away fails by itself.
+ */
+class StagingLease {
+  readonly #timer: NodeJS.Timeout;
+  #inFlight: Promise<unknown> | undefined;
+  #stopped = false;
+
+  constructor(renew: () => Promise<unknown>, everyMs: number, readonly registry: Set<StagingLease>) {
+    registry.add(this);
+    this.#timer = setInterval(() => {
+      if (this.#stopped || this.#inFlight) return;
+      this.#inFlight = renew()
+        .catch(() => {})
+        .finally(() => (this.#inFlight = undefined));
+    }, everyMs);
+    this.#timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    this.registry.delete(this);
+    await this.#inFlight;
   }
 }
