@@ -12,6 +12,7 @@ import { TieredBlobStore } from './blob/tiered-blob-store.js';
 import { S3BlobStore } from './blob/s3/s3-blob-store.js';
 import { SpaceGuardedBlobStore } from './blob/space-guarded-blob-store.js';
 import { SpaceReserve } from './util/space-reserve.js';
+import { isBackendUnavailable } from './errors/backend-unavailable.js';
 import { parseBlobUrl, type Config } from './config/config.js';
 import { awsAccountId, loadRootCredentials, type RootCredentials } from './credentials.js';
 import { ensurePrivateDataDir } from './data-dir.js';
@@ -172,8 +173,15 @@ export async function prepareDataDir(config: Config, log: Logger): Promise<Prepa
     try {
       const blobs = await openBlobStore(config, dataDir, reserve);
       try {
-        const recovered = await reserve.retrying(() => blobs.store.recover((ids) => metadata.referencedBlobIds(ids)));
-        if (recovered.published + recovered.removed > 0) log.info(recovered, 'recovered staged blobs after an unclean stop');
+        try {
+          const recovered = await reserve.retrying(() => blobs.store.recover((ids) => metadata.referencedBlobIds(ids)));
+          if (recovered.published + recovered.removed > 0) log.info(recovered, 'recovered staged blobs after an unclean stop');
+        } catch (err) {
+          // A remote blob backend that is away must not keep the node from starting: requests that
+          // need blobs answer 503 until it is back, and the periodic recovery finishes this then.
+          if (config.blobUrl === undefined || !isBackendUnavailable(err)) throw err;
+          log.error({ err }, 'the blob backend is unavailable: starting without recovering staged blobs (retried periodically)');
+        }
       } finally {
         await blobs.close();
       }

@@ -151,8 +151,8 @@ export class ObjectKeys {
   readonly #o: ObjectKeysOptions;
   /** bucket + KMS key ARN → the bucket key serving new objects. */
   readonly #current = new Map<string, CachedBucketKey>();
-  /** bucket key id → plaintext, for reads. Bounded. */
-  readonly #byId = new Map<string, Buffer>();
+  /** bucket key id → plaintext, its KMS key, and when that key was last seen usable; for reads. Bounded. */
+  readonly #byId = new Map<string, { key: Buffer; kmsKeyArn: string; checkedAt: number }>();
   /** Number of KMS data-key calls made for bucket keys (the benchmark reports it). */
   bucketKeyKmsCalls = 0;
 
@@ -359,7 +359,7 @@ export class ObjectKeys {
             throw err;
           }
           if (await this.#o.metadata.fillBucketKey(id, r.ciphertextBlob.toString('base64'))) {
-            this.#remember(id, r.plaintext);
+            this.#remember(id, r.plaintext, kmsKeyArn);
             return entry(r.plaintext);
           }
           // So slow that another process took the claim over and filled it: use that one.
@@ -376,22 +376,36 @@ export class ObjectKeys {
     }
   }
 
+  /**
+   * A bucket key's plaintext, for reads (and for PUTs of a period another process opened).
+   * A cached one is trusted for RESOLVED_TTL_MS after its KMS key was last seen usable, then
+   * the key's state is looked up again (no decrypt): a KMS key disabled or scheduled for
+   * deletion — on any node — stops reads under its bucket keys within that second, as it
+   * stops bucket-key PUTs.
+   */
   async #bucketKeyById(id: string, caller: KmsCaller): Promise<Buffer> {
     const hit = this.#byId.get(id);
-    if (hit) return hit;
+    if (hit) {
+      const now = this.#now();
+      if (now - hit.checkedAt >= RESOLVED_TTL_MS) {
+        await this.resolveKmsKeyArn(hit.kmsKeyArn, caller);
+        hit.checkedAt = now;
+      }
+      return hit.key;
+    }
     const record = await this.#o.metadata.getBucketKey(id);
     if (!record) throw new Error(`bucket key ${id} is missing from the metadata store`);
     this.bucketKeyKmsCalls++;
     const r = await kmsCall(() =>
       this.#o.kms.decrypt({ ciphertextBlob: Buffer.from(record.wrapped, 'base64'), encryptionContext: { 'aws:s3:arn': `arn:aws:s3:::${record.bucket}` } }, caller),
     );
-    this.#remember(id, r.plaintext);
+    this.#remember(id, r.plaintext, record.kmsKeyArn);
     return r.plaintext;
   }
 
-  #remember(id: string, key: Buffer): void {
+  #remember(id: string, key: Buffer, kmsKeyArn: string): void {
     if (this.#byId.size >= 1024) this.#byId.clear();
-    this.#byId.set(id, key);
+    this.#byId.set(id, { key, kmsKeyArn, checkedAt: this.#now() });
   }
 }
 

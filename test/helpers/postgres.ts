@@ -24,6 +24,8 @@ export interface TestPostgres {
   url: string;
   /** The server's port. */
   port: number;
+  /** The server's directory (its data files and WAL under `data/`), for tests that search what it wrote. */
+  dir: string;
   /** Creates another empty database on the same server; its connection string. */
   newDatabase(): Promise<string>;
   /** Stops the server and removes its directory. */
@@ -105,6 +107,7 @@ export async function startPostgres(bins: PostgresBinaries): Promise<TestPostgre
       return {
         url: await newDatabase(),
         port,
+        dir,
         newDatabase,
         stop: async () => {
           await stopChild(child);
