@@ -16,7 +16,7 @@ import { PayloadPool } from './lib/payload.js';
 import { parseOptions, USAGE, UsageError, type Options } from './lib/plan.js';
 import { profileWorkloads, type ProfiledWorkload } from './lib/profiled.js';
 import { ProcessProbe } from './lib/proc.js';
-import { consoleTable, keptAnalysis, markdownReport, type KmsTotals, type Machine } from './lib/report.js';
+import { consoleTable, keptAnalysis, keptCluster, markdownReport, type KmsTotals, type Machine } from './lib/report.js';
 import { Results } from './lib/results.js';
 import { scalingWorkloads } from './lib/scaling.js';
 import { cofferHasWorkersOption, startCoffer, startSink, type ServerProcess } from './lib/servers.js';
@@ -172,6 +172,7 @@ function fsyncProbe(dir: string): string {
 }
 
 async function main(): Promise<number> {
+  if (process.argv.includes('--cluster')) return (await import('./cluster.js')).clusterBench(process.argv.slice(2));
   const parsed = parseOptions(process.argv.slice(2), join(ROOT, 'bench', 'RESULTS.md'));
   if (parsed === 'help') {
     process.stdout.write(USAGE);
@@ -296,6 +297,7 @@ async function main(): Promise<number> {
   if (options.out) {
     const previous = existsSync(options.out) ? readFileSync(options.out, 'utf8') : undefined;
     const analysis = keptAnalysis(previous);
+    const cluster = keptCluster(previous);
     const report = markdownReport({
       machine: machine(),
       plan,
@@ -310,6 +312,7 @@ async function main(): Promise<number> {
       ...(servingProcesses !== undefined ? { servingProcesses } : {}),
       ...(profileError ? { profileError } : {}),
       ...(analysis !== undefined ? { analysis } : {}),
+      ...(cluster !== undefined ? { cluster } : {}),
     });
     writeFileSync(options.out, report);
     log(`Report written to ${options.out}`);

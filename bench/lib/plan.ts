@@ -124,6 +124,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --region NAME         (default: us-east-1)
   --server-pid PID      with --endpoint: read that process's CPU and memory from /proc
   --kms-key-id ID       with --endpoint: the KMS key for SSE-KMS (default: CreateKey on the endpoint)
+  --cluster             the scale-out topology instead (PostgreSQL + S3 blob backend, 1 and 2 nodes
+                        beside the embedded default): npm run bench -- --cluster --help
 `;
 
 /** A mistake on the command line: reported with the usage text, without a stack trace. */

@@ -160,7 +160,7 @@ function cells(s: Summary): string[] {
   ];
 }
 
-function markdownTable(header: readonly string[], rows: string[][]): string {
+export function markdownTable(header: readonly string[], rows: string[][]): string {
   const line = (c: readonly string[]) => `| ${c.map((x) => x.replace(/\|/g, '\\|')).join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
@@ -322,10 +322,15 @@ export interface ReportInput {
   servingProcesses?: number;
   /** Hand-written analysis kept from the previous report. */
   analysis?: string;
+  /** The scale-out section kept from the previous report (markers included). */
+  cluster?: string;
 }
 
 export const ANALYSIS_START = '<!-- analysis: kept across runs; edit by hand -->';
 export const ANALYSIS_END = '<!-- /analysis -->';
+/** The section `npm run bench -- --cluster` writes (bench/cluster.ts); full runs keep it. */
+export const CLUSTER_START = '<!-- cluster: written by npm run bench -- --cluster; kept by full runs -->';
+export const CLUSTER_END = '<!-- /cluster -->';
 
 const GROUP_TITLES: Record<Group, string> = {
   PUT: 'PUT (whole objects)',
@@ -431,6 +436,7 @@ export function markdownReport(r: ReportInput): string {
     out.push(r.profileError ? `Profiling failed: ${r.profileError}` : 'No profile in this run (`--no-profile`, `--quick`, `--smoke`, or an external endpoint).', '');
   }
   out.push(ANALYSIS_START, r.analysis?.trim() || '## Findings and what to change first\n\n(Not written yet.)', ANALYSIS_END, '');
+  if (r.cluster) out.push(r.cluster, '');
   return out.join('\n');
 }
 
@@ -443,6 +449,13 @@ function otherLoad(results: Results): string {
 }
 
 /** The hand-written section of an existing report, if any. */
+export function keptCluster(previous: string | undefined): string | undefined {
+  if (!previous) return undefined;
+  const a = previous.indexOf(CLUSTER_START);
+  const b = previous.indexOf(CLUSTER_END);
+  return a >= 0 && b > a ? previous.slice(a, b + CLUSTER_END.length) : undefined;
+}
+
 export function keptAnalysis(previous: string | undefined): string | undefined {
   if (!previous) return undefined;
   const a = previous.indexOf(ANALYSIS_START);

@@ -7,11 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
+import { findPostgres } from '../helpers/postgres.js';
 
 /** dist/test/integration → dist/bench/run.js */
 const BENCH = fileURLToPath(new URL('../../bench/run.js', import.meta.url));
@@ -71,5 +72,21 @@ describe('npm run bench -- --smoke', () => {
     // The memory target was sampled while the concurrent uploads ran (shared pages counted once).
     const memory = readFileSync(out, 'utf8').split('\n').find((l) => l.startsWith('| Peak RSS'));
     assert.match(memory ?? '', /\| [1-9]\d* MB resident, all server processes together/, memory);
+  });
+
+  test('the_cluster_mode_runs_embedded_one_node_and_two_nodes_on_PostgreSQL_and_an_S3_backend', { timeout: 180_000, skip: findPostgres() ? false : 'no PostgreSQL on this machine' }, async () => {
+    const out = join(dir, 'cluster.md');
+    writeFileSync(out, '# a report\n');
+    const proc = spawn(process.execPath, [BENCH, '--cluster', '--smoke', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    proc.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const code = await new Promise<number | null>((resolve) => proc.once('exit', resolve));
+    assert.equal(code, 0, output);
+    const report = readFileSync(out, 'utf8');
+    assert.ok(report.startsWith('# a report'), 'the rest of the report is kept');
+    const rows = report.split('\n').filter((l) => /^\| (PUT|GET) /.test(l));
+    assert.deepEqual(rows.map((l) => l.split('|')[1]!.trim()), ['PUT 4 KiB', 'GET 4 KiB', 'PUT 1 MiB', 'GET 1 MiB']);
+    for (const row of rows) assert.equal(row.match(/\d+(\.\d+)? (req|MiB)\/s/g)?.length, 3, `three topologies measured: ${row}`);
   });
 });
