@@ -10,6 +10,7 @@ import { FsBlobStore } from './blob/fs/fs-blob-store.js';
 import { SqliteBlobStore, isSqliteBlobId } from './blob/sqlite/sqlite-blob-store.js';
 import { TieredBlobStore } from './blob/tiered-blob-store.js';
 import { S3BlobStore } from './blob/s3/s3-blob-store.js';
+import { PostgresBlobStore, isPostgresBlobId } from './blob/postgres/postgres-blob-store.js';
 import { SpaceGuardedBlobStore } from './blob/space-guarded-blob-store.js';
 import { SpaceReserve } from './util/space-reserve.js';
 import { isBackendUnavailable } from './errors/backend-unavailable.js';
@@ -294,8 +295,10 @@ export async function startCoffer(config: Config, log: Logger): Promise<Coffer> 
 /**
  * Object data: a file per blob under <data>/blobs/, small blobs in <data>/small-blobs.db
  * (TieredBlobStore); or, with --blob-url, every blob in a bucket of another S3 service.
- * Small blobs then go there too: a node whose blobs are remote keeps none on its own disk,
- * where another node (or this one, rebuilt) could not find them.
+ * Small blobs then go there too — a node whose blobs are remote keeps none on its own disk,
+ * where another node (or this one, rebuilt) could not find them — except with --metadata-url
+ * as well (a cluster): they are then rows in PostgreSQL, one INSERT instead of three
+ * round trips to the blob backend.
  */
 async function openBlobStore(config: Config, dataDir: string, reserve: SpaceReserve): Promise<{ store: BlobStore; close(): Promise<void> }> {
   if (config.blobUrl !== undefined) {
@@ -310,7 +313,22 @@ async function openBlobStore(config: Config, dataDir: string, reserve: SpaceRese
         ? { credentials: { accessKeyId: config.blobAccessKeyId, secretAccessKey: config.blobSecretAccessKey } }
         : {}),
     });
-    return { store: remote, close: async () => remote.close() };
+    if (config.metadataUrl === undefined || config.smallBlobMax === 0) return { store: remote, close: async () => remote.close() };
+    const small = new PostgresBlobStore({ url: config.metadataUrl, stagingLeaseMs: config.blobStagingLeaseMs });
+    try {
+      await small.migrate();
+    } catch (err) {
+      remote.close();
+      await small.close();
+      throw err;
+    }
+    return {
+      store: new TieredBlobStore({ small, large: remote, smallMax: config.smallBlobMax, isSmall: isPostgresBlobId }),
+      close: async () => {
+        remote.close();
+        await small.close();
+      },
+    };
   }
   const files = await FsBlobStore.open({ root: dataDir });
   if (config.smallBlobMax === 0) return { store: files, close: async () => {} };

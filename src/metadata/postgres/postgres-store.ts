@@ -64,6 +64,7 @@ import {
 } from '../metadata-rows.js';
 import { blobsFreedByReplace, checkWriteCondition, keyScanBounds, kmsKeyDoc, kmsKeySchedule } from '../metadata-rules.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
+import { NOW_MS, asUnavailable, types } from '../../util/postgres.js';
 
 export interface PostgresStoreOptions {
   /** A libpq-style connection string: `postgres://user:pass@host:port/db` (or `?host=/socket/dir`). */
@@ -78,32 +79,11 @@ export interface PostgresStoreOptions {
 
 const utf8 = (s: string): Buffer => Buffer.from(s, 'utf8');
 
-/** The database's clock in ms: one clock for every node (garbage ages). */
-const NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
-
 /** Taken by migrate() so that nodes starting together migrate one at a time. */
 const MIGRATION_LOCK = 0x636f66666572; // "coffer"
 
 /** SQLSTATEs after which the whole transaction is run again. */
 const RETRYABLE = new Set(['40001', '40P01']);
-
-/** BIGINT (int8, oid 20) as a JS number: our values are ms timestamps and counts, far below 2^53. */
-const types = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
-};
-
-/**
- * pg's own errors for a database it cannot reach (refused, reset, timed out, "Connection
- * terminated unexpectedly") carry no SQLSTATE: anything thrown by the pool or a connection
- * that is not the server's DatabaseError is the database being unreachable.
- */
-function asUnavailable(err: unknown): unknown {
-  if (err instanceof S3Error) return err;
-  // The server's own reports keep their SQLSTATE (isBackendUnavailable knows the ones that mean unavailable).
-  if (err instanceof pg.DatabaseError) return err;
-  return new BackendUnavailableError(`PostgreSQL unavailable: ${(err as Error)?.message ?? String(err)}`, { cause: err });
-}
 
 /** One transaction's connection; notes whether it queued garbage. */
 class Tx {
