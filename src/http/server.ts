@@ -11,6 +11,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { decodePayload, verifySigV4, type Credential } from '../auth/sigv4/index.js';
+import { withHoistedHeaders } from './hoisted-headers.js';
 import type { Config } from '../config/config.js';
 import { S3Error } from '../errors/s3-errors.js';
 import { answerClientError } from './client-error.js';
@@ -133,7 +134,9 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     try {
       if (draining) res.setHeader('connection', 'close');
       const query = new URLSearchParams(rawQuery);
-      endpoint = parseEndpoint({ method, host: req.headers.host, rawPath, query, headers: req.headers }, config);
+      // A presigned URL's hoisted x-amz-* parameters count as headers, for routing (x-amz-copy-source) and handlers alike.
+      const headers = withHoistedHeaders(req.headers, query);
+      endpoint = parseEndpoint({ method, host: req.headers.host, rawPath, query, headers }, config);
       if (endpoint.kind === 'health') {
         response = deps.ready()
           ? { status: 200, headers: { 'content-type': 'application/json' }, body: '{"status":"ok"}' }
@@ -181,7 +184,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
           endpoint,
           method,
           rawPath,
-          headers: req.headers,
+          headers,
           query,
           principal: auth.anonymous ? undefined : auth.credential.principal,
           secure,
