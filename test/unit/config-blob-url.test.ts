@@ -23,3 +23,15 @@ test('blob_backend_settings_come_from_flags_and_environment_and_are_checked_toge
   assert.throws(() => loadConfig({ blobUrl: 's3://coffer-blobs' }, { COFFER_BLOB_ACCESS_KEY_ID: 'KEY123' }), /must be set together/);
   assert.throws(() => loadConfig({ blobEndpoint: 'http://127.0.0.1:9100' }, {}), /without --blob-url/);
 });
+
+test('metadata_url_needs_a_shared_root_key_and_root_credentials_and_must_be_postgres', () => {
+  const key = Buffer.alloc(32, 7).toString('base64');
+  const creds = { COFFER_ACCESS_KEY_ID: 'ROOTKEY1', COFFER_SECRET_ACCESS_KEY: 'secret-12345' };
+  const c = loadConfig({}, { COFFER_METADATA_URL: 'postgres://coffer@db:5432/coffer', COFFER_ROOT_KEY: key, ...creds });
+  assert.equal(c.metadataUrl, 'postgres://coffer@db:5432/coffer');
+  assert.equal(loadConfig({ metadataUrl: 'postgresql://u:p@h/d', rootKeyFile: '/etc/coffer/root.key' }, creds).metadataUrl, 'postgresql://u:p@h/d');
+  assert.throws(() => loadConfig({ metadataUrl: 'mysql://db/coffer' }, { COFFER_ROOT_KEY: key, ...creds }), /postgres:\/\/USER@HOST/);
+  assert.throws(() => loadConfig({ metadataUrl: 'postgres://db/coffer' }, creds), /same root key/);
+  assert.throws(() => loadConfig({ metadataUrl: 'postgres://db/coffer' }, { COFFER_ROOT_KEY: key }), /same root credentials/);
+  assert.equal(loadConfig({}, {}).metadataUrl, undefined, 'the default stays the embedded SQLite');
+});
