@@ -29,7 +29,8 @@ if (files.length === 0) {
 }
 const result = spawnSync(
   process.execPath,
-  ['--test', '--test-reporter=spec', `--test-concurrency=${process.env.COFFER_TEST_CONCURRENCY ?? 2}`, ...files],
+  // A test that hangs fails after 5 minutes (with where it was) instead of holding up the whole run.
+  ['--test', '--test-reporter=spec', `--test-concurrency=${process.env.COFFER_TEST_CONCURRENCY ?? 2}`, '--test-timeout=300000', ...files],
   { stdio: 'inherit', cwd: root },
 );
 process.exit(result.status ?? 1);

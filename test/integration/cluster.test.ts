@@ -25,6 +25,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { CreateKeyCommand, DisableKeyCommand, EnableKeyCommand, GenerateDataKeyCommand } from '@aws-sdk/client-kms';
+import { CreateAccessKeyCommand, CreateUserCommand, DeleteAccessKeyCommand, IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import pg from 'pg';
 import { kmsClient } from '../helpers/kms.js';
 import { findPostgres, startPostgres, type TestPostgres } from '../helpers/postgres.js';
@@ -227,6 +228,40 @@ if (!bins) {
         });
       } finally {
         kmsA.destroy();
+      }
+    });
+
+    test('a_user_and_access_key_made_through_node_A_work_on_node_B_and_its_deletion_reaches_B_within_a_second', async () => {
+      const iamA = new IAMClient({ endpoint: nodes[0]!.url, region: 'us-east-1', credentials: { accessKeyId, secretAccessKey } });
+      try {
+        await iamA.send(new CreateUserCommand({ UserName: 'cluster-carol' }));
+        await iamA.send(new PutUserPolicyCommand({
+          UserName: 'cluster-carol',
+          PolicyName: 'read-shared',
+          PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::shared/*' }] }),
+        }));
+        const key = (await iamA.send(new CreateAccessKeyCommand({ UserName: 'cluster-carol' }))).AccessKey!;
+        const carolOnB = nodes[1]!.client({ credentials: { accessKeyId: key.AccessKeyId!, secretAccessKey: key.SecretAccessKey! }, maxAttempts: 1 });
+        try {
+          assert.ok((await bodyOf(carolOnB, 'shared', 'small')).equals(plaintexts[0]!), 'the new key signs requests on another node');
+          await assert.rejects(carolOnB.send(new PutObjectCommand({ Bucket: 'shared', Key: 'carol', Body: 'x' })), (err: { name?: string }) => err.name === 'AccessDenied', 'her policy applies there too');
+          await iamA.send(new DeleteAccessKeyCommand({ UserName: 'cluster-carol', AccessKeyId: key.AccessKeyId! }));
+          const deletedAt = Date.now();
+          await until('the deleted key refused on node B', async () => {
+            try {
+              await bodyOf(carolOnB, 'shared', 'small');
+              return false;
+            } catch (err) {
+              assert.equal((err as { name?: string }).name, 'InvalidAccessKeyId', String(err));
+              return true;
+            }
+          });
+          assert.ok(Date.now() - deletedAt < 1_500, `refused within the one-second identity cache (${Date.now() - deletedAt} ms)`);
+        } finally {
+          carolOnB.destroy();
+        }
+      } finally {
+        iamA.destroy();
       }
     });
 
