@@ -211,6 +211,18 @@ function parseCompleteBody(body: string): RequestedPart[] {
   return parts;
 }
 
+/** `x-amz-mp-object-size`: the size the client expects the completed object to have (S3 refuses a mismatch). */
+function checkObjectSize(req: S3Request, computed: number): void {
+  const text = header(req, 'x-amz-mp-object-size');
+  if (text === undefined) return;
+  if (!/^\d+$/.test(text.trim())) {
+    throw new S3Error('InvalidArgument', 'The x-amz-mp-object-size header must be a non-negative integer.', { fields: { ArgumentName: 'x-amz-mp-object-size', ArgumentValue: text } });
+  }
+  if (Number(text.trim()) !== computed) {
+    throw new S3Error('InvalidRequest', `The provided 'x-amz-mp-object-size' header value ${text.trim()} does not match what was computed: ${computed}`);
+  }
+}
+
 export async function completeMultipartUpload(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
   await requireBucket(ctx, req, req.endpoint.bucket);
   const upload = await requireUpload(ctx, req);
@@ -257,6 +269,7 @@ export async function completeMultipartUpload(ctx: S3Context, req: S3Request<Obj
     }
     parts.push({ partNumber: p.partNumber, blobId: p.blobId, size: p.size, etag: p.etag, ...(p.checksum ? { checksum: p.checksum } : {}), ...(p.cipher ? { cipher: p.cipher } : {}) });
   }
+  checkObjectSize(req, parts.reduce((n, p) => n + p.size, 0));
   const md5s = createHash('md5');
   for (const p of parts) md5s.update(Buffer.from(p.etag, 'hex'));
   const etag = `${md5s.digest('hex')}-${parts.length}`;
