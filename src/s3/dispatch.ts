@@ -21,6 +21,7 @@ import { validateKey } from './headers.js';
 import { requestScopedMetadata } from './request-metadata.js';
 import { checkRequestHeaders } from './request-headers.js';
 import { copyObject, uploadPartCopy } from './copy.js';
+import { getObjectAttributes } from './object-attributes.js';
 import { listObjectsV1, listObjectsV2 } from './list.js';
 import {
   abortMultipartUpload,
@@ -89,6 +90,7 @@ const OBJECT_HANDLERS: Record<ObjectOperation, ObjectHandler> = {
   UpdateObjectEncryption: updateObjectEncryption,
   GetObjectAcl: getObjectAcl,
   PutObjectAcl: putObjectAcl,
+  GetObjectAttributes: getObjectAttributes,
 };
 
 export function createDispatcher(shared: S3Context): (req: S3Request) => Promise<S3Response> {
