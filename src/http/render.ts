@@ -61,8 +61,8 @@ export async function releaseBody(body: S3Response['body']): Promise<void> {
   }
 }
 
-/** Writes a response; resolves when the last byte is handed to the socket. */
-export async function writeResponse(req: IncomingMessage, res: ServerResponse, response: S3Response): Promise<void> {
+/** Writes a response; resolves when the last byte is handed to the socket. Body bytes written are added to `sent.bytesOut`. */
+export async function writeResponse(req: IncomingMessage, res: ServerResponse, response: S3Response, sent: { bytesOut: number } = { bytesOut: 0 }): Promise<void> {
   res.statusCode = response.status;
   for (const [name, value] of Object.entries(response.headers ?? {})) {
     if (value !== undefined) res.setHeader(name, typeof value === 'number' ? String(value) : value);
@@ -79,9 +79,10 @@ export async function writeResponse(req: IncomingMessage, res: ServerResponse, r
     const buf = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     res.setHeader('content-length', String(buf.length));
     res.end(buf);
+    sent.bytesOut += buf.length;
     return;
   }
-  await streamBody(res, body);
+  await streamBody(res, body, sent);
 }
 
 /**
@@ -92,7 +93,7 @@ export async function writeResponse(req: IncomingMessage, res: ServerResponse, r
  */
 const CORK_BYTES = 256 * 1024;
 
-async function streamBody(res: ServerResponse, body: AsyncIterable<Buffer>): Promise<void> {
+async function streamBody(res: ServerResponse, body: AsyncIterable<Buffer>, sent: { bytesOut: number }): Promise<void> {
   const it = body[Symbol.asyncIterator]();
   let ended = false;
   let corked = 0;
@@ -108,6 +109,7 @@ async function streamBody(res: ServerResponse, body: AsyncIterable<Buffer>): Pro
       // costs more than the bytes it moves at these sizes, and no copy is made to join them.
       if (corked === 0) res.cork();
       corked += r.value.length;
+      sent.bytesOut += r.value.length;
       const more = res.write(r.value);
       if (corked >= CORK_BYTES || !more) {
         res.uncork();

@@ -47,7 +47,8 @@ export type ObjectOperation =
   | 'ListParts'
   | 'UpdateObjectEncryption'
   | 'GetObjectAcl'
-  | 'PutObjectAcl';
+  | 'PutObjectAcl'
+  | 'GetObjectAttributes';
 
 export type Endpoint =
   | { kind: 'health' }
@@ -224,6 +225,7 @@ export function parseEndpoint(input: RouteInput, options: RouterOptions): Endpoi
   const sub = firstSubresource(q, OBJECT_SUBRESOURCES);
   if (sub === 'encryption' && method === 'PUT') return { kind: 'object', operation: 'UpdateObjectEncryption', bucket, key };
   if (sub === 'acl' && (method === 'PUT' || method === 'GET')) return { kind: 'object', operation: `${VERB[method] as 'Put' | 'Get'}ObjectAcl`, bucket, key };
+  if (sub === 'attributes' && method === 'GET') return { kind: 'object', operation: 'GetObjectAttributes', bucket, key };
   if (sub) return { kind: 'unsupported', operation: `${verb}${OBJECT_SUBRESOURCES[sub]}`, bucket, key };
   const copySource = input.headers['x-amz-copy-source'] !== undefined;
   switch (method) {

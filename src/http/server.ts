@@ -97,6 +97,73 @@ function drainIdleLimited(req: IncomingMessage, ms: number): void {
   })().catch(() => req.socket.destroy());
 }
 
+/** Counts the bytes a body yields, passing each chunk and the consumer's return() through. */
+function countingBody(body: AsyncIterable<Buffer>, wire: { bytesIn: number }): AsyncIterable<Buffer> {
+  return {
+    [Symbol.asyncIterator]() {
+      const it = body[Symbol.asyncIterator]();
+      return {
+        next: async () => {
+          const r = await it.next();
+          if (!r.done) wire.bytesIn += r.value.length;
+          return r;
+        },
+        return: async (value?: unknown) => (it.return ? it.return(value) : { done: true as const, value: undefined }),
+      };
+    },
+  };
+}
+
+/**
+ * The access key id a request claims (Authorization header or presigned X-Amz-Credential),
+ * for the log of requests not authenticated here (KMS and IAM verify their own) or refused
+ * before authentication. An access key id is not a secret; the signature is never logged.
+ */
+function claimedAccessKeyId(headers: IncomingMessage['headers'], rawQuery: string): string | undefined {
+  const authorization = firstHeader(headers['authorization']);
+  const fromHeader = authorization === undefined ? undefined : /Credential=([^/,\s]+)\//.exec(authorization)?.[1];
+  if (fromHeader !== undefined) return fromHeader.slice(0, 128);
+  if (!rawQuery.includes('X-Amz-Credential')) return undefined;
+  const credential = new URLSearchParams(rawQuery).get('X-Amz-Credential');
+  return credential?.split('/')[0]?.slice(0, 128);
+}
+
+/**
+ * The one info line per request: who (access key id and principal ARN, never the secret or
+ * the signature), what (operation, bucket, key), the outcome and its cost. The query string
+ * is left out: a presigned URL carries its signature there, and SSE-C keys travel in headers,
+ * which are never logged.
+ */
+function requestLogLine(r: {
+  requestId: string;
+  method: string;
+  rawPath: string;
+  rawQuery: string;
+  endpoint: Endpoint | undefined;
+  principal: Principal | undefined;
+  headers: IncomingMessage['headers'];
+  status: number;
+  wire: { bytesIn: number; bytesOut: number };
+  started: bigint;
+}): Record<string, unknown> {
+  const e = r.endpoint;
+  const accessKeyId = r.principal?.accessKeyId ?? claimedAccessKeyId(r.headers, r.rawQuery);
+  return {
+    requestId: r.requestId,
+    method: r.method,
+    path: r.rawPath,
+    operation: e === undefined ? undefined : 'operation' in e ? e.operation : e.kind === 'iam' ? e.service : e.kind,
+    ...(e !== undefined && 'bucket' in e && e.bucket !== undefined ? { bucket: e.bucket } : {}),
+    ...(e !== undefined && 'key' in e && e.key !== undefined ? { key: e.key } : {}),
+    ...(accessKeyId !== undefined ? { accessKeyId } : {}),
+    ...(r.principal ? { principal: r.principal.arn } : {}),
+    status: r.status,
+    bytesIn: r.wire.bytesIn,
+    bytesOut: r.wire.bytesOut,
+    ms: Math.round(Number(process.hrtime.bigint() - r.started) / 1e4) / 100,
+  };
+}
+
 export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   const { config, log } = deps;
   const secure = config.tlsCert !== undefined;
@@ -127,8 +194,11 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     const rawPath = q < 0 ? rawUrl : rawUrl.slice(0, q);
     const rawQuery = q < 0 ? '' : rawUrl.slice(q + 1);
     const method = (req.method ?? 'GET').toUpperCase();
-    const body = withIdleTimeout(req, config.bodyIdleTimeoutMs);
+    // Bytes in as they arrive off the wire (aws-chunked framing included), for the request log.
+    const wire = { bytesIn: 0, bytesOut: 0 };
+    const body = countingBody(withIdleTimeout(req, config.bodyIdleTimeoutMs), wire);
     let endpoint: Endpoint | undefined;
+    let principal: Principal | undefined;
     let response: S3Response;
     let bodyTaken = false;
     try {
@@ -158,6 +228,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
           { method, rawPath, rawQuery, headers: req.headers, rawHeaders: req.rawHeaders },
           { region: config.region, services: ['s3'], lookup: deps.lookupCredential },
         );
+        if (!auth.anonymous) principal = auth.credential.principal;
         // Anonymous requests go on: only a bucket policy granting `*` lets them in (s3/access.ts).
         if (endpoint.kind === 'unsupported') {
           if (auth.anonymous) throw new S3Error('AccessDenied');
@@ -239,7 +310,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
       socket.once('timeout', onIdle);
     }
     try {
-      await writeResponse(req, res, response);
+      await writeResponse(req, res, response, wire);
       if (!bodyTaken && !req.complete) drainIdleLimited(req, config.bodyIdleTimeoutMs);
     } catch (err) {
       log.debug({ err, requestId }, 'response aborted');
@@ -247,17 +318,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     } finally {
       if (streamed) socket.off('timeout', onIdle);
     }
-    log.debug(
-      {
-        requestId,
-        method,
-        path: rawPath,
-        operation: endpoint && 'operation' in endpoint ? endpoint.operation : endpoint?.kind,
-        status: response.status,
-        ms: Number(process.hrtime.bigint() - started) / 1e6,
-      },
-      'request',
-    );
+    log.info(requestLogLine({ requestId, method, rawPath, rawQuery, endpoint, principal, headers: req.headers, status: response.status, wire, started }), 'request');
   }
 
   // node checks the headers timeout on this period (30 s by default): a short limit needs a short period.

@@ -93,7 +93,7 @@ export interface ObjectRecord {
   /** The ETag without quotes: hex MD5, or `<hex>-<N>` for multipart. */
   etag: string;
   lastModified: number;
-  /** Stored representation headers, lower-case names: content-type, cache-control, content-disposition, content-encoding, content-language, expires. */
+  /** Stored headers, lower-case names: content-type, cache-control, content-disposition, content-encoding, content-language, expires, x-amz-website-redirect-location (s3/headers.ts STORED_HEADERS). */
   headers: Record<string, string>;
   /** User metadata without the `x-amz-meta-` prefix, lower-case names. */
   userMetadata: Record<string, string>;

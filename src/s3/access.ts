@@ -87,6 +87,7 @@ export const OBJECT_ACTIONS: Record<ObjectOperation, string> = {
   UpdateObjectEncryption: 's3:PutObject',
   GetObjectAcl: 's3:GetObjectAcl',
   PutObjectAcl: 's3:PutObjectAcl',
+  GetObjectAttributes: 's3:GetObjectAttributes',
 };
 
 /**

@@ -73,9 +73,24 @@ async function loadCopySource(ctx: S3Context, req: S3Request): Promise<{ source:
   return { source, object, keys: await keysForRead(ctx, req, object.encryption, source, { copySource: true }) };
 }
 
-/** Whether a copy asks for new encryption (S3 lets an object be copied onto itself for that). */
-function changesEncryption(req: S3Request): boolean {
-  return header(req, 'x-amz-server-side-encryption') !== undefined || header(req, 'x-amz-server-side-encryption-customer-algorithm') !== undefined;
+/** Whether a copy asks for new encryption or a website redirect (S3 lets an object be copied onto itself for those). */
+function changesEncryptionOrRedirect(req: S3Request): boolean {
+  return (
+    header(req, 'x-amz-server-side-encryption') !== undefined ||
+    header(req, 'x-amz-server-side-encryption-customer-algorithm') !== undefined ||
+    header(req, 'x-amz-website-redirect-location') !== undefined
+  );
+}
+
+/**
+ * The copy's stored headers. S3: the website redirect location "is unique to each object and
+ * is not copied when using the x-amz-metadata-directive header"; only the request's counts.
+ */
+function copiedHeaders(req: S3Request, source: ObjectRecord, directive: 'COPY' | 'REPLACE'): Record<string, string> {
+  if (directive === 'REPLACE') return storedHeadersFrom(req);
+  const { 'x-amz-website-redirect-location': _dropped, ...rest } = source.headers;
+  const redirect = header(req, 'x-amz-website-redirect-location');
+  return redirect !== undefined ? { ...rest, 'x-amz-website-redirect-location': redirect } : rest;
 }
 
 function directive(req: S3Request, name: string): 'COPY' | 'REPLACE' {
@@ -99,7 +114,7 @@ export async function copyObject(ctx: S3Context, req: S3Request<ObjectEndpoint>)
   const taggingDirective = directive(req, 'x-amz-tagging-directive');
   const storageClass = header(req, 'x-amz-storage-class') ?? 'STANDARD';
   if (storageClass !== 'STANDARD') throw new S3Error('InvalidStorageClass');
-  if (source.bucket === bucket && source.key === key && metadataDirective !== 'REPLACE' && !changesEncryption(req)) {
+  if (source.bucket === bucket && source.key === key && metadataDirective !== 'REPLACE' && !changesEncryptionOrRedirect(req)) {
     throw new S3Error(
       'InvalidRequest',
       "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
@@ -133,7 +148,7 @@ export async function copyObject(ctx: S3Context, req: S3Request<ObjectEndpoint>)
     size: written.size,
     etag,
     lastModified: Date.now(),
-    headers: metadataDirective === 'REPLACE' ? storedHeadersFrom(req) : source.headers,
+    headers: copiedHeaders(req, source, metadataDirective),
     userMetadata: metadataDirective === 'REPLACE' ? userMetadataFrom(req) : source.userMetadata,
     tags: taggingDirective === 'REPLACE' ? parseTaggingHeader(header(req, 'x-amz-tagging')) : source.tags,
     ...(written.checksum ? { checksum: written.checksum } : {}),

@@ -19,7 +19,9 @@ import { createBucket, deleteBucket, getBucketLocation, getBucketVersioning, hea
 import type { S3Context } from './context.js';
 import { validateKey } from './headers.js';
 import { requestScopedMetadata } from './request-metadata.js';
+import { checkRequestHeaders } from './request-headers.js';
 import { copyObject, uploadPartCopy } from './copy.js';
+import { getObjectAttributes } from './object-attributes.js';
 import { listObjectsV1, listObjectsV2 } from './list.js';
 import {
   abortMultipartUpload,
@@ -88,6 +90,7 @@ const OBJECT_HANDLERS: Record<ObjectOperation, ObjectHandler> = {
   UpdateObjectEncryption: updateObjectEncryption,
   GetObjectAcl: getObjectAcl,
   PutObjectAcl: putObjectAcl,
+  GetObjectAttributes: getObjectAttributes,
 };
 
 export function createDispatcher(shared: S3Context): (req: S3Request) => Promise<S3Response> {
@@ -100,6 +103,8 @@ export function createDispatcher(shared: S3Context): (req: S3Request) => Promise
     if (e.kind === 'object') validateKey(e.key);
     // The one access check, before any handler reads (let alone validates) the body.
     await authorizeRequest(ctx, req);
+    // x-amz-* headers no handler reads: honoured or refused, never ignored.
+    await checkRequestHeaders(ctx, req);
     switch (e.kind) {
       case 'service':
         return listBuckets(ctx, req);

@@ -9,8 +9,19 @@ import type { ChecksumAlgorithm, ObjectRecord } from '../metadata/metadata-store
 import { createHash } from 'node:crypto';
 import { CHECKSUM_ALGORITHMS, checksumHeaderName, createChecksumHasher, parseChecksumAlgorithm, validateChecksumValue } from '../storage/checksums.js';
 
-/** Representation headers S3 stores with an object and returns on GET/HEAD. */
-export const STORED_HEADERS = ['content-type', 'cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires'] as const;
+/**
+ * Headers S3 stores with an object and returns on GET/HEAD: the representation headers, and
+ * the website redirect location (validated in request-headers.ts; a copy does not carry it over).
+ */
+export const STORED_HEADERS = [
+  'content-type',
+  'cache-control',
+  'content-disposition',
+  'content-encoding',
+  'content-language',
+  'expires',
+  'x-amz-website-redirect-location',
+] as const;
 
 /**
  * A value that can go out as an HTTP header as given: ISO-8859-1 text without control

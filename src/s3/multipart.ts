@@ -211,8 +211,59 @@ function parseCompleteBody(body: string): RequestedPart[] {
   return parts;
 }
 
+/** `x-amz-mp-object-size`: the size the client expects the completed object to have (S3 refuses a mismatch). */
+function checkObjectSize(req: S3Request, computed: number): void {
+  const text = header(req, 'x-amz-mp-object-size');
+  if (text === undefined) return;
+  if (!/^\d+$/.test(text.trim())) {
+    throw new S3Error('InvalidArgument', 'The x-amz-mp-object-size header must be a non-negative integer.', { fields: { ArgumentName: 'x-amz-mp-object-size', ArgumentValue: text } });
+  }
+  if (Number(text.trim()) !== computed) {
+    throw new S3Error('InvalidRequest', `The provided 'x-amz-mp-object-size' header value ${text.trim()} does not match what was computed: ${computed}`);
+  }
+}
+
+/**
+ * CompleteMultipartUpload. A retry of a Complete that succeeded — SDKs retry one whose answer
+ * they did not get — is answered as the first was: 200 and the same result, as S3 answers it,
+ * while the key still holds the object that completion made (a multipart object's objectId is
+ * its upload id) and the retry lists the same parts. Otherwise the upload is gone: NoSuchUpload.
+ */
 export async function completeMultipartUpload(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
   await requireBucket(ctx, req, req.endpoint.bucket);
+  let requested: Promise<RequestedPart[]> | undefined;
+  const requestedParts = () => (requested ??= req.readBody(4 * 1024 * 1024).then((b) => parseCompleteBody(b.toString('utf8'))));
+  try {
+    return await completeOpenUpload(ctx, req, requestedParts);
+  } catch (err) {
+    if (!(err instanceof S3Error) || err.code !== 'NoSuchUpload') throw err;
+    const object = await ctx.metadata.getObject(req.endpoint.bucket, req.endpoint.key);
+    const uploadId = req.query.get('uploadId') ?? '';
+    if (!object || !object.multipart || uploadId === '' || object.objectId !== uploadId) throw err;
+    const parts = await requestedParts();
+    const same = parts.length === object.parts.length && parts.every((p, i) => p.partNumber === object.parts[i]!.partNumber && p.etag === object.parts[i]!.etag);
+    if (!same) throw err;
+    return completionResponse(object);
+  }
+}
+
+/** The CompleteMultipartUploadResult of a completed object (also what a retried Complete gets again). */
+function completionResponse(object: ObjectRecord): S3Response {
+  const headers: Record<string, HeaderValue> = { ...XML, ...sseResponseHeaders(object.encryption) };
+  const body: XmlNode[] = [
+    ['Location', `/${object.bucket}/${urlEncodeKey(object.key)}`],
+    ['Bucket', object.bucket],
+    ['Key', object.key],
+    ['ETag', quoteEtag(object.etag)],
+  ];
+  if (object.checksum) {
+    body.push([checksumElement(object.checksum.algorithm), object.checksum.value], ['ChecksumType', object.checksum.type]);
+    headers['x-amz-checksum-type'] = object.checksum.type;
+  }
+  return { status: 200, headers, body: buildS3Xml('CompleteMultipartUploadResult', body) };
+}
+
+async function completeOpenUpload(ctx: S3Context, req: S3Request<ObjectEndpoint>, requestedParts: () => Promise<RequestedPart[]>): Promise<S3Response> {
   const upload = await requireUpload(ctx, req);
   // S3 documents kms:Decrypt on the upload's key for completing it (it reads the encrypted parts), not only for the parts.
   await requireKmsDecrypt(ctx, req, upload.encryption);
@@ -222,7 +273,7 @@ export async function completeMultipartUpload(ctx: S3Context, req: S3Request<Obj
     // S3: a checksum type on Complete that differs from CreateMultipartUpload's is BadDigest.
     throw new S3Error('BadDigest', `The checksum type ${typeHeader} does not match the checksum type of the upload.`);
   }
-  const requested = parseCompleteBody((await req.readBody(4 * 1024 * 1024)).toString('utf8'));
+  const requested = await requestedParts();
   for (let i = 1; i < requested.length; i++) {
     if (requested[i]!.partNumber <= requested[i - 1]!.partNumber) throw new S3Error('InvalidPartOrder');
   }
@@ -257,6 +308,7 @@ export async function completeMultipartUpload(ctx: S3Context, req: S3Request<Obj
     }
     parts.push({ partNumber: p.partNumber, blobId: p.blobId, size: p.size, etag: p.etag, ...(p.checksum ? { checksum: p.checksum } : {}), ...(p.cipher ? { cipher: p.cipher } : {}) });
   }
+  checkObjectSize(req, parts.reduce((n, p) => n + p.size, 0));
   const md5s = createHash('md5');
   for (const p of parts) md5s.update(Buffer.from(p.etag, 'hex'));
   const etag = `${md5s.digest('hex')}-${parts.length}`;
@@ -288,18 +340,7 @@ export async function completeMultipartUpload(ctx: S3Context, req: S3Request<Obj
     }
   }
   await ctx.metadata.completeUpload(upload.uploadId, object, condition);
-  const headers: Record<string, HeaderValue> = { ...XML, ...sseResponseHeaders(object.encryption) };
-  const body: XmlNode[] = [
-    ['Location', `/${upload.bucket}/${urlEncodeKey(upload.key)}`],
-    ['Bucket', upload.bucket],
-    ['Key', upload.key],
-    ['ETag', quoteEtag(etag)],
-  ];
-  if (object.checksum) {
-    body.push([checksumElement(object.checksum.algorithm), object.checksum.value], ['ChecksumType', object.checksum.type]);
-    headers['x-amz-checksum-type'] = object.checksum.type;
-  }
-  return { status: 200, headers, body: buildS3Xml('CompleteMultipartUploadResult', body) };
+  return completionResponse(object);
 }
 
 export async function abortMultipartUpload(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {

@@ -320,11 +320,22 @@ export async function deleteObjects(ctx: S3Context, req: S3Request<BucketEndpoin
     const key = childText(o, 'Key');
     if (key === undefined) throw new S3Error('MalformedXML');
     const versionId = childText(o, 'VersionId');
+    const etag = childText(o, 'ETag');
     try {
       if (versionId !== undefined && versionId !== 'null') throw new S3Error('NoSuchVersion');
       validateKey(key);
       // S3 authorizes each key of a multi-object delete on its own (s3:DeleteObject).
       if (!(await mayActOnObject(ctx, req, bucket, key, 's3:DeleteObject'))) throw new S3Error('AccessDenied');
+      // LastModifiedTime and Size conditions are for directory buckets only (S3 Express One Zone): refused, not ignored.
+      if (childText(o, 'LastModifiedTime') !== undefined || childText(o, 'Size') !== undefined) {
+        throw new S3Error('NotImplemented', 'LastModifiedTime and Size conditions are for directory buckets, which Coffer does not implement.');
+      }
+      // ETag: a conditional delete of this key, as DeleteObject's If-Match (S3 has both since 2024).
+      if (etag !== undefined) {
+        const current = await ctx.metadata.getObject(bucket.name, key);
+        if (!current) throw new S3Error('NoSuchKey');
+        if (current.etag !== unquoteEtag(etag.trim())) throw new S3Error('PreconditionFailed');
+      }
       await ctx.metadata.deleteObject(bucket.name, key);
       if (!quiet) results.push(['Deleted', [['Key', key]]]);
     } catch (err) {

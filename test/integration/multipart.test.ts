@@ -176,6 +176,31 @@ describe('multipart uploads', () => {
     await expectS3Error(s3.send(new ListPartsCommand({ Bucket: B, Key: key, UploadId: uploadId })), 'NoSuchUpload', 404);
   });
 
+  test('CompleteMultipartUpload_retried_after_success_answers_200_with_the_same_result (S3; issue 21 item 2)', async () => {
+    const key = 'retry/complete';
+    const parts = [data(MIN), data(7)];
+    const uploadId = await createUpload(s3, B, key, { ChecksumAlgorithm: 'SHA256' });
+    const listed: CompletedPart[] = [];
+    for (const [i, body] of parts.entries()) {
+      const out = await s3.send(new UploadPartCommand({ Bucket: B, Key: key, UploadId: uploadId, PartNumber: i + 1, Body: body, ChecksumAlgorithm: 'SHA256' }));
+      listed.push({ PartNumber: i + 1, ETag: out.ETag!, ChecksumSHA256: out.ChecksumSHA256! });
+    }
+    const first = await complete(s3, B, key, uploadId, listed);
+    // An SDK that lost the first answer (a timeout) sends the same Complete again.
+    const again = await complete(s3, B, key, uploadId, listed);
+    assert.equal(again.$metadata.httpStatusCode, 200);
+    for (const field of ['Location', 'Bucket', 'Key', 'ETag', 'ChecksumSHA256', 'ChecksumType', 'ServerSideEncryption'] as const) {
+      assert.equal(again[field], first[field], field);
+    }
+    assert.equal(again.ETag, multipartEtag(parts));
+    // Another part list is not a retry of that completion.
+    await expectS3Error(complete(s3, B, key, uploadId, listed.slice(0, 1)), 'NoSuchUpload', 404);
+    // Once the key holds another object, the upload id names nothing any more.
+    await s3.send(new PutObjectCommand({ Bucket: B, Key: key, Body: 'replaced' }));
+    await expectS3Error(complete(s3, B, key, uploadId, listed), 'NoSuchUpload', 404);
+    await expectS3Error(s3.send(new ListPartsCommand({ Bucket: B, Key: key, UploadId: uploadId })), 'NoSuchUpload', 404);
+  });
+
   test('CompleteMultipartUpload_single_small_part_is_allowed', async () => {
     const key = 'etag/one-byte';
     const parts = [data(1)];
@@ -945,7 +970,7 @@ describe('multipart blob accounting', () => {
     assert.deepEqual(stagedBlobIds(server.dataDir), []);
   }
 
-  test('CompleteMultipartUpload_racing_completes_one_wins_and_no_part_blobs_leak', async () => {
+  test('CompleteMultipartUpload_racing_completes_both_answer_the_one_object_and_no_part_blobs_leak', async () => {
     await startsEmpty();
     const keys: string[] = [];
     for (let round = 0; round < 5; round++) {
@@ -954,18 +979,13 @@ describe('multipart blob accounting', () => {
       const parts = [data(MIN), data(MIN + 1), data(5)];
       const uploadId = await createUpload(s3, B, key);
       const completed = await uploadParts(s3, B, key, uploadId, parts);
-      // Choice: exactly one Complete succeeds and the other gets 404 NoSuchUpload.
-      // The S3 API reference lists NoSuchUpload for CompleteMultipartUpload as "the
-      // upload ID might not be valid, or the multipart upload might have been aborted
-      // or completed"; the upload is consumed atomically by whichever commits first,
-      // so the loser can never observe (or half-build) a second object.
+      // The upload is consumed atomically by whichever commits first, so no second object is
+      // ever built; the other Complete names the same parts and finds the object the first made:
+      // it gets the same 200 result, as a retried Complete gets from S3 (issue 21 item 2).
       const results = await Promise.allSettled([complete(s3, B, key, uploadId, completed), complete(s3, B, key, uploadId, completed)]);
-      const won = results.filter((r) => r.status === 'fulfilled');
-      const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-      assert.equal(won.length, 1, `round ${round}: exactly one Complete succeeds`);
-      assert.equal(lost.length, 1);
-      await expectS3Error(Promise.reject(lost[0]!.reason), 'NoSuchUpload', 404);
-      assert.equal((won[0] as PromiseFulfilledResult<{ ETag?: string }>).value.ETag, multipartEtag(parts));
+      const won = results.flatMap((r) => (r.status === 'fulfilled' ? [r] : []));
+      assert.equal(won.length, 2, `round ${round}: both Completes answer 200 (${results.map((r) => (r.status === 'rejected' ? String(r.reason) : 'ok')).join(', ')})`);
+      for (const w of won) assert.equal(w.value.ETag, multipartEtag(parts));
       assert.ok((await getBytes(s3, B, key)).bytes.equals(Buffer.concat(parts)));
     }
     // Only the objects' blobs remain: 3 parts per object, nothing leaked.

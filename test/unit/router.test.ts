@@ -55,6 +55,8 @@ const cases: [string, string, Partial<Endpoint> & Record<string, unknown>, Recor
   // Object Ownership, ACLs and Block Public Access, as in the S3 API reference.
   ['GET', '/my-bucket/k?acl', { kind: 'object', operation: 'GetObjectAcl', key: 'k' }],
   ['PUT', '/my-bucket/k?acl', { kind: 'object', operation: 'PutObjectAcl', key: 'k' }],
+  // The AWS GetObjectAttributes reference: GET /Key+?attributes.
+  ['GET', '/my-bucket/k?attributes', { kind: 'object', operation: 'GetObjectAttributes', key: 'k' }],
   ['GET', '/my-bucket?acl', { kind: 'bucket', operation: 'GetBucketAcl', bucket: 'my-bucket' }],
   ['PUT', '/my-bucket?acl', { kind: 'bucket', operation: 'PutBucketAcl', bucket: 'my-bucket' }],
   ['PUT', '/my-bucket?publicAccessBlock', { kind: 'bucket', operation: 'PutPublicAccessBlock' }],
