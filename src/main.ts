@@ -30,6 +30,7 @@ import { BlobCollector } from './storage/blob-collector.js';
 import { ReadHolds } from './storage/read-holds.js';
 import { KmsServiceKeyring, ObjectKeys } from './storage/object-keys.js';
 import { createDispatcher } from './s3/dispatch.js';
+import { createCorsService } from './s3/cors.js';
 import { createIamApiHandler } from './iam/iam-api.js';
 import { Identities, type ResolvedCredential } from './iam/identities.js';
 import { SecretBox } from './iam/secret-box.js';
@@ -230,6 +231,7 @@ export async function startCoffer(config: Config, log: Logger): Promise<Coffer> 
     dispatch: createDispatcher(ctx),
     kms: kms.builtin ? kmsApi(kms.builtin, kms.audit, config, identities, kmsAccess, log) : kmsApiUnavailable(),
     iam: createIamApiHandler({ identities, region: config.region, log }),
+    cors: createCorsService(metadata),
     ready: () => ready,
   });
 

@@ -66,6 +66,10 @@ export const BUCKET_ACTIONS: Record<BucketOperation, string | undefined> = {
   DeleteBucketOwnershipControls: 's3:PutBucketOwnershipControls',
   GetBucketAcl: 's3:GetBucketAcl',
   PutBucketAcl: 's3:PutBucketAcl',
+  // S3's action names spell CORS in capitals; DeleteBucketCors needs s3:PutBucketCORS.
+  PutBucketCors: 's3:PutBucketCORS',
+  GetBucketCors: 's3:GetBucketCORS',
+  DeleteBucketCors: 's3:PutBucketCORS',
 };
 
 /** IAM actions of object operations (the copies also need s3:GetObject on their source). */
