@@ -26,6 +26,7 @@ export const S3_ERRORS = {
     status: 400,
     message: 'The unspecified location constraint is incompatible for the region specific endpoint this request was sent to.',
   },
+  IncorrectNumberOfFilesInPostRequest: { status: 400, message: 'POST requires exactly one file upload per request.' },
   IncompleteBody: { status: 400, message: 'You did not provide the number of bytes specified by the Content-Length HTTP header.' },
   InternalError: { status: 500, message: 'We encountered an internal error. Please try again.' },
   InvalidAccessKeyId: {
@@ -43,6 +44,7 @@ export const S3_ERRORS = {
   },
   InvalidDigest: { status: 400, message: 'The Content-MD5 you specified is not valid.' },
   InvalidLocationConstraint: { status: 400, message: 'The specified location constraint is not valid.' },
+  InvalidPolicyDocument: { status: 400, message: 'The content of the form does not meet the conditions specified in the policy document.' },
   InvalidPart: {
     status: 400,
     message:
@@ -63,6 +65,8 @@ export const S3_ERRORS = {
   'KMS.InvalidCiphertextException': { status: 400, message: 'The ciphertext could not be decrypted.' },
   'KMS.KMSInvalidStateException': { status: 400, message: 'The KMS key is not in a valid state for this request.' },
   'KMS.NotFoundException': { status: 400, message: 'Invalid keyId' },
+  MalformedPOSTRequest: { status: 400, message: 'The body of your POST request is not well-formed multipart/form-data.' },
+  MaxPostPreDataLengthExceededError: { status: 400, message: 'Your POST request fields preceding the upload file were too large.' },
   MalformedACLError: { status: 400, message: 'The XML you provided was not well-formed or did not validate against our published schema.' },
   MalformedXML: {
     status: 400,

@@ -56,6 +56,11 @@ export interface S3Request<E extends Endpoint = Endpoint> {
   trailers(): Record<string, string>;
   /** The body's decoded length if the client declared it (Content-Length or x-amz-decoded-content-length). */
   readonly contentLength: number | undefined;
+  /**
+   * Set for POST Object's file part (s3/post-object.ts): its length is known only when it ends (the
+   * form's Content-Length counts every field), so PutObject takes it without `contentLength`.
+   */
+  readonly bodyLengthUnknown?: boolean;
   /** Reads a small body (an XML document) whole; larger than `limit` → MaxMessageLengthExceeded-like 400. */
   readBody(limit: number): Promise<Buffer>;
 }
