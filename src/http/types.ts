@@ -61,6 +61,8 @@ export interface S3Request<E extends Endpoint = Endpoint> {
    * form's Content-Length counts every field), so PutObject takes it without `contentLength`.
    */
   readonly bodyLengthUnknown?: boolean;
+  /** `POST` for a browser form upload, whose credentials were form fields (the s3:authType condition key's value). */
+  readonly authType?: 'POST';
   /** Reads a small body (an XML document) whole; larger than `limit` → MaxMessageLengthExceeded-like 400. */
   readBody(limit: number): Promise<Buffer>;
 }

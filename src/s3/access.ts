@@ -182,7 +182,7 @@ async function requestContext(ctx: S3Context, req: S3Request, target: { bucket?:
     'aws:userid': p ? (p.caller.userId ?? p.awsAccountId) : 'anonymous',
     'aws:PrincipalAccount': p?.awsAccountId,
     'aws:PrincipalArn': p?.arn,
-    's3:authType': req.query.has('X-Amz-Signature') ? 'REST-QUERY-STRING' : p ? 'REST-HEADER' : undefined,
+    's3:authType': req.authType ?? (req.query.has('X-Amz-Signature') ? 'REST-QUERY-STRING' : p ? 'REST-HEADER' : undefined),
     's3:signatureversion': p ? 'AWS4-HMAC-SHA256' : undefined,
     's3:x-amz-content-sha256': header(req, 'x-amz-content-sha256'),
     's3:x-amz-acl': header(req, 'x-amz-acl'),

@@ -33,6 +33,10 @@ export const MAX_POST_PRE_DATA = 20 * 1024;
 /** Fields after the file are read and dropped up to this much; beyond it the connection is closed after the answer. */
 const MAX_POST_EPILOGUE = 1024 * 1024;
 const ALGORITHM = 'AWS4-HMAC-SHA256';
+/** What a part's boundary and Content-Disposition line cost at least, counted against MAX_POST_PRE_DATA. */
+const PART_OVERHEAD = 48;
+/** An HTTP header name (RFC 9110 token): what a field must be named to become a header. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 
 export interface PostObjectDeps {
   config: Pick<Config, 'region' | 'maxObjectSize'>;
@@ -210,6 +214,9 @@ function headersFrom(fields: Fields): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of fields) {
     if (!isHeaderField(name)) continue;
+    if (!TOKEN.test(name)) {
+      throw new S3Error('InvalidArgument', 'The field name cannot be sent as an HTTP header.', { fields: { ArgumentName: name, ArgumentValue: value } });
+    }
     const asHeader = Buffer.from(value, 'utf8').toString('latin1');
     if (headerValueProblem(asHeader) !== undefined) {
       throw new S3Error('InvalidArgument', 'The field value contains characters that cannot be sent in an HTTP header.', { fields: { ArgumentName: name, ArgumentValue: value } });
@@ -301,7 +308,8 @@ export function createPostObjectHandler(deps: PostObjectDeps): PostObjectHttpHan
         break;
       }
       const value = await readPartText(part, MAX_POST_PRE_DATA - preData, () => new S3Error('MaxPostPreDataLengthExceededError'));
-      preData += Buffer.byteLength(value) + Buffer.byteLength(name);
+      // Each part's framing counts too, so that a flood of empty parts is bounded like one large field.
+      preData += Buffer.byteLength(value) + Buffer.byteLength(name) + PART_OVERHEAD;
       if (preData > MAX_POST_PRE_DATA) throw new S3Error('MaxPostPreDataLengthExceededError');
       if (!fields.has(name)) fields.set(name, value);
     }
@@ -333,6 +341,7 @@ export function createPostObjectHandler(deps: PostObjectDeps): PostObjectHttpHan
       signal: req.signal,
       contentLength: undefined,
       bodyLengthUnknown: true,
+      ...(credential ? { authType: 'POST' as const } : {}),
       body: () => {
         if (taken) throw new Error('request body read twice');
         taken = true;

@@ -229,6 +229,17 @@ describe('policy conditions', () => {
     assert.equal((await getBytes('post-policy', 'after')).toString(), 'before');
   });
 
+  test('the_tagging_field_tags_the_object_and_an_acl_field_meets_Object_Ownership_as_on_PutObject', async () => {
+    const tagging = '<Tagging><TagSet><Tag><Key>project</Key><Value>blue</Value></Tag></TagSet></Tagging>';
+    const res = await postForm(server, 'post-policy', [{ name: 'key', value: 'tagged' }, { name: 'tagging', value: tagging }, ...signedPolicyFields(server, [{ key: 'tagged' }, { tagging }]), file('t')]);
+    assert.equal(res.status, 204, res.body.toString());
+    assert.equal((await s3.send(new HeadObjectCommand({ Bucket: 'post-policy', Key: 'tagged' }))).TagCount, 1);
+    // ACLs are disabled (BucketOwnerEnforced): a public-read form is refused as the same PutObject is.
+    const acl = await postForm(server, 'post-policy', [{ name: 'key', value: 'acl' }, { name: 'acl', value: 'public-read' }, ...signedPolicyFields(server, [{ key: 'acl' }, { acl: 'public-read' }]), file('a')]);
+    expectXmlError(acl, 'AccessControlListNotSupported');
+    assert.equal(await keyExists('post-policy', 'acl'), false);
+  });
+
   test('field_names_are_case_insensitive_and_the_file_may_be_a_text_field', async () => {
     const res = await postForm(server, 'post-policy', [{ name: 'KEY', value: 'text-file' }, ...signedPolicyFields(server, [{ key: 'text-file' }]), { name: 'File', value: 'typed into a textarea' }]);
     assert.equal(res.status, 204, res.body.toString());
@@ -351,6 +362,22 @@ describe('encryption and access, as for PutObject', () => {
       file('x'),
     ]);
     assert.equal(kms.status, 204, kms.body.toString());
+  });
+
+  test('the_s3_authType_condition_key_is_POST_for_a_form_upload', async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: 'post-authtype' }));
+    await s3.send(
+      new PutBucketPolicyCommand({
+        Bucket: 'post-authtype',
+        Policy: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Deny', Principal: '*', Action: 's3:PutObject', Resource: 'arn:aws:s3:::post-authtype/*', Condition: { StringEquals: { 's3:authType': 'POST' } } }],
+        }),
+      }),
+    );
+    const form = await postForm(server, 'post-authtype', [{ name: 'key', value: 'f' }, ...signedPolicyFields(server, [{ key: 'f' }]), file('x')]);
+    expectXmlError(form, 'AccessDenied');
+    await s3.send(new PutObjectCommand({ Bucket: 'post-authtype', Key: 'f', Body: 'by PUT' }));
   });
 
   test('an_anonymous_form_is_AccessDenied_unless_the_bucket_policy_lets_anyone_write', async () => {
