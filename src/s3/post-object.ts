@@ -219,7 +219,8 @@ function headersFrom(fields: Fields): Record<string, string> {
     }
     const asHeader = Buffer.from(value, 'utf8').toString('latin1');
     if (headerValueProblem(asHeader) !== undefined) {
-      throw new S3Error('InvalidArgument', 'The field value contains characters that cannot be sent in an HTTP header.', { fields: { ArgumentName: name, ArgumentValue: value } });
+      // The value is not echoed: it may be a customer key (SSE-C).
+      throw new S3Error('InvalidArgument', 'The field value contains characters that cannot be sent in an HTTP header.', { fields: { ArgumentName: name } });
     }
     out[name] = asHeader;
   }

@@ -9,7 +9,7 @@
  *     fields made by @aws-sdk/s3-presigned-post (success_action_redirect back to
  *     the page's origin), and once more through fetch + FormData, reading the
  *     response's encryption header;
- *  3. downloads a presigned GET (@aws-sdk/s3-request-presigner);
+ *  3. downloads a presigned GET and uploads with a presigned PUT (@aws-sdk/s3-request-presigner);
  * each checked byte-exact and for its encryption headers, which the page can
  * read only because the rule lists them in ExposeHeader. And (4) a page from an
  * origin no rule allows is refused by the browser itself: fetch rejects with a
@@ -301,6 +301,22 @@ describe('browser', { skip: available ? false : `no ${CHROMIUM}` }, () => {
     } finally {
       await page.close();
     }
+  });
+
+  test('a_presigned_PUT_uploads_from_the_page_after_its_preflight', async () => {
+    const data = randomBytes(100_000);
+    const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket: BUCKET, Key: 'presigned/put.bin' }), { expiresIn: 300 });
+    const page = await openPage(page1.origin);
+    try {
+      const put = await pageFetch(page, url, { method: 'PUT', bodyBase64: data.toString('base64') }, ['x-amz-server-side-encryption', 'etag']);
+      assert.ok(put.ok, put.error);
+      assert.equal(put.status, 200, Buffer.from(put.bodyBase64 ?? '', 'base64').toString());
+      // The bucket's default (SSE-KMS) applied, and the page may read it.
+      assert.equal(put.headers!['x-amz-server-side-encryption'], 'aws:kms');
+    } finally {
+      await page.close();
+    }
+    assert.deepEqual(await bodyBytes(await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'presigned/put.bin' }))), data);
   });
 
   test('a_page_from_an_origin_no_rule_allows_is_refused_by_the_browser', async () => {
