@@ -17,6 +17,7 @@ import {
   type CORSRule,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { expectXmlError, rawRequest, signedRequest, xmlField } from '../helpers/raw-s3.js';
 import { expectS3Error, md5Base64 } from '../helpers/s3.js';
 import { startServer, type TestServer } from '../helpers/server.js';
@@ -118,6 +119,30 @@ describe('PutBucketCors / GetBucketCors / DeleteBucketCors', () => {
     const res = await putCorsRaw('cors-100', corsDocument(RULE(MINIMAL).repeat(100)));
     assert.equal(res.status, 200, res.body.toString());
     assert.equal((await s3.send(new GetBucketCorsCommand({ Bucket: 'cors-100' }))).CORSRules?.length, 100);
+  });
+
+  test('an_IAM_user_needs_s3_GetBucketCORS_to_read_and_s3_PutBucketCORS_to_write_or_delete', async () => {
+    await newBucket('cors-iam', [{ AllowedOrigins: ['*'], AllowedMethods: ['GET'] }]);
+    const iam = new IAMClient({ endpoint: server.url, region: server.region, credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey } });
+    await iam.send(new CreateUserCommand({ UserName: 'cors-reader' }));
+    const key = (await iam.send(new CreateAccessKeyCommand({ UserName: 'cors-reader' }))).AccessKey!;
+    await iam.send(
+      new PutUserPolicyCommand({
+        UserName: 'cors-reader',
+        PolicyName: 'read-cors',
+        PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetBucketCORS', Resource: 'arn:aws:s3:::cors-iam' }] }),
+      }),
+    );
+    iam.destroy();
+    const reader = server.client({ credentials: { accessKeyId: key.AccessKeyId!, secretAccessKey: key.SecretAccessKey! } });
+    try {
+      assert.equal((await reader.send(new GetBucketCorsCommand({ Bucket: 'cors-iam' }))).CORSRules?.length, 1);
+      await expectS3Error(reader.send(new PutBucketCorsCommand({ Bucket: 'cors-iam', CORSConfiguration: { CORSRules: [{ AllowedOrigins: ['*'], AllowedMethods: ['PUT'] }] } })), 'AccessDenied', 403);
+      await expectS3Error(reader.send(new DeleteBucketCorsCommand({ Bucket: 'cors-iam' })), 'AccessDenied', 403);
+    } finally {
+      reader.destroy();
+    }
+    assert.equal((await s3.send(new GetBucketCorsCommand({ Bucket: 'cors-iam' }))).CORSRules?.[0]?.AllowedMethods?.[0], 'GET');
   });
 
   test('GetBucketCors_and_PutBucketCors_are_refused_to_anonymous_callers', async () => {
