@@ -33,6 +33,8 @@ import { BlobCollector } from './storage/blob-collector.js';
 import { ReadHolds } from './storage/read-holds.js';
 import { KmsServiceKeyring, ObjectKeys } from './storage/object-keys.js';
 import { createDispatcher } from './s3/dispatch.js';
+import { createCorsService } from './s3/cors.js';
+import { createPostObjectHandler } from './s3/post-object.js';
 import { createIamApiHandler } from './iam/iam-api.js';
 import { Identities, type ResolvedCredential } from './iam/identities.js';
 import { SecretBox } from './iam/secret-box.js';
@@ -240,13 +242,17 @@ export async function startCoffer(config: Config, log: Logger): Promise<Coffer> 
   metadata.onGarbage(() => collector.kick());
 
   let ready = false;
+  const dispatch = createDispatcher(ctx);
   const server = await startServer({
     config,
     log,
     lookupCredential: (id) => identities.lookup(id),
-    dispatch: createDispatcher(ctx),
+    dispatch,
     kms: kms.builtin ? kmsApi(kms.builtin, kms.audit, config, identities, kmsAccess, log) : kmsApiUnavailable(),
     iam: createIamApiHandler({ identities, region: config.region, log }),
+    cors: createCorsService(metadata),
+    // Form uploads become PutObjects through the same dispatcher (access check, encryption, write pipeline).
+    postObject: createPostObjectHandler({ config, lookupCredential: (id) => identities.lookup(id), dispatch }),
     ready: () => ready,
   });
 

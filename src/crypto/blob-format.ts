@@ -242,6 +242,52 @@ export async function* encryptBlob(
   yield* finish(ciphers);
 }
 
+/**
+ * The same blob as `encryptBlob`, byte for byte, for a plaintext whose length is
+ * known only when it ends (POST Object: the form's Content-Length counts every
+ * field, not the file). Which package is final is in its AAD, so each package is
+ * held (at most PACKAGE_SIZE bytes) until a byte after it arrives or the source
+ * ends; memory stays bounded by one package whatever the size. The format is
+ * unchanged: nothing in the header depends on the size.
+ */
+export async function* encryptBlobUnsized(
+  source: AsyncIterable<Buffer>,
+  options: { dataKeys: readonly Buffer[]; params: BlobCipherParams },
+): AsyncGenerator<Buffer> {
+  const header = buildHeader(options.params);
+  const keys = layerKeys(options.dataKeys, options.params, header);
+  yield header;
+  let index = 0;
+  const sealPackage = (plaintext: Buffer, final: boolean): Buffer => {
+    const a = aad(header, index, final);
+    const n = nonce(index);
+    let out = plaintext;
+    for (const k of keys) {
+      const c = createCipheriv('aes-256-gcm', k, n);
+      c.setAAD(a);
+      out = Buffer.concat([c.update(out), c.final(), c.getAuthTag()]);
+    }
+    index++;
+    return out;
+  };
+  let held: Buffer[] = [];
+  let heldBytes = 0;
+  for await (const chunk of source) {
+    if (chunk.length === 0) continue;
+    held.push(chunk);
+    heldBytes += chunk.length;
+    // More than a package held: the first package is not the last one.
+    while (heldBytes > PACKAGE_SIZE) {
+      const all = held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes);
+      yield sealPackage(all.subarray(0, PACKAGE_SIZE), false);
+      const rest = all.subarray(PACKAGE_SIZE);
+      held = [rest];
+      heldBytes = rest.length;
+    }
+  }
+  yield sealPackage(held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes), true);
+}
+
 export interface DecryptRangeOptions {
   /** Plaintext size of the blob. */
   size: number;

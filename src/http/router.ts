@@ -29,7 +29,10 @@ export type BucketOperation =
   | 'GetBucketOwnershipControls'
   | 'DeleteBucketOwnershipControls'
   | 'GetBucketAcl'
-  | 'PutBucketAcl';
+  | 'PutBucketAcl'
+  | 'PutBucketCors'
+  | 'GetBucketCors'
+  | 'DeleteBucketCors';
 export type ObjectOperation =
   | 'PutObject'
   | 'CopyObject'
@@ -59,6 +62,13 @@ export type Endpoint =
   | { kind: 'kms'; operation: string }
   /** The IAM (or STS) query API: POST / form-encoded, signed for service `iam` or `sts`; the handler reads Action from the body. */
   | { kind: 'iam'; service: 'iam' | 'sts' }
+  /** A CORS preflight (`OPTIONS`): answered from the bucket's CORS rules before any authentication (s3/cors.ts). */
+  | { kind: 'preflight'; bucket: string; key?: string }
+  /**
+   * POST Object, an HTML form upload (`POST /bucket`, multipart/form-data): authenticated by the
+   * form's signed policy rather than a header, so the HTTP front reads the form first (s3/post-object.ts).
+   */
+  | { kind: 'post-object'; bucket: string }
   /** A real S3 operation Coffer does not implement: answered 501 NotImplemented. */
   | { kind: 'unsupported'; operation: string; bucket?: string; key?: string };
 
@@ -178,6 +188,12 @@ export function parseEndpoint(input: RouteInput, options: RouterOptions): Endpoi
   const q = input.query;
   const verb = VERB[method] ?? method;
 
+  if (method === 'OPTIONS') {
+    // Only buckets and objects have CORS rules: the service, KMS and IAM endpoints answer no preflight.
+    if (bucket === undefined) throw new S3Error('MethodNotAllowed');
+    return key === undefined ? { kind: 'preflight', bucket } : { kind: 'preflight', bucket, key };
+  }
+
   if (bucket === undefined) {
     if (method === 'GET') return { kind: 'service', operation: 'ListBuckets' };
     throw new S3Error('MethodNotAllowed');
@@ -200,6 +216,9 @@ export function parseEndpoint(input: RouteInput, options: RouterOptions): Endpoi
       return { kind: 'bucket', operation: `${VERB[method] as 'Put' | 'Get' | 'Delete'}BucketOwnershipControls`, bucket };
     }
     if (sub === 'acl' && (method === 'PUT' || method === 'GET')) return { kind: 'bucket', operation: `${VERB[method] as 'Put' | 'Get'}BucketAcl`, bucket };
+    if (sub === 'cors' && (method === 'PUT' || method === 'GET' || method === 'DELETE')) {
+      return { kind: 'bucket', operation: `${VERB[method] as 'Put' | 'Get' | 'Delete'}BucketCors`, bucket };
+    }
     if (sub) return { kind: 'unsupported', operation: `${verb}${BUCKET_SUBRESOURCES[sub]}`, bucket };
     switch (method) {
       case 'PUT':
@@ -216,7 +235,7 @@ export function parseEndpoint(input: RouteInput, options: RouterOptions): Endpoi
         return { kind: 'bucket', operation: 'ListObjects', bucket };
       case 'POST':
         if (q.has('delete')) return { kind: 'bucket', operation: 'DeleteObjects', bucket };
-        return { kind: 'unsupported', operation: 'PostObject', bucket };
+        return { kind: 'post-object', bucket };
       default:
         throw new S3Error('MethodNotAllowed');
     }

@@ -18,7 +18,7 @@ import { answerClientError } from './client-error.js';
 import { withIdleTimeout } from './idle-timeout.js';
 import { errorResponse, releaseBody, toS3Error, unsendableHeader, writeResponse } from './render.js';
 import { parseEndpoint, type Endpoint } from './router.js';
-import type { Principal, S3Request, S3Response } from './types.js';
+import type { HeaderValue, Principal, S3Request, S3Response } from './types.js';
 
 export interface AccountCredential extends Credential {
   principal: Principal;
@@ -36,6 +36,40 @@ export interface ServerDeps {
   kms?: KmsHttpHandler;
   /** Handles IAM and STS query API requests (iam/iam-api.ts); without it they are answered 501. */
   iam?: IamHttpHandler;
+  /** Bucket CORS (s3/cors.ts): answers preflights and adds CORS headers; without it every preflight is refused. */
+  cors?: CorsHandler;
+  /** POST Object form uploads (s3/post-object.ts); without it they are answered 501. */
+  postObject?: PostObjectHttpHandler;
+}
+
+/** The CORS side of bucket and object requests; only those: KMS, IAM and /_coffer are never opened to browsers. */
+export interface CorsHandler {
+  /** Answers an `OPTIONS` preflight (unauthenticated: browsers send no credentials on it), or throws S3's 400/403. */
+  preflight(input: { bucket: string; key?: string | undefined; headers: IncomingMessage['headers'] }): Promise<S3Response>;
+  /** The CORS headers an actual request with an Origin gets (none when no rule allows it). */
+  responseHeaders(input: { bucket: string; method: string; origin: string }): Promise<Record<string, HeaderValue>>;
+}
+
+/** A POST Object request, handed over before authentication: its credentials are fields of the form. */
+export interface PostObjectHttpRequest {
+  requestId: string;
+  bucket: string;
+  rawPath: string;
+  headers: IncomingMessage['headers'];
+  body: AsyncIterable<Buffer>;
+  signal: AbortSignal;
+  secure: boolean;
+  remoteAddress: string;
+}
+
+export type PostObjectHttpHandler = (req: PostObjectHttpRequest) => Promise<S3Response>;
+
+/** The bucket whose CORS rules speak for a request's response, if any. */
+function corsBucket(endpoint: Endpoint | undefined): string | undefined {
+  if (!endpoint) return undefined;
+  if (endpoint.kind === 'bucket' || endpoint.kind === 'object' || endpoint.kind === 'post-object') return endpoint.bucket;
+  if (endpoint.kind === 'unsupported') return endpoint.bucket;
+  return undefined;
 }
 
 /**
@@ -223,6 +257,24 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
         if (expectsContinue(req)) res.writeContinue();
         const { rawHeaders, headers } = req;
         response = await deps.iam({ requestId, service: endpoint.service, method, rawPath, rawQuery, headers, rawHeaders, body, signal: abort.signal });
+      } else if (endpoint.kind === 'preflight') {
+        if (!deps.cors) throw new S3Error('AccessForbidden', 'CORSResponse: CORS is not enabled for this bucket.');
+        response = await deps.cors.preflight({ bucket: endpoint.bucket, key: endpoint.key, headers: req.headers });
+      } else if (endpoint.kind === 'post-object') {
+        if (!deps.postObject) throw new S3Error('NotImplemented', 'This Coffer node serves no POST Object.');
+        bodyTaken = true;
+        // The form carries the credentials: nothing can be checked before the body arrives.
+        if (expectsContinue(req)) res.writeContinue();
+        response = await deps.postObject({
+          requestId,
+          bucket: endpoint.bucket,
+          rawPath,
+          headers: req.headers,
+          body,
+          signal: abort.signal,
+          secure,
+          remoteAddress: req.socket.remoteAddress ?? '',
+        });
       } else {
         const auth = await verifySigV4(
           { method, rawPath, rawQuery, headers: req.headers, rawHeaders: req.rawHeaders },
@@ -285,6 +337,18 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
       response = errorResponse(s3err, { method, resource: rawPath, requestId });
       // A body we did not read to the end cannot be skipped safely: close after replying.
       if (!req.complete) res.setHeader('connection', 'close');
+    }
+    // CORS headers go on every answer to a request from an allowed origin, errors included (as S3
+    // sends them), so that the page can read why it failed.
+    const origin = firstHeader(req.headers.origin);
+    const bucketForCors = corsBucket(endpoint);
+    if (origin !== undefined && bucketForCors !== undefined && deps.cors) {
+      try {
+        const extra = await deps.cors.responseHeaders({ bucket: bucketForCors, method, origin });
+        if (Object.keys(extra).length > 0) response = { ...response, headers: { ...response.headers, ...extra } };
+      } catch (err) {
+        log.warn({ err, requestId }, 'CORS rules could not be read: answered without CORS headers');
+      }
     }
     const unsendable = unsendableHeader(response);
     if (unsendable !== undefined) {

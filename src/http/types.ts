@@ -56,6 +56,13 @@ export interface S3Request<E extends Endpoint = Endpoint> {
   trailers(): Record<string, string>;
   /** The body's decoded length if the client declared it (Content-Length or x-amz-decoded-content-length). */
   readonly contentLength: number | undefined;
+  /**
+   * Set for POST Object's file part (s3/post-object.ts): its length is known only when it ends (the
+   * form's Content-Length counts every field), so PutObject takes it without `contentLength`.
+   */
+  readonly bodyLengthUnknown?: boolean;
+  /** `POST` for a browser form upload, whose credentials were form fields (the s3:authType condition key's value). */
+  readonly authType?: 'POST';
   /** Reads a small body (an XML document) whole; larger than `limit` → MaxMessageLengthExceeded-like 400. */
   readBody(limit: number): Promise<Buffer>;
 }

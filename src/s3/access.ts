@@ -66,6 +66,10 @@ export const BUCKET_ACTIONS: Record<BucketOperation, string | undefined> = {
   DeleteBucketOwnershipControls: 's3:PutBucketOwnershipControls',
   GetBucketAcl: 's3:GetBucketAcl',
   PutBucketAcl: 's3:PutBucketAcl',
+  // S3's action names spell CORS in capitals; DeleteBucketCors needs s3:PutBucketCORS.
+  PutBucketCors: 's3:PutBucketCORS',
+  GetBucketCors: 's3:GetBucketCORS',
+  DeleteBucketCors: 's3:PutBucketCORS',
 };
 
 /** IAM actions of object operations (the copies also need s3:GetObject on their source). */
@@ -179,7 +183,7 @@ async function requestContext(ctx: S3Context, req: S3Request, target: { bucket?:
     'aws:userid': p ? (p.caller.userId ?? p.awsAccountId) : 'anonymous',
     'aws:PrincipalAccount': p?.awsAccountId,
     'aws:PrincipalArn': p?.arn,
-    's3:authType': req.query.has('X-Amz-Signature') ? 'REST-QUERY-STRING' : p ? 'REST-HEADER' : undefined,
+    's3:authType': req.authType ?? (req.query.has('X-Amz-Signature') ? 'REST-QUERY-STRING' : p ? 'REST-HEADER' : undefined),
     's3:signatureversion': p ? 'AWS4-HMAC-SHA256' : undefined,
     's3:x-amz-content-sha256': header(req, 'x-amz-content-sha256'),
     's3:x-amz-acl': header(req, 'x-amz-acl'),

@@ -14,6 +14,7 @@ import {
   putBucketOwnershipControls,
   putObjectAcl,
 } from './ownership.js';
+import { deleteBucketCors, getBucketCors, putBucketCors } from './cors.js';
 import { deletePublicAccessBlock, getPublicAccessBlock, putPublicAccessBlock } from './public-access-block.js';
 import { createBucket, deleteBucket, getBucketLocation, getBucketVersioning, headBucket, listBuckets } from './bucket.js';
 import type { S3Context } from './context.js';
@@ -70,6 +71,9 @@ const BUCKET_HANDLERS: Record<BucketOperation, BucketHandler> = {
   DeleteBucketOwnershipControls: deleteBucketOwnershipControls,
   GetBucketAcl: getBucketAcl,
   PutBucketAcl: putBucketAcl,
+  PutBucketCors: putBucketCors,
+  GetBucketCors: getBucketCors,
+  DeleteBucketCors: deleteBucketCors,
 };
 
 const OBJECT_HANDLERS: Record<ObjectOperation, ObjectHandler> = {

@@ -55,7 +55,7 @@ export async function putObject(ctx: S3Context, req: S3Request<ObjectEndpoint>):
   const { bucket: bucketName, key } = req.endpoint;
   validateKey(key);
   const bucketRecord = await requireBucket(ctx, req, bucketName);
-  if (req.contentLength === undefined) throw new S3Error('MissingContentLength');
+  if (req.contentLength === undefined && !req.bodyLengthUnknown) throw new S3Error('MissingContentLength');
   const storageClass = header(req, 'x-amz-storage-class') ?? 'STANDARD';
   if (storageClass !== 'STANDARD') throw new S3Error('InvalidStorageClass');
   // The object's owner and ACL (Object Ownership); an ACL the bucket refuses is refused before the body is read.
@@ -73,13 +73,13 @@ export async function putObject(ctx: S3Context, req: S3Request<ObjectEndpoint>):
     if (condition.ifMatch !== undefined && !current) throw new S3Error('NoSuchKey');
     if (condition.ifMatch !== undefined && current && current.etag !== condition.ifMatch) throw new S3Error('PreconditionFailed');
   }
-  if (req.contentLength > ctx.config.maxObjectSize) throw new S3Error('EntityTooLarge');
+  if (req.contentLength !== undefined && req.contentLength > ctx.config.maxObjectSize) throw new S3Error('EntityTooLarge');
   const keys = await keysForWrite(ctx, req, { bucket: bucketName, key });
   const objectId = newObjectId();
   const written = await writeData(ctx.blobs, req.body(), {
     ...(contentMd5 ? { contentMd5 } : {}),
     ...(checksum ? { checksumAlgorithm: checksum.algorithm, expectedChecksum: checksum.expected } : {}),
-    expectedSize: req.contentLength,
+    ...(req.contentLength !== undefined ? { expectedSize: req.contentLength } : { lengthUnknown: true }),
     maxSize: ctx.config.maxObjectSize,
     signal: req.signal,
     encrypt: { dataKeys: keys.dataKeys, partNumber: 0, identity: { bucket: bucketName, key, objectId } },

@@ -8,7 +8,7 @@ import { base64DigestEqual, bytesEqual } from '../crypto/compare.js';
 import { createHash, randomBytes } from 'node:crypto';
 import type { BlobStore, PendingBlob } from '../blob/blob-store.js';
 import { S3Error } from '../errors/s3-errors.js';
-import { encryptBlob, newCipherParams, type ObjectIdentity } from '../crypto/blob-format.js';
+import { encryptBlob, encryptBlobUnsized, newCipherParams, type ObjectIdentity } from '../crypto/blob-format.js';
 import type { BlobCipher, ChecksumAlgorithm, ChecksumValue, StoredPart } from '../metadata/metadata-store.js';
 import { createChecksumHasher } from './checksums.js';
 
@@ -32,6 +32,11 @@ export interface WriteDataOptions {
    * bytes arrive, so nothing is buffered.
    */
   encrypt?: { dataKeys: readonly Buffer[]; partNumber: number; identity: ObjectIdentity };
+  /**
+   * The body's length is known only at its end (POST Object's file part): encrypted without
+   * `expectedSize`, holding one package at a time (encryptBlobUnsized), instead of MissingContentLength.
+   */
+  lengthUnknown?: boolean;
 }
 
 export interface WrittenData {
@@ -87,10 +92,10 @@ export async function writeData(blobs: BlobStore, source: AsyncIterable<Buffer>,
   let stream: AsyncIterable<Buffer> = measured();
   let cipher: BlobCipher | undefined;
   if (options.encrypt) {
-    if (options.expectedSize === undefined) throw new S3Error('MissingContentLength');
     const params = newCipherParams(options.encrypt.dataKeys.length === 2 ? 2 : 1, options.encrypt.partNumber, options.encrypt.identity);
     cipher = { salt: params.salt.toString('base64'), part: params.partNumber, format: 2 };
-    stream = encryptBlob(stream, {
+    if (options.expectedSize === undefined && !options.lengthUnknown) throw new S3Error('MissingContentLength');
+    stream = options.expectedSize === undefined ? encryptBlobUnsized(stream, { dataKeys: options.encrypt.dataKeys, params }) : encryptBlob(stream, {
       size: options.expectedSize,
       dataKeys: options.encrypt.dataKeys,
       params,

@@ -12,10 +12,8 @@ import { after, before, describe, test } from 'node:test';
 import {
   CreateBucketCommand,
   DeleteBucketCommand,
-  DeleteBucketCorsCommand,
   DeleteObjectCommand,
   GetBucketWebsiteCommand,
-  GetBucketCorsCommand,
   GetBucketLifecycleConfigurationCommand,
   GetBucketLocationCommand,
   GetBucketTaggingCommand,
@@ -26,7 +24,6 @@ import {
   ListBucketsCommand,
   ListObjectsV2Command,
   ListObjectVersionsCommand,
-  PutBucketCorsCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
   S3Client,
@@ -263,9 +260,6 @@ describe('buckets', () => {
     });
     const Bucket = 'subresources';
     const CASES: [string, () => Promise<unknown>][] = [
-      ['GetBucketCors', () => s3.send(new GetBucketCorsCommand({ Bucket }))],
-      ['PutBucketCors', () => s3.send(new PutBucketCorsCommand({ Bucket, CORSConfiguration: { CORSRules: [{ AllowedMethods: ['GET'], AllowedOrigins: ['*'] }] } }))],
-      ['DeleteBucketCors', () => s3.send(new DeleteBucketCorsCommand({ Bucket }))],
       ['GetBucketLifecycleConfiguration', () => s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket }))],
       ['GetBucketTagging', () => s3.send(new GetBucketTaggingCommand({ Bucket }))],
       ['GetBucketWebsite', () => s3.send(new GetBucketWebsiteCommand({ Bucket }))],

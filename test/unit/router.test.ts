@@ -34,8 +34,16 @@ const cases: [string, string, Partial<Endpoint> & Record<string, unknown>, Recor
   ['PUT', '/my-bucket?policy', { kind: 'bucket', operation: 'PutBucketPolicy', bucket: 'my-bucket' }],
   ['DELETE', '/my-bucket?policy', { kind: 'bucket', operation: 'DeleteBucketPolicy', bucket: 'my-bucket' }],
   ['GET', '/my-bucket?policyStatus', { kind: 'bucket', operation: 'GetBucketPolicyStatus', bucket: 'my-bucket' }],
-  ['GET', '/my-bucket?cors', { kind: 'unsupported', operation: 'GetBucketCors', bucket: 'my-bucket' }],
-  ['DELETE', '/my-bucket?cors', { kind: 'unsupported', operation: 'DeleteBucketCors' }],
+  // PutBucketCors / GetBucketCors / DeleteBucketCors and the preflight ("Appendix: OPTIONS object").
+  ['PUT', '/my-bucket?cors', { kind: 'bucket', operation: 'PutBucketCors', bucket: 'my-bucket' }],
+  ['GET', '/my-bucket?cors', { kind: 'bucket', operation: 'GetBucketCors', bucket: 'my-bucket' }],
+  ['DELETE', '/my-bucket?cors', { kind: 'bucket', operation: 'DeleteBucketCors' }],
+  ['OPTIONS', '/my-bucket/photos/puppy.jpg', { kind: 'preflight', bucket: 'my-bucket', key: 'photos/puppy.jpg' }],
+  ['OPTIONS', '/my-bucket', { kind: 'preflight', bucket: 'my-bucket' }],
+  ['OPTIONS', '/', { kind: 'preflight', bucket: 'my-bucket' }, {}, 'my-bucket.s3.example.test'],
+  // POST Object (RESTObjectPOST): an HTML form upload to the bucket.
+  ['POST', '/my-bucket', { kind: 'post-object', bucket: 'my-bucket' }],
+  ['POST', '/my-bucket/', { kind: 'post-object', bucket: 'my-bucket' }],
   ['GET', '/my-bucket?versions', { kind: 'unsupported', operation: 'ListObjectVersions' }],
   ['PUT', '/my-bucket/photos/2006/puppy.jpg', { kind: 'object', operation: 'PutObject', key: 'photos/2006/puppy.jpg' }],
   ['PUT', '/my-bucket/dst', { kind: 'object', operation: 'CopyObject', key: 'dst' }, { 'x-amz-copy-source': '/src/key' }],
