@@ -95,11 +95,12 @@ describe('README shell blocks run in order (issue 21 item 5)', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  test('the README has shell blocks, and only install/start and test are skipped', () => {
+  test('the README has shell blocks, and only install/start and test, and the cluster (run by cluster.test.ts), are skipped', () => {
     assert.ok(blocks.length >= 8, `shell blocks found: ${blocks.length}`);
     const skipped = blocks.filter((b) => b.skip);
-    assert.equal(skipped.length, 1);
+    assert.equal(skipped.length, 2);
     assert.match(skipped[0]!.text, /npm ci && npm start/);
+    assert.match(skipped[1]!.text, /COFFER_METADATA_URL=postgres:/);
   });
 
   test('every block runs to the end without an error', () => {
