@@ -18,8 +18,10 @@ import { ensurePrivateDataDir } from './data-dir.js';
 import { startServer, type KmsHttpHandler } from './http/server.js';
 import { BuiltinKms } from './kms/builtin-kms.js';
 import { KmsKeyAccess, kmsApiAuthorizer } from './kms/kms-access.js';
-import { createKmsApiHandler, kmsApiUnavailable } from './kms/kms-api.js';
-import { AUDIT_LOG_FILE, KmsAuditLog, repairAuditLog } from './kms/kms-audit.js';
+import { createKmsApiHandler, KMS_API_OPERATIONS, kmsApiUnavailable } from './kms/kms-api.js';
+import { Metrics } from './metrics/metrics.js';
+import { createOperatorApi } from './operator/operator-api.js';
+import { AUDIT_LOG_FILE, KmsAuditLog, repairAuditLog, type KmsAudit } from './kms/kms-audit.js';
 import type { Kms } from './kms/kms.js';
 import { loadRootKeys, type LoadedRootKeys, type RootKey } from './kms/root-key.js';
 import { rotateRootKey, type RotateRootKeyResult } from './kms/root-key-rotation.js';
@@ -50,14 +52,16 @@ interface KmsWiring {
   kms: Kms;
   /** The built-in KMS, which this node then also serves over the AWS KMS JSON API. */
   builtin?: BuiltinKms;
-  audit: KmsAuditLog;
+  audit: KmsAudit;
   generatedRootKeyFile?: string;
   stop(): Promise<void>;
 }
 
 /** The built-in KMS (root key + metadata store), or with --kms-endpoint a remote AWS-KMS-compatible one. */
-async function openKms(config: Config, dataDir: string, metadata: MetadataStore, accountId: string, log: Logger, reserve: SpaceReserve): Promise<KmsWiring> {
-  const audit = await KmsAuditLog.open(join(dataDir, AUDIT_LOG_FILE), { log, reclaimSpace: () => reserve.release() });
+async function openKms(config: Config, dataDir: string, metadata: MetadataStore, accountId: string, log: Logger, reserve: SpaceReserve, metrics: Metrics): Promise<KmsWiring> {
+  const auditLog = await KmsAuditLog.open(join(dataDir, AUDIT_LOG_FILE), { log, reclaimSpace: () => reserve.release() });
+  // Every KMS operation is audited, from the API or from S3: the metrics count them there.
+  const audit = metrics.meterAudit(auditLog);
   if (config.kmsEndpoint !== undefined) {
     // Loaded only here: the AWS SDK's KMS client costs every process ~19 MB of memory.
     const { RemoteKms } = await import('./kms/remote-kms.js');
@@ -72,7 +76,7 @@ async function openKms(config: Config, dataDir: string, metadata: MetadataStore,
       audit,
       stop: async () => {
         remote.close();
-        await audit.close();
+        await auditLog.close();
       },
     };
   }
@@ -106,7 +110,7 @@ async function openKms(config: Config, dataDir: string, metadata: MetadataStore,
     ...(generated ? { generatedRootKeyFile: generated } : {}),
     stop: async () => {
       stopSweeper();
-      await audit.close();
+      await auditLog.close();
     },
   };
 }
@@ -199,11 +203,15 @@ export async function prepareDataDir(config: Config, log: Logger): Promise<Prepa
  */
 export async function startCoffer(config: Config, log: Logger): Promise<Coffer> {
   const reserve = await openReserve(config, log);
-  const { dataDir, creds, metadata } = await openDataDir(config, reserve);
+  const metrics = new Metrics({ kmsOperations: KMS_API_OPERATIONS });
+  const opened = await openDataDir(config, reserve);
+  const { dataDir, creds } = opened;
+  // Timed and counted by the metrics (latency and errors by method).
+  const metadata = metrics.meterMetadata(opened.metadata, 'sqlite');
   const { store, close: closeBlobs } = await openBlobStore(config, dataDir, reserve);
-  const blobs = new SpaceGuardedBlobStore(store, reserve);
+  const blobs = new SpaceGuardedBlobStore(metrics.meterBlobs(store, config.blobUrl !== undefined ? 's3' : 'local'), reserve);
   const accountId = awsAccountId(creds.accessKeyId);
-  const kms = await openKms(config, dataDir, metadata, accountId, log, reserve);
+  const kms = await openKms(config, dataDir, metadata, accountId, log, reserve, metrics);
   const keys = new ObjectKeys({
     kms: kms.kms,
     // SSE-S3 data keys are wrapped by Coffer's own S3 service key, a KMS key of its own.
@@ -212,6 +220,7 @@ export async function startCoffer(config: Config, log: Logger): Promise<Coffer> 
     bucketKeyPeriodMs: config.bucketKeyPeriodMs,
   });
   const identities = await openIdentities(config, dataDir, metadata, creds);
+  metrics.watch({ metadata, bucketKeys: keys });
   const holds = new ReadHolds({ metadata, graceMs: config.gcGraceMs, onError: (err) => log.error({ err }, 'extending the grace period of blobs being read failed') });
   // One evaluation of KMS key permissions, for the KMS API's callers and for S3 acting on a requester's behalf.
   const kmsAccess = new KmsKeyAccess({ region: config.region, accountId });
@@ -231,6 +240,18 @@ export async function startCoffer(config: Config, log: Logger): Promise<Coffer> 
     kms: kms.builtin ? kmsApi(kms.builtin, kms.audit, config, identities, kmsAccess, log) : kmsApiUnavailable(),
     iam: createIamApiHandler({ identities, region: config.region, log }),
     ready: () => ready,
+    coffer: createOperatorApi({
+      metrics,
+      metricsToken: config.metricsToken,
+      ready: () => ready,
+      probes: [
+        // A read that needs the database: for SQLite its file, for PostgreSQL the server.
+        { name: 'metadata', check: async () => void (await metadata.getBucket('_coffer-readiness')) },
+        { name: 'blobs', check: () => blobs.probe() },
+      ],
+      log,
+    }),
+    observe: (r) => metrics.observeRequest(r),
   });
 
   collector.start(config.gcIntervalMs);
@@ -302,7 +323,7 @@ async function openIdentities(config: Config, dataDir: string, metadata: Metadat
 }
 
 /** The AWS KMS JSON API over the built-in KMS; callers are authorized by their identity policies (kms:<Operation>). */
-function kmsApi(builtin: BuiltinKms, audit: KmsAuditLog, config: Config, identities: Identities, access: KmsKeyAccess, log: Logger): KmsHttpHandler {
+function kmsApi(builtin: BuiltinKms, audit: KmsAudit, config: Config, identities: Identities, access: KmsKeyAccess, log: Logger): KmsHttpHandler {
   return createKmsApiHandler<ResolvedCredential>({
     kms: builtin,
     region: config.region,

@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import type { Config, ConfigInput } from '../config/config.js';
 import type { PreparedDataDir } from '../main.js';
+import { relayClusterMetrics } from '../metrics/cluster-relay.js';
 import { SERVING_V8_FLAGS } from './v8-flags.js';
 
 const USAGE = `Usage: coffer serve [options]
@@ -50,6 +51,8 @@ Options (each also from an environment variable):
                         COFFER_HEADERS_TIMEOUT_MS (60000)
   --max-connections N   open connections per serving process; more are closed as they arrive
                         COFFER_MAX_CONNECTIONS (1024)
+  --metrics-token TOKEN  GET /_coffer/metrics needs Authorization: Bearer TOKEN
+                        COFFER_METRICS_TOKEN (unset: the metrics are open)
 Root credentials: COFFER_ACCESS_KEY_ID and COFFER_SECRET_ACCESS_KEY; when unset, generated
 at first start into DATA/credentials.json (mode 0600) and printed once.
 Root key: COFFER_ROOT_KEY (base64 of 32 bytes) wins over --root-key-file. External KMS
@@ -94,6 +97,7 @@ async function serve(args: string[]): Promise<void> {
       'body-idle-timeout': { type: 'string' },
       'headers-timeout': { type: 'string' },
       'max-connections': { type: 'string' },
+      'metrics-token': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -125,6 +129,7 @@ async function serve(args: string[]): Promise<void> {
     bodyIdleTimeoutMs: values['body-idle-timeout'],
     headersTimeoutMs: values['headers-timeout'],
     maxConnections: values['max-connections'],
+    metricsToken: values['metrics-token'],
   } as Partial<ConfigInput>;
   if (process.env[ROLE_ENV] === 'prepare' && process.send !== undefined && cluster.isPrimary) return prepareForPrimary(flags);
   if (cluster.isPrimary && (workersWanted(flags) ?? 1) > 1) return servePrimary();
@@ -284,6 +289,8 @@ async function servePrimary(): Promise<void> {
   // Heap settings for streaming Buffers through (see v8-flags.ts). A single-process
   // `serve --workers 1` runs with whatever flags node was started with.
   cluster.setupPrimary({ execArgv: [...process.execArgv, ...SERVING_V8_FLAGS] });
+  // Scrapes of /_coffer/metrics reach one worker, which gathers every worker's metrics through here.
+  relayClusterMetrics();
   const fork = () => cluster.fork();
   for (let i = 0; i < prepared.workers; i++) fork();
   cluster.on('exit', (worker, code, signal) => {

@@ -100,6 +100,11 @@ export const ConfigSchema = z
     kmsMinRotationPeriodDays: z.coerce.number().int().min(1).max(90).default(90),
     /** Length of a KMS "day" in seconds, for deletion windows and rotation periods. Only tests shorten it. */
     kmsDaySeconds: z.coerce.number().min(0.001).max(86_400).default(86_400),
+    /**
+     * A bearer token `GET /_coffer/metrics` must present (`Authorization: Bearer …`);
+     * unset, the metrics are open to whoever reaches the port.
+     */
+    metricsToken: z.string().min(16, { message: 'the metrics token must be at least 16 characters' }).max(512).regex(/^[\x21-\x7e]+$/, { message: 'the metrics token must be printable ASCII without spaces' }).optional(),
     /** How often expired deletion windows and due automatic rotations are swept. */
     kmsSweepIntervalMs: z.coerce.number().int().min(50).default(60_000),
   })
@@ -168,6 +173,7 @@ export const ENV_NAMES: Partial<Record<keyof ConfigInput, string>> = {
   kmsMinRotationPeriodDays: 'COFFER_KMS_MIN_ROTATION_PERIOD_DAYS',
   kmsDaySeconds: 'COFFER_KMS_DAY_SECONDS',
   kmsSweepIntervalMs: 'COFFER_KMS_SWEEP_INTERVAL_MS',
+  metricsToken: 'COFFER_METRICS_TOKEN',
 };
 
 /** Merges flags over environment over defaults, validates once and freezes. */

@@ -51,6 +51,8 @@ export type ObjectOperation =
 
 export type Endpoint =
   | { kind: 'health' }
+  /** Coffer's own paths under /_coffer/ (metrics, readiness, the web console): no bucket name starts with `_`. */
+  | { kind: 'coffer'; path: string }
   | { kind: 'service'; operation: ServiceOperation }
   | { kind: 'bucket'; operation: BucketOperation; bucket: string }
   | { kind: 'object'; operation: ObjectOperation; bucket: string; key: string }
@@ -77,6 +79,8 @@ export interface RouterOptions {
 }
 
 export const HEALTH_PATH = '/_coffer/health';
+/** Where Coffer's own paths live; S3 bucket names cannot start with `_`, so none is shadowed. */
+export const COFFER_PREFIX = '/_coffer/';
 /** X-Amz-Target prefix of AWS KMS operations. */
 export const KMS_TARGET_PREFIX = 'TrentService.';
 
@@ -161,6 +165,7 @@ function firstSubresource(query: URLSearchParams, table: Record<string, string>)
 export function parseEndpoint(input: RouteInput, options: RouterOptions): Endpoint {
   const method = input.method.toUpperCase();
   if (input.rawPath === HEALTH_PATH && (method === 'GET' || method === 'HEAD')) return { kind: 'health' };
+  if (input.rawPath.startsWith(COFFER_PREFIX) && input.rawPath !== HEALTH_PATH) return { kind: 'coffer', path: input.rawPath };
   // KMS (a JSON 1.1 service) shares the listener: POST / naming a TrentService target. S3 has no
   // operation at POST / with X-Amz-Target, so this never shadows one.
   const target = input.headers['x-amz-target'];
