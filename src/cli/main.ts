@@ -21,7 +21,10 @@ import { SERVING_V8_FLAGS } from './v8-flags.js';
 
 const USAGE = `Usage: coffer serve [options]
 
-Options (each also from an environment variable):
+Options (each also from an environment variable, or from a configuration file):
+  --config FILE         settings from a YAML or JSON file, named as in the configuration
+                        (dataDir, port, tlsCert, …); flags > environment > file > defaults
+                        COFFER_CONFIG
   --address ADDR        listen address            COFFER_ADDRESS   (127.0.0.1)
   --port N              listen port, 0 = any      COFFER_PORT      (9000)
   --data DIR            data directory            COFFER_DATA      (./data)
@@ -98,6 +101,7 @@ async function serve(args: string[]): Promise<void> {
       'headers-timeout': { type: 'string' },
       'max-connections': { type: 'string' },
       'metrics-token': { type: 'string' },
+      config: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -131,10 +135,10 @@ async function serve(args: string[]): Promise<void> {
     maxConnections: values['max-connections'],
     metricsToken: values['metrics-token'],
   } as Partial<ConfigInput>;
-  if (process.env[ROLE_ENV] === 'prepare' && process.send !== undefined && cluster.isPrimary) return prepareForPrimary(flags);
-  if (cluster.isPrimary && (workersWanted(flags) ?? 1) > 1) return servePrimary();
-  const { loadConfig } = await import('../config/config.js');
-  const config = loadConfig(flags);
+  const configFile = values.config ?? (process.env.COFFER_CONFIG !== '' ? process.env.COFFER_CONFIG : undefined);
+  if (process.env[ROLE_ENV] === 'prepare' && process.send !== undefined && cluster.isPrimary) return prepareForPrimary(flags, configFile);
+  if (cluster.isPrimary && ((await workersWanted(flags, configFile)) ?? 1) > 1) return servePrimary();
+  const config = await loadServeConfig(flags, configFile);
   const log = await createLogger(config.logLevel, cluster.isWorker ? cluster.worker?.id : undefined);
   const { prepareDataDir, startCoffer } = await import('../main.js');
   // One process prepares its data dir itself; a worker's was prepared before the primary forked it.
@@ -184,10 +188,30 @@ async function createLogger(level: Config['logLevel'], worker?: number): Promise
  * configuration is loaded and reports the error. The primary decides with this
  * alone whether it forks, so that it need not load the configuration schema.
  */
-function workersWanted(flags: Partial<ConfigInput>, env: NodeJS.ProcessEnv = process.env): number | undefined {
-  const raw = flags.workers ?? (env.COFFER_WORKERS !== '' ? env.COFFER_WORKERS : undefined);
+async function workersWanted(flags: Partial<ConfigInput>, configFile: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<number | undefined> {
+  let raw: unknown = flags.workers ?? (env.COFFER_WORKERS !== '' ? env.COFFER_WORKERS : undefined);
+  if (raw === undefined && configFile !== undefined) {
+    try {
+      // Loaded only with --config: the primary otherwise reads no YAML.
+      const { readConfigFile } = await import('../config/config-file.js');
+      raw = readConfigFile(configFile).workers;
+    } catch {
+      return undefined; // loadConfig reports it
+    }
+  }
   const n = raw === undefined ? availableParallelism() : Number(raw);
   return Number.isInteger(n) && n >= 1 && n <= 256 ? n : undefined;
+}
+
+/** The serving configuration: flags > environment > the configuration file, if any > defaults. */
+async function loadServeConfig(flags: Partial<ConfigInput>, configFile: string | undefined): Promise<Config> {
+  const { loadConfig } = await import('../config/config.js');
+  if (configFile === undefined) return loadConfig(flags);
+  const { exposedSecretsWarning, readConfigFile } = await import('../config/config-file.js');
+  const values = readConfigFile(configFile);
+  const warning = exposedSecretsWarning(configFile, values);
+  if (warning !== undefined && !cluster.isWorker) process.stderr.write(`coffer: warning: ${warning}\n`);
+  return loadConfig(flags, process.env, { path: configFile, values });
 }
 
 /** Set (to `prepare`) in the environment of the process the primary forks to prepare the data dir. */
@@ -201,11 +225,10 @@ type PrepareReport = { ok: true; workers: number; logLevel: Config['logLevel'] }
  * the data dir (prepareDataDir), prints what it generated, tells the primary how
  * it went and exits.
  */
-async function prepareForPrimary(flags: Partial<ConfigInput>): Promise<void> {
+async function prepareForPrimary(flags: Partial<ConfigInput>, configFile: string | undefined): Promise<void> {
   let report: PrepareReport;
   try {
-    const { loadConfig } = await import('../config/config.js');
-    const config = loadConfig(flags);
+    const config = await loadServeConfig(flags, configFile);
     const log = await createLogger(config.logLevel);
     const { prepareDataDir } = await import('../main.js');
     announceGenerated(config, await prepareDataDir(config, log));

@@ -1,6 +1,7 @@
 /**
  * Coffer's configuration: one typed, validated, frozen object built from
- * command-line flags, then environment variables, then defaults.
+ * command-line flags, then environment variables, then a configuration file
+ * (`--config FILE`, config-file.ts), then defaults.
  */
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
@@ -176,9 +177,23 @@ export const ENV_NAMES: Partial<Record<keyof ConfigInput, string>> = {
   metricsToken: 'COFFER_METRICS_TOKEN',
 };
 
-/** Merges flags over environment over defaults, validates once and freezes. */
-export function loadConfig(flags: Partial<ConfigInput>, env: NodeJS.ProcessEnv = process.env): Config {
+/** Settings read from a configuration file (config-file.ts readConfigFile), and where from. */
+export interface ConfigFileValues {
+  path: string;
+  values: Record<string, unknown>;
+}
+
+/** Merges flags over environment over a configuration file over defaults, validates once and freezes. */
+export function loadConfig(flags: Partial<ConfigInput>, env: NodeJS.ProcessEnv = process.env, file?: ConfigFileValues): Config {
   const merged: Record<string, unknown> = {};
+  if (file) {
+    const known = new Set(Object.keys(ConfigSchema.shape));
+    for (const [key, v] of Object.entries(file.values)) {
+      if (!known.has(key)) throw new Error(`invalid configuration: ${file.path}: unknown setting '${key}' (settings are named as in the README's configuration table, e.g. dataDir, tlsCert)`);
+      if (v === null || v === undefined) continue;
+      merged[key] = key === 'domains' && typeof v === 'string' ? v.split(',').map((d) => d.trim()).filter(Boolean) : v;
+    }
+  }
   for (const [key, envName] of Object.entries(ENV_NAMES)) {
     const v = envName ? env[envName] : undefined;
     if (v !== undefined && v !== '') merged[key] = key === 'domains' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v;
