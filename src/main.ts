@@ -21,6 +21,9 @@ import { KmsKeyAccess, kmsApiAuthorizer } from './kms/kms-access.js';
 import { createKmsApiHandler, KMS_API_OPERATIONS, kmsApiUnavailable } from './kms/kms-api.js';
 import { Metrics } from './metrics/metrics.js';
 import { createOperatorApi } from './operator/operator-api.js';
+import { createConsoleApi } from './console/console-api.js';
+import { ConsoleSessions } from './console/console-session.js';
+import { selfTarget, type SelfTarget } from './console/console-signer.js';
 import { AUDIT_LOG_FILE, KmsAuditLog, repairAuditLog, type KmsAudit } from './kms/kms-audit.js';
 import type { Kms } from './kms/kms.js';
 import { loadRootKeys, type LoadedRootKeys, type RootKey } from './kms/root-key.js';
@@ -219,7 +222,7 @@ export async function startCoffer(config: Config, log: Logger): Promise<Coffer> 
     metadata,
     bucketKeyPeriodMs: config.bucketKeyPeriodMs,
   });
-  const identities = await openIdentities(config, dataDir, metadata, creds);
+  const { identities, rootKey } = await openIdentities(config, dataDir, metadata, creds);
   metrics.watch({ metadata, bucketKeys: keys });
   const holds = new ReadHolds({ metadata, graceMs: config.gcGraceMs, onError: (err) => log.error({ err }, 'extending the grace period of blobs being read failed') });
   // One evaluation of KMS key permissions, for the KMS API's callers and for S3 acting on a requester's behalf.
@@ -232,6 +235,7 @@ export async function startCoffer(config: Config, log: Logger): Promise<Coffer> 
   metadata.onGarbage(() => collector.kick());
 
   let ready = false;
+  let self: SelfTarget | undefined;
   const server = await startServer({
     config,
     log,
@@ -249,11 +253,25 @@ export async function startCoffer(config: Config, log: Logger): Promise<Coffer> 
         { name: 'metadata', check: async () => void (await metadata.getBucket('_coffer-readiness')) },
         { name: 'blobs', check: () => blobs.probe() },
       ],
+      ...(config.console === 'enabled'
+        ? {
+            console: createConsoleApi({
+              sessions: new ConsoleSessions(rootKey),
+              lookupCredential: async (id) => identities.lookup(id),
+              self: () => self,
+              region: config.region,
+              kmsAccountId: accountId,
+              auditLogPath: join(dataDir, AUDIT_LOG_FILE),
+              log,
+            }),
+          }
+        : {}),
       log,
     }),
     observe: (r) => metrics.observeRequest(r),
   });
 
+  self = selfTarget(server.url);
   collector.start(config.gcIntervalMs);
   const sweepTimer = setInterval(() => {
     sweepStaleUploads(ctx)
@@ -312,14 +330,21 @@ async function openBlobStore(config: Config, dataDir: string, reserve: SpaceRese
 }
 
 /** Identities (iam/): accounts, users, access keys; secrets wrapped under a key derived from the root key. */
-async function openIdentities(config: Config, dataDir: string, metadata: MetadataStore, creds: { accessKeyId: string; secretAccessKey: string }): Promise<Identities> {
+async function openIdentities(
+  config: Config,
+  dataDir: string,
+  metadata: MetadataStore,
+  creds: { accessKeyId: string; secretAccessKey: string },
+): Promise<{ identities: Identities; rootKey: Uint8Array }> {
   // With an external KMS and no root key given, the node has no root key of its own: a key
   // for access key secrets alone is kept (generated, 0600) under <data>/iam-secrets/.
   const ownKeyDir = config.kmsEndpoint !== undefined && config.rootKey === undefined && config.rootKeyFile === undefined ? join(dataDir, 'iam-secrets') : undefined;
   if (ownKeyDir) await mkdir(ownKeyDir, { recursive: true, mode: 0o700 });
   const loaded = await loadRootKeys({ dataDir: ownKeyDir ?? dataDir, rootKey: config.rootKey, rootKeyFile: config.rootKeyFile });
   const box = new SecretBox(loaded.pending ? [loaded.primary, loaded.pending] : [loaded.primary]);
-  return Identities.open({ store: metadata, box, root: { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey } });
+  const identities = await Identities.open({ store: metadata, box, root: { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey } });
+  // The console's session key is derived from it (console/console-session.ts).
+  return { identities, rootKey: loaded.primary.key };
 }
 
 /** The AWS KMS JSON API over the built-in KMS; callers are authorized by their identity policies (kms:<Operation>). */
@@ -360,7 +385,7 @@ export async function openAdminIdentities(config: Config): Promise<{ identities:
   reserve.close();
   const { dataDir, creds, metadata } = await openDataDir(config, reserve);
   try {
-    return { identities: await openIdentities(config, dataDir, metadata, creds), close: () => metadata.close() };
+    return { identities: (await openIdentities(config, dataDir, metadata, creds)).identities, close: () => metadata.close() };
   } catch (err) {
     await metadata.close();
     throw err;

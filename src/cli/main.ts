@@ -56,6 +56,7 @@ Options (each also from an environment variable, or from a configuration file):
                         COFFER_MAX_CONNECTIONS (1024)
   --metrics-token TOKEN  GET /_coffer/metrics needs Authorization: Bearer TOKEN
                         COFFER_METRICS_TOKEN (unset: the metrics are open)
+  --console enabled|disabled  the web console at /_coffer/console/   COFFER_CONSOLE (enabled)
 Root credentials: COFFER_ACCESS_KEY_ID and COFFER_SECRET_ACCESS_KEY; when unset, generated
 at first start into DATA/credentials.json (mode 0600) and printed once.
 Root key: COFFER_ROOT_KEY (base64 of 32 bytes) wins over --root-key-file. External KMS
@@ -102,6 +103,7 @@ async function serve(args: string[]): Promise<void> {
       'max-connections': { type: 'string' },
       'metrics-token': { type: 'string' },
       config: { type: 'string' },
+      console: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -134,6 +136,7 @@ async function serve(args: string[]): Promise<void> {
     headersTimeoutMs: values['headers-timeout'],
     maxConnections: values['max-connections'],
     metricsToken: values['metrics-token'],
+    console: values.console as ConfigInput['console'],
   } as Partial<ConfigInput>;
   const configFile = values.config ?? (process.env.COFFER_CONFIG !== '' ? process.env.COFFER_CONFIG : undefined);
   if (process.env[ROLE_ENV] === 'prepare' && process.send !== undefined && cluster.isPrimary) return prepareForPrimary(flags, configFile);

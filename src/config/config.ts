@@ -106,6 +106,8 @@ export const ConfigSchema = z
      * unset, the metrics are open to whoever reaches the port.
      */
     metricsToken: z.string().min(16, { message: 'the metrics token must be at least 16 characters' }).max(512).regex(/^[\x21-\x7e]+$/, { message: 'the metrics token must be printable ASCII without spaces' }).optional(),
+    /** The web console at /_coffer/console/ (console/). */
+    console: z.enum(['enabled', 'disabled']).default('enabled'),
     /** How often expired deletion windows and due automatic rotations are swept. */
     kmsSweepIntervalMs: z.coerce.number().int().min(50).default(60_000),
   })
@@ -175,6 +177,7 @@ export const ENV_NAMES: Partial<Record<keyof ConfigInput, string>> = {
   kmsDaySeconds: 'COFFER_KMS_DAY_SECONDS',
   kmsSweepIntervalMs: 'COFFER_KMS_SWEEP_INTERVAL_MS',
   metricsToken: 'COFFER_METRICS_TOKEN',
+  console: 'COFFER_CONSOLE',
 };
 
 /** Settings read from a configuration file (config-file.ts readConfigFile), and where from. */
