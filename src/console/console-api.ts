@@ -94,10 +94,11 @@ function forwardableS3Header(name: string, secure: boolean): boolean {
   if (['content-type', 'content-md5', 'content-length', 'range', 'if-match', 'if-none-match', 'cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires'].includes(name)) return true;
   if (!name.startsWith('x-amz-')) return false;
   if (['x-amz-date', 'x-amz-content-sha256', 'x-amz-security-token', 'x-amz-decoded-content-length'].includes(name)) return false;
-  // The signed call arrives over loopback, which S3's TLS rule for customer keys lets through:
-  // a customer key that came over plain HTTP from the browser must not.
-  if (name.startsWith('x-amz-server-side-encryption-customer-') || name.startsWith('x-amz-copy-source-server-side-encryption-customer-')) return secure;
-  return true;
+  return secure || !isCustomerKeyHeader(name);
+}
+
+function isCustomerKeyHeader(name: string): boolean {
+  return name.startsWith('x-amz-server-side-encryption-customer-') || name.startsWith('x-amz-copy-source-server-side-encryption-customer-');
 }
 
 /** Response headers passed back to the browser. */
@@ -169,6 +170,12 @@ export function createConsoleApi(o: ConsoleOptions): CofferHttpHandler {
     if (!self) return problem(503, 'Starting', 'The server is starting.');
     let call: Parameters<typeof sendSigned>[3];
     if (service === 's3') {
+      // The signed call arrives over loopback, which S3's TLS rule for customer keys lets through:
+      // a customer key that came from the browser over plain HTTP is refused here instead.
+      if (!req.secure && Object.keys(req.headers).some(isCustomerKeyHeader)) {
+        await drain(req);
+        return problem(400, 'InsecureCustomerKey', 'Requests with a customer-provided key (SSE-C) must be made over HTTPS.');
+      }
       const rest = req.rawPath.slice(`${CONSOLE_BASE}/api/s3`.length) || '/';
       const headers: Record<string, string> = {};
       for (const [name, v] of Object.entries(req.headers)) if (v !== undefined && forwardableS3Header(name, req.secure)) headers[name] = Array.isArray(v) ? v.join(',') : v;
