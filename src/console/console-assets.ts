@@ -51,6 +51,7 @@ export const CONSOLE_HTML = `<!doctype html>
 export const CONSOLE_CSS = `
 :root { --fg: #1d2430; --muted: #5b6675; --line: #d8dde4; --bg: #f6f7f9; --accent: #2456a6; --bad: #a4262c; --ok: #1e7b3a; }
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg); }
 header { display: flex; align-items: center; gap: 24px; padding: 10px 24px; background: #14213d; color: #fff; }
 header h1 { font-size: 18px; margin: 0; letter-spacing: .04em; }

@@ -38,8 +38,10 @@ export async function waitForText(page: Page, selector: string, text: string, ti
 export async function consoleLogin(page: Page, base: string, accessKeyId: string, secretAccessKey: string): Promise<void> {
   await page.goto(`${base}/_coffer/console/`, { waitUntil: 'domcontentloaded' });
   await page.waitForSelector('#login-form', { visible: true });
+  await page.waitForSelector('#nav', { hidden: true });
   await page.type('#login-key', accessKeyId);
   await page.type('#login-secret', secretAccessKey);
   await page.click('#login-submit');
   await page.waitForSelector('#nav', { visible: true });
+  await page.waitForSelector('#login-form', { hidden: true });
 }
