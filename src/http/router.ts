@@ -151,6 +151,12 @@ export function locate(input: Pick<RouteInput, 'host' | 'rawPath'>, options: Rou
   return rest === '' ? { bucket } : { bucket, key: decodeSegment(rest) };
 }
 
+/** Whether the Host names a bucket (`bucket.<domain>`). */
+function isVirtualHosted(hostHeader: string | undefined, options: RouterOptions): boolean {
+  const host = (hostHeader ?? '').toLowerCase().replace(/:\d+$/, '');
+  return options.domains.some((d) => host.endsWith(`.${d.toLowerCase()}`) && host.length > d.length + 1);
+}
+
 /** The service named in an Authorization header's credential scope (`Credential=AKID/date/region/service/aws4_request`). */
 function signedService(authorization: string | string[] | undefined): string | undefined {
   const v = Array.isArray(authorization) ? authorization[0] : authorization;
@@ -165,7 +171,8 @@ function firstSubresource(query: URLSearchParams, table: Record<string, string>)
 export function parseEndpoint(input: RouteInput, options: RouterOptions): Endpoint {
   const method = input.method.toUpperCase();
   if (input.rawPath === HEALTH_PATH && (method === 'GET' || method === 'HEAD')) return { kind: 'health' };
-  if (input.rawPath.startsWith(COFFER_PREFIX) && input.rawPath !== HEALTH_PATH) return { kind: 'coffer', path: input.rawPath };
+  // Path-style only: on `bucket.<domain>` the same path is an object key (`_coffer/…`), as in S3.
+  if (input.rawPath.startsWith(COFFER_PREFIX) && input.rawPath !== HEALTH_PATH && !isVirtualHosted(input.host, options)) return { kind: 'coffer', path: input.rawPath };
   // KMS (a JSON 1.1 service) shares the listener: POST / naming a TrentService target. S3 has no
   // operation at POST / with X-Amz-Target, so this never shadows one.
   const target = input.headers['x-amz-target'];
