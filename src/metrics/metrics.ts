@@ -26,7 +26,7 @@ import { S3Error } from '../errors/s3-errors.js';
 import type { KmsAudit, KmsAuditEvent } from '../kms/kms-audit.js';
 import { S3_SERVICE } from '../kms/kms.js';
 import type { Endpoint } from '../http/router.js';
-import type { MetadataStore } from '../metadata/metadata-store.js';
+import type { BucketUsage, MetadataStore } from '../metadata/metadata-store.js';
 import { isMetricsMessage, type MetricsMessage } from './cluster-relay.js';
 
 type MetricJson = client.MetricObjectWithValues<client.MetricValue<string>>;
@@ -82,6 +82,7 @@ export class Metrics {
   readonly #counted = new WeakMap<Socket, { read: number; written: number }>();
   readonly #knownKmsOperations: ReadonlySet<string>;
   #gatherings = 0;
+  #forgetSharedReads: () => void = () => {};
   readonly #waiting = new Map<number, (m: Extract<MetricsMessage, { coffer: 'metrics-gathered' }>) => void>();
 
   constructor(options: { kmsOperations: readonly string[] }) {
@@ -164,6 +165,10 @@ export class Metrics {
   /** Starts reporting the shared store's usage and this process's bucket-key cache. */
   watch(sources: { metadata: MetadataStore; bucketKeys: BucketKeyCacheStats }): void {
     const { metadata, bucketKeys } = sources;
+    // One read of the usage table serves both gauges of a scrape (scrape() forgets it first).
+    let usage: Promise<BucketUsage[]> | undefined;
+    this.#forgetSharedReads = () => (usage = undefined);
+    const bucketUsage = (): Promise<BucketUsage[]> => (usage ??= metadata.bucketUsage());
     new client.Gauge({
       name: 'coffer_bucket_objects',
       help: 'Objects stored, by bucket.',
@@ -171,7 +176,7 @@ export class Metrics {
       registers: [this.#shared],
       async collect() {
         this.reset();
-        for (const u of await metadata.bucketUsage()) this.set({ bucket: u.bucket }, u.objects);
+        for (const u of await bucketUsage()) this.set({ bucket: u.bucket }, u.objects);
       },
     });
     new client.Gauge({
@@ -181,7 +186,7 @@ export class Metrics {
       registers: [this.#shared],
       async collect() {
         this.reset();
-        for (const u of await metadata.bucketUsage()) this.set({ bucket: u.bucket }, u.bytes);
+        for (const u of await bucketUsage()) this.set({ bucket: u.bucket }, u.bytes);
       },
     });
     new client.Gauge({
@@ -302,6 +307,7 @@ export class Metrics {
       reports = [await this.registry.getMetricsAsJSON()];
     }
     this.#workersReporting.set(reports.length);
+    this.#forgetSharedReads();
     const shared = await this.#shared.getMetricsAsJSON();
     const aggregated = client.AggregatorRegistry.aggregate([...reports, shared]);
     return { contentType: this.registry.contentType, body: await aggregated.metrics() };
