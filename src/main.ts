@@ -20,8 +20,13 @@ import { ensurePrivateDataDir } from './data-dir.js';
 import { startServer, type KmsHttpHandler } from './http/server.js';
 import { BuiltinKms } from './kms/builtin-kms.js';
 import { KmsKeyAccess, kmsApiAuthorizer } from './kms/kms-access.js';
-import { createKmsApiHandler, kmsApiUnavailable } from './kms/kms-api.js';
-import { AUDIT_LOG_FILE, KmsAuditLog, repairAuditLog } from './kms/kms-audit.js';
+import { createKmsApiHandler, KMS_API_OPERATIONS, kmsApiUnavailable } from './kms/kms-api.js';
+import { Metrics } from './metrics/metrics.js';
+import { createOperatorApi } from './operator/operator-api.js';
+import { createConsoleApi } from './console/console-api.js';
+import { ConsoleSessions } from './console/console-session.js';
+import { selfTarget, type SelfTarget } from './console/console-signer.js';
+import { AUDIT_LOG_FILE, KmsAuditLog, repairAuditLog, type KmsAudit } from './kms/kms-audit.js';
 import type { Kms } from './kms/kms.js';
 import { loadRootKeys, type LoadedRootKeys, type RootKey } from './kms/root-key.js';
 import { rotateRootKey, type RotateRootKeyResult } from './kms/root-key-rotation.js';
@@ -55,14 +60,16 @@ interface KmsWiring {
   kms: Kms;
   /** The built-in KMS, which this node then also serves over the AWS KMS JSON API. */
   builtin?: BuiltinKms;
-  audit: KmsAuditLog;
+  audit: KmsAudit;
   generatedRootKeyFile?: string;
   stop(): Promise<void>;
 }
 
 /** The built-in KMS (root key + metadata store), or with --kms-endpoint a remote AWS-KMS-compatible one. */
-async function openKms(config: Config, dataDir: string, metadata: MetadataStore, accountId: string, log: Logger, reserve: SpaceReserve): Promise<KmsWiring> {
-  const audit = await KmsAuditLog.open(join(dataDir, AUDIT_LOG_FILE), { log, reclaimSpace: () => reserve.release() });
+async function openKms(config: Config, dataDir: string, metadata: MetadataStore, accountId: string, log: Logger, reserve: SpaceReserve, metrics: Metrics): Promise<KmsWiring> {
+  const auditLog = await KmsAuditLog.open(join(dataDir, AUDIT_LOG_FILE), { log, reclaimSpace: () => reserve.release() });
+  // Every KMS operation is audited, from the API or from S3: the metrics count them there.
+  const audit = metrics.meterAudit(auditLog);
   if (config.kmsEndpoint !== undefined) {
     // Loaded only here: the AWS SDK's KMS client costs every process ~19 MB of memory.
     const { RemoteKms } = await import('./kms/remote-kms.js');
@@ -77,7 +84,7 @@ async function openKms(config: Config, dataDir: string, metadata: MetadataStore,
       audit,
       stop: async () => {
         remote.close();
-        await audit.close();
+        await auditLog.close();
       },
     };
   }
@@ -111,7 +118,7 @@ async function openKms(config: Config, dataDir: string, metadata: MetadataStore,
     ...(generated ? { generatedRootKeyFile: generated } : {}),
     stop: async () => {
       stopSweeper();
-      await audit.close();
+      await auditLog.close();
     },
   };
 }
@@ -218,11 +225,15 @@ export async function prepareDataDir(config: Config, log: Logger): Promise<Prepa
  */
 export async function startCoffer(config: Config, log: Logger): Promise<Coffer> {
   const reserve = await openReserve(config, log);
-  const { dataDir, creds, metadata } = await openDataDir(config, reserve);
+  const metrics = new Metrics({ kmsOperations: KMS_API_OPERATIONS });
+  const opened = await openDataDir(config, reserve);
+  const { dataDir, creds } = opened;
+  // Timed and counted by the metrics (latency and errors by method).
+  const metadata = metrics.meterMetadata(opened.metadata, config.metadataUrl !== undefined ? 'postgres' : 'sqlite');
   const { store, close: closeBlobs } = await openBlobStore(config, dataDir, reserve);
-  const blobs = new SpaceGuardedBlobStore(store, reserve);
+  const blobs = new SpaceGuardedBlobStore(metrics.meterBlobs(store, config.blobUrl !== undefined ? 's3' : 'local'), reserve);
   const accountId = awsAccountId(creds.accessKeyId);
-  const kms = await openKms(config, dataDir, metadata, accountId, log, reserve);
+  const kms = await openKms(config, dataDir, metadata, accountId, log, reserve, metrics);
   const keys = new ObjectKeys({
     kms: kms.kms,
     // SSE-S3 data keys are wrapped by Coffer's own S3 service key, a KMS key of its own.
@@ -230,7 +241,8 @@ export async function startCoffer(config: Config, log: Logger): Promise<Coffer> 
     metadata,
     bucketKeyPeriodMs: config.bucketKeyPeriodMs,
   });
-  const identities = await openIdentities(config, dataDir, metadata, creds);
+  const { identities, rootKey } = await openIdentities(config, dataDir, metadata, creds);
+  metrics.watch({ metadata, bucketKeys: keys });
   const holds = new ReadHolds({ metadata, graceMs: config.gcGraceMs, onError: (err) => log.error({ err }, 'extending the grace period of blobs being read failed') });
   // One evaluation of KMS key permissions, for the KMS API's callers and for S3 acting on a requester's behalf.
   const kmsAccess = new KmsKeyAccess({ region: config.region, accountId });
@@ -243,6 +255,7 @@ export async function startCoffer(config: Config, log: Logger): Promise<Coffer> 
 
   let ready = false;
   const dispatch = createDispatcher(ctx);
+  let self: SelfTarget | undefined;
   const server = await startServer({
     config,
     log,
@@ -254,8 +267,34 @@ export async function startCoffer(config: Config, log: Logger): Promise<Coffer> 
     // Form uploads become PutObjects through the same dispatcher (access check, encryption, write pipeline).
     postObject: createPostObjectHandler({ config, lookupCredential: (id) => identities.lookup(id), dispatch }),
     ready: () => ready,
+    coffer: createOperatorApi({
+      metrics,
+      metricsToken: config.metricsToken,
+      ready: () => ready,
+      probes: [
+        // A read that needs the database: for SQLite its file, for PostgreSQL the server.
+        { name: 'metadata', check: async () => void (await metadata.getBucket('_coffer-readiness')) },
+        { name: 'blobs', check: () => blobs.probe() },
+      ],
+      ...(config.console === 'enabled'
+        ? {
+            console: createConsoleApi({
+              sessions: new ConsoleSessions(rootKey),
+              lookupCredential: async (id) => identities.lookup(id),
+              self: () => self,
+              region: config.region,
+              kmsAccountId: accountId,
+              auditLogPath: join(dataDir, AUDIT_LOG_FILE),
+              log,
+            }),
+          }
+        : {}),
+      log,
+    }),
+    observe: (r) => metrics.observeRequest(r),
   });
 
+  self = selfTarget(server.url);
   collector.start(config.gcIntervalMs);
   const sweepTimer = setInterval(() => {
     sweepStaleUploads(ctx)
@@ -346,18 +385,25 @@ async function openBlobStore(config: Config, dataDir: string, reserve: SpaceRese
 }
 
 /** Identities (iam/): accounts, users, access keys; secrets wrapped under a key derived from the root key. */
-async function openIdentities(config: Config, dataDir: string, metadata: MetadataStore, creds: { accessKeyId: string; secretAccessKey: string }): Promise<Identities> {
+async function openIdentities(
+  config: Config,
+  dataDir: string,
+  metadata: MetadataStore,
+  creds: { accessKeyId: string; secretAccessKey: string },
+): Promise<{ identities: Identities; rootKey: Uint8Array }> {
   // With an external KMS and no root key given, the node has no root key of its own: a key
   // for access key secrets alone is kept (generated, 0600) under <data>/iam-secrets/.
   const ownKeyDir = config.kmsEndpoint !== undefined && config.rootKey === undefined && config.rootKeyFile === undefined ? join(dataDir, 'iam-secrets') : undefined;
   if (ownKeyDir) await mkdir(ownKeyDir, { recursive: true, mode: 0o700 });
   const loaded = await loadRootKeys({ dataDir: ownKeyDir ?? dataDir, rootKey: config.rootKey, rootKeyFile: config.rootKeyFile });
   const box = new SecretBox(loaded.pending ? [loaded.primary, loaded.pending] : [loaded.primary]);
-  return Identities.open({ store: metadata, box, root: { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey } });
+  const identities = await Identities.open({ store: metadata, box, root: { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey } });
+  // The console's session key is derived from it (console/console-session.ts).
+  return { identities, rootKey: loaded.primary.key };
 }
 
 /** The AWS KMS JSON API over the built-in KMS; callers are authorized by their identity policies (kms:<Operation>). */
-function kmsApi(builtin: BuiltinKms, audit: KmsAuditLog, config: Config, identities: Identities, access: KmsKeyAccess, log: Logger): KmsHttpHandler {
+function kmsApi(builtin: BuiltinKms, audit: KmsAudit, config: Config, identities: Identities, access: KmsKeyAccess, log: Logger): KmsHttpHandler {
   return createKmsApiHandler<ResolvedCredential>({
     kms: builtin,
     region: config.region,
@@ -394,7 +440,7 @@ export async function openAdminIdentities(config: Config): Promise<{ identities:
   reserve.close();
   const { dataDir, creds, metadata } = await openDataDir(config, reserve);
   try {
-    return { identities: await openIdentities(config, dataDir, metadata, creds), close: () => metadata.close() };
+    return { identities: (await openIdentities(config, dataDir, metadata, creds)).identities, close: () => metadata.close() };
   } catch (err) {
     await metadata.close();
     throw err;

@@ -52,6 +52,11 @@ export interface BlobStore {
   /** Startup crash recovery: publish staged blobs that metadata references, delete the rest. */
   recover(referenced: (blobIds: string[]) => Promise<Set<string>>): Promise<{ published: number; removed: number }>;
   stats(): BlobStats;
+  /**
+   * Resolves when the backend answers (readiness: `/_coffer/health/ready`), rejects when it
+   * cannot be reached or used. Cheap: no blob is read or written.
+   */
+  probe(): Promise<void>;
 }
 
 export class BlobNotFoundError extends Error {

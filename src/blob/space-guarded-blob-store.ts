@@ -49,4 +49,8 @@ export class SpaceGuardedBlobStore implements BlobStore {
   stats(): BlobStats {
     return this.#inner.stats();
   }
+
+  probe(): Promise<void> {
+    return this.#inner.probe();
+  }
 }

@@ -69,6 +69,10 @@ export class TieredBlobStore implements BlobStore {
   stats(): BlobStats {
     return { bytesRead: this.#o.small.stats().bytesRead + this.#o.large.stats().bytesRead };
   }
+
+  async probe(): Promise<void> {
+    await Promise.all([this.#o.small.probe(), this.#o.large.probe()]);
+  }
 }
 
 async function* from(chunks: Buffer[]): AsyncGenerator<Buffer> {

@@ -16,11 +16,15 @@ import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import type { Config, ConfigInput } from '../config/config.js';
 import type { PreparedDataDir } from '../main.js';
+import { relayClusterMetrics } from '../metrics/cluster-relay.js';
 import { SERVING_V8_FLAGS } from './v8-flags.js';
 
 const USAGE = `Usage: coffer serve [options]
 
-Options (each also from an environment variable):
+Options (each also from an environment variable, or from a configuration file):
+  --config FILE         settings from a YAML or JSON file, named as in the configuration
+                        (dataDir, port, tlsCert, …); flags > environment > file > defaults
+                        COFFER_CONFIG
   --address ADDR        listen address            COFFER_ADDRESS   (127.0.0.1)
   --port N              listen port, 0 = any      COFFER_PORT      (9000)
   --data DIR            data directory            COFFER_DATA      (./data)
@@ -53,6 +57,9 @@ Options (each also from an environment variable):
                         COFFER_HEADERS_TIMEOUT_MS (60000)
   --max-connections N   open connections per serving process; more are closed as they arrive
                         COFFER_MAX_CONNECTIONS (1024)
+  --metrics-token TOKEN  GET /_coffer/metrics needs Authorization: Bearer TOKEN
+                        COFFER_METRICS_TOKEN (unset: the metrics are open)
+  --console enabled|disabled  the web console at /_coffer/console/   COFFER_CONSOLE (enabled)
 Root credentials: COFFER_ACCESS_KEY_ID and COFFER_SECRET_ACCESS_KEY; when unset, generated
 at first start into DATA/credentials.json (mode 0600) and printed once.
 Root key: COFFER_ROOT_KEY (base64 of 32 bytes) wins over --root-key-file. External KMS
@@ -98,6 +105,9 @@ async function serve(args: string[]): Promise<void> {
       'body-idle-timeout': { type: 'string' },
       'headers-timeout': { type: 'string' },
       'max-connections': { type: 'string' },
+      'metrics-token': { type: 'string' },
+      config: { type: 'string' },
+      console: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -130,11 +140,13 @@ async function serve(args: string[]): Promise<void> {
     bodyIdleTimeoutMs: values['body-idle-timeout'],
     headersTimeoutMs: values['headers-timeout'],
     maxConnections: values['max-connections'],
+    metricsToken: values['metrics-token'],
+    console: values.console as ConfigInput['console'],
   } as Partial<ConfigInput>;
-  if (process.env[ROLE_ENV] === 'prepare' && process.send !== undefined && cluster.isPrimary) return prepareForPrimary(flags);
-  if (cluster.isPrimary && (workersWanted(flags) ?? 1) > 1) return servePrimary();
-  const { loadConfig } = await import('../config/config.js');
-  const config = loadConfig(flags);
+  const configFile = values.config ?? (process.env.COFFER_CONFIG !== '' ? process.env.COFFER_CONFIG : undefined);
+  if (process.env[ROLE_ENV] === 'prepare' && process.send !== undefined && cluster.isPrimary) return prepareForPrimary(flags, configFile);
+  if (cluster.isPrimary && ((await workersWanted(flags, configFile)) ?? 1) > 1) return servePrimary();
+  const config = await loadServeConfig(flags, configFile);
   const log = await createLogger(config.logLevel, cluster.isWorker ? cluster.worker?.id : undefined);
   const { prepareDataDir, startCoffer } = await import('../main.js');
   // One process prepares its data dir itself; a worker's was prepared before the primary forked it.
@@ -184,10 +196,30 @@ async function createLogger(level: Config['logLevel'], worker?: number): Promise
  * configuration is loaded and reports the error. The primary decides with this
  * alone whether it forks, so that it need not load the configuration schema.
  */
-function workersWanted(flags: Partial<ConfigInput>, env: NodeJS.ProcessEnv = process.env): number | undefined {
-  const raw = flags.workers ?? (env.COFFER_WORKERS !== '' ? env.COFFER_WORKERS : undefined);
+async function workersWanted(flags: Partial<ConfigInput>, configFile: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<number | undefined> {
+  let raw: unknown = flags.workers ?? (env.COFFER_WORKERS !== '' ? env.COFFER_WORKERS : undefined);
+  if (raw === undefined && configFile !== undefined) {
+    try {
+      // Loaded only with --config: the primary otherwise reads no YAML.
+      const { readConfigFile } = await import('../config/config-file.js');
+      raw = readConfigFile(configFile).workers;
+    } catch {
+      return undefined; // loadConfig reports it
+    }
+  }
   const n = raw === undefined ? availableParallelism() : Number(raw);
   return Number.isInteger(n) && n >= 1 && n <= 256 ? n : undefined;
+}
+
+/** The serving configuration: flags > environment > the configuration file, if any > defaults. */
+async function loadServeConfig(flags: Partial<ConfigInput>, configFile: string | undefined): Promise<Config> {
+  const { loadConfig } = await import('../config/config.js');
+  if (configFile === undefined) return loadConfig(flags);
+  const { exposedSecretsWarning, readConfigFile } = await import('../config/config-file.js');
+  const values = readConfigFile(configFile);
+  const warning = exposedSecretsWarning(configFile, values);
+  if (warning !== undefined && !cluster.isWorker) process.stderr.write(`coffer: warning: ${warning}\n`);
+  return loadConfig(flags, process.env, { path: configFile, values });
 }
 
 /** Set (to `prepare`) in the environment of the process the primary forks to prepare the data dir. */
@@ -201,11 +233,10 @@ type PrepareReport = { ok: true; workers: number; logLevel: Config['logLevel'] }
  * the data dir (prepareDataDir), prints what it generated, tells the primary how
  * it went and exits.
  */
-async function prepareForPrimary(flags: Partial<ConfigInput>): Promise<void> {
+async function prepareForPrimary(flags: Partial<ConfigInput>, configFile: string | undefined): Promise<void> {
   let report: PrepareReport;
   try {
-    const { loadConfig } = await import('../config/config.js');
-    const config = loadConfig(flags);
+    const config = await loadServeConfig(flags, configFile);
     const log = await createLogger(config.logLevel);
     const { prepareDataDir } = await import('../main.js');
     announceGenerated(config, await prepareDataDir(config, log));
@@ -289,6 +320,8 @@ async function servePrimary(): Promise<void> {
   // Heap settings for streaming Buffers through (see v8-flags.ts). A single-process
   // `serve --workers 1` runs with whatever flags node was started with.
   cluster.setupPrimary({ execArgv: [...process.execArgv, ...SERVING_V8_FLAGS] });
+  // Scrapes of /_coffer/metrics reach one worker, which gathers every worker's metrics through here.
+  relayClusterMetrics();
   const fork = () => cluster.fork();
   for (let i = 0; i < prepared.workers; i++) fork();
   cluster.on('exit', (worker, code, signal) => {

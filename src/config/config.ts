@@ -1,6 +1,7 @@
 /**
  * Coffer's configuration: one typed, validated, frozen object built from
- * command-line flags, then environment variables, then defaults.
+ * command-line flags, then environment variables, then a configuration file
+ * (`--config FILE`, config-file.ts), then defaults.
  */
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
@@ -115,6 +116,13 @@ export const ConfigSchema = z
     kmsMinRotationPeriodDays: z.coerce.number().int().min(1).max(90).default(90),
     /** Length of a KMS "day" in seconds, for deletion windows and rotation periods. Only tests shorten it. */
     kmsDaySeconds: z.coerce.number().min(0.001).max(86_400).default(86_400),
+    /**
+     * A bearer token `GET /_coffer/metrics` must present (`Authorization: Bearer …`);
+     * unset, the metrics are open to whoever reaches the port.
+     */
+    metricsToken: z.string().min(16, { message: 'the metrics token must be at least 16 characters' }).max(512).regex(/^[\x21-\x7e]+$/, { message: 'the metrics token must be printable ASCII without spaces' }).optional(),
+    /** The web console at /_coffer/console/ (console/). */
+    console: z.enum(['enabled', 'disabled']).default('enabled'),
     /** How often expired deletion windows and due automatic rotations are swept. */
     kmsSweepIntervalMs: z.coerce.number().int().min(50).default(60_000),
   })
@@ -191,11 +199,27 @@ export const ENV_NAMES: Partial<Record<keyof ConfigInput, string>> = {
   kmsMinRotationPeriodDays: 'COFFER_KMS_MIN_ROTATION_PERIOD_DAYS',
   kmsDaySeconds: 'COFFER_KMS_DAY_SECONDS',
   kmsSweepIntervalMs: 'COFFER_KMS_SWEEP_INTERVAL_MS',
+  metricsToken: 'COFFER_METRICS_TOKEN',
+  console: 'COFFER_CONSOLE',
 };
 
-/** Merges flags over environment over defaults, validates once and freezes. */
-export function loadConfig(flags: Partial<ConfigInput>, env: NodeJS.ProcessEnv = process.env): Config {
+/** Settings read from a configuration file (config-file.ts readConfigFile), and where from. */
+export interface ConfigFileValues {
+  path: string;
+  values: Record<string, unknown>;
+}
+
+/** Merges flags over environment over a configuration file over defaults, validates once and freezes. */
+export function loadConfig(flags: Partial<ConfigInput>, env: NodeJS.ProcessEnv = process.env, file?: ConfigFileValues): Config {
   const merged: Record<string, unknown> = {};
+  if (file) {
+    const known = new Set(Object.keys(ConfigSchema.shape));
+    for (const [key, v] of Object.entries(file.values)) {
+      if (!known.has(key)) throw new Error(`invalid configuration: ${file.path}: unknown setting '${key}' (settings are named as in the README's configuration table, e.g. dataDir, tlsCert)`);
+      if (v === null || v === undefined) continue;
+      merged[key] = key === 'domains' && typeof v === 'string' ? v.split(',').map((d) => d.trim()).filter(Boolean) : v;
+    }
+  }
   for (const [key, envName] of Object.entries(ENV_NAMES)) {
     const v = envName ? env[envName] : undefined;
     if (v !== undefined && v !== '') merged[key] = key === 'domains' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v;

@@ -55,6 +55,8 @@ export type ObjectOperation =
 
 export type Endpoint =
   | { kind: 'health' }
+  /** Coffer's own paths under /_coffer/ (metrics, readiness, the web console): no bucket name starts with `_`. */
+  | { kind: 'coffer'; path: string }
   | { kind: 'service'; operation: ServiceOperation }
   | { kind: 'bucket'; operation: BucketOperation; bucket: string }
   | { kind: 'object'; operation: ObjectOperation; bucket: string; key: string }
@@ -88,6 +90,8 @@ export interface RouterOptions {
 }
 
 export const HEALTH_PATH = '/_coffer/health';
+/** Where Coffer's own paths live; S3 bucket names cannot start with `_`, so none is shadowed. */
+export const COFFER_PREFIX = '/_coffer/';
 /** X-Amz-Target prefix of AWS KMS operations. */
 export const KMS_TARGET_PREFIX = 'TrentService.';
 
@@ -158,6 +162,12 @@ export function locate(input: Pick<RouteInput, 'host' | 'rawPath'>, options: Rou
   return rest === '' ? { bucket } : { bucket, key: decodeSegment(rest) };
 }
 
+/** Whether the Host names a bucket (`bucket.<domain>`). */
+function isVirtualHosted(hostHeader: string | undefined, options: RouterOptions): boolean {
+  const host = (hostHeader ?? '').toLowerCase().replace(/:\d+$/, '');
+  return options.domains.some((d) => host.endsWith(`.${d.toLowerCase()}`) && host.length > d.length + 1);
+}
+
 /** The service named in an Authorization header's credential scope (`Credential=AKID/date/region/service/aws4_request`). */
 function signedService(authorization: string | string[] | undefined): string | undefined {
   const v = Array.isArray(authorization) ? authorization[0] : authorization;
@@ -172,6 +182,8 @@ function firstSubresource(query: URLSearchParams, table: Record<string, string>)
 export function parseEndpoint(input: RouteInput, options: RouterOptions): Endpoint {
   const method = input.method.toUpperCase();
   if (input.rawPath === HEALTH_PATH && (method === 'GET' || method === 'HEAD')) return { kind: 'health' };
+  // Path-style only: on `bucket.<domain>` the same path is an object key (`_coffer/…`), as in S3.
+  if (input.rawPath.startsWith(COFFER_PREFIX) && input.rawPath !== HEALTH_PATH && !isVirtualHosted(input.host, options)) return { kind: 'coffer', path: input.rawPath };
   // KMS (a JSON 1.1 service) shares the listener: POST / naming a TrentService target. S3 has no
   // operation at POST / with X-Amz-Target, so this never shadows one.
   const target = input.headers['x-amz-target'];

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { decodePayload, verifySigV4, type Credential } from '../auth/sigv4/index.js';
 import { withHoistedHeaders } from './hoisted-headers.js';
@@ -40,6 +40,10 @@ export interface ServerDeps {
   cors?: CorsHandler;
   /** POST Object form uploads (s3/post-object.ts); without it they are answered 501. */
   postObject?: PostObjectHttpHandler;
+  /** Handles Coffer's own paths under /_coffer/ (operator/operator-api.ts): metrics, readiness, the console. */
+  coffer?: CofferHttpHandler;
+  /** Told of every answered request (metrics/metrics.ts). */
+  observe?: (request: { endpoint: Endpoint | undefined; status: number; seconds: number; socket: Socket }) => void;
 }
 
 /** The CORS side of bucket and object requests; only those: KMS, IAM and /_coffer are never opened to browsers. */
@@ -71,6 +75,16 @@ function corsBucket(endpoint: Endpoint | undefined): string | undefined {
   if (endpoint.kind === 'unsupported') return endpoint.bucket;
   return undefined;
 }
+
+/** A request for one of Coffer's own paths (/_coffer/…), handed over before any authentication. */
+export interface CofferHttpRequest extends Omit<KmsHttpRequest, 'operation'> {
+  /** True when the request came over TLS. */
+  secure: boolean;
+  remoteAddress: string;
+}
+
+/** Always answers; never throws for a client's mistake. */
+export type CofferHttpHandler = (req: CofferHttpRequest) => Promise<S3Response>;
 
 /**
  * A request for the AWS KMS JSON API, handed over before authentication: the
@@ -251,6 +265,13 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
         if (expectsContinue(req)) res.writeContinue();
         const { rawHeaders, headers } = req;
         response = await deps.kms({ requestId, operation: endpoint.operation, method, rawPath, rawQuery, headers, rawHeaders, body, signal: abort.signal });
+      } else if (endpoint.kind === 'coffer') {
+        if (!deps.coffer) throw new S3Error('NoSuchKey');
+        bodyTaken = true;
+        if (expectsContinue(req)) res.writeContinue();
+        const { rawHeaders, headers } = req;
+        const remoteAddress = req.socket.remoteAddress ?? '';
+        response = await deps.coffer({ requestId, method, rawPath, rawQuery, headers, rawHeaders, body, signal: abort.signal, secure, remoteAddress });
       } else if (endpoint.kind === 'iam') {
         if (!deps.iam) throw new S3Error('NotImplemented', 'This Coffer node serves no IAM API.');
         bodyTaken = true;
@@ -382,6 +403,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     } finally {
       if (streamed) socket.off('timeout', onIdle);
     }
+    deps.observe?.({ endpoint, status: response.status, seconds: Number(process.hrtime.bigint() - started) / 1e9, socket });
     log.info(requestLogLine({ requestId, method, rawPath, rawQuery, endpoint, principal, headers: req.headers, status: response.status, wire, started }), 'request');
   }
 

@@ -66,6 +66,14 @@ export interface StoredAcl {
   grants: AclGrant[];
 }
 
+/** A bucket's stored objects (MetadataStore.bucketUsage). */
+export interface BucketUsage {
+  bucket: string;
+  objects: number;
+  /** The sum of the objects' sizes (plaintext, as S3 reports sizes). */
+  bytes: number;
+}
+
 export interface BucketRecord {
   name: string;
   createdAt: number;
@@ -284,6 +292,17 @@ export interface MetadataStore {
   garbageCollected(blobIds: string[]): Promise<void>;
   /** Of the given blob ids, those some object or part references (crash recovery). */
   referencedBlobIds(blobIds: string[]): Promise<Set<string>>;
+
+  // ---- usage, for the operator's metrics (metrics/): maintained by the drivers in the same
+  //      transaction as every object write and delete, never counted over the objects.
+
+  /**
+   * Every bucket with its object count and the sum of its objects' (plaintext) sizes, as of
+   * the last committed write; buckets without objects show zeros. Cost: O(buckets).
+   */
+  bucketUsage(): Promise<BucketUsage[]>;
+  /** How many blobs wait in the garbage queue (the blob collector's backlog). */
+  garbageQueueLength(): Promise<number>;
 
   // ---- the built-in KMS (kms/builtin-kms.ts): key records, versions (material wrapped
   //      under the root key, never raw), aliases. Shared by every node using this store.

@@ -155,6 +155,9 @@ export class ObjectKeys {
   readonly #byId = new Map<string, { key: Buffer; kmsKeyArn: string; checkedAt: number }>();
   /** Number of KMS data-key calls made for bucket keys (the benchmark reports it). */
   bucketKeyKmsCalls = 0;
+  /** Bucket-key lookups (new objects' and reads') this process answered from its cache, and those it did not (metrics). */
+  bucketKeyCacheHits = 0;
+  bucketKeyCacheMisses = 0;
 
   constructor(options: ObjectKeysOptions) {
     this.#o = options;
@@ -319,7 +322,11 @@ export class ObjectKeys {
   async #bucketKey(bucket: string, kmsKeyArn: string, caller: KmsCaller): Promise<CachedBucketKey> {
     const slot = `${bucket}\n${kmsKeyArn}`;
     const cached = this.#current.get(slot);
-    if (cached && this.#now() - cached.createdAt < this.#o.bucketKeyPeriodMs) return cached;
+    if (cached && this.#now() - cached.createdAt < this.#o.bucketKeyPeriodMs) {
+      this.bucketKeyCacheHits++;
+      return cached;
+    }
+    this.bucketKeyCacheMisses++;
     const inFlight = this.#making.get(slot);
     if (inFlight) return inFlight;
     const making = this.#makeBucketKey(slot, bucket, kmsKeyArn, caller).finally(() => this.#making.delete(slot));
@@ -386,6 +393,7 @@ export class ObjectKeys {
   async #bucketKeyById(id: string, caller: KmsCaller): Promise<Buffer> {
     const hit = this.#byId.get(id);
     if (hit) {
+      this.bucketKeyCacheHits++;
       const now = this.#now();
       if (now - hit.checkedAt >= RESOLVED_TTL_MS) {
         await this.resolveKmsKeyArn(hit.kmsKeyArn, caller);
@@ -393,6 +401,7 @@ export class ObjectKeys {
       }
       return hit.key;
     }
+    this.bucketKeyCacheMisses++;
     const record = await this.#o.metadata.getBucketKey(id);
     if (!record) throw new Error(`bucket key ${id} is missing from the metadata store`);
     this.bucketKeyKmsCalls++;

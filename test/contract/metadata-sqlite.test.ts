@@ -42,6 +42,34 @@ test('sqlite_migration_5_keeps_existing_buckets_ACL_free_without_a_public_access
   }
 });
 
+// Schema migration 7 (bucket usage for the metrics) counts the objects a database already holds, once.
+test('sqlite_migration_7_counts_existing_objects_into_bucket_usage', async () => {
+  const old = mkdtempSync(join(tmpdir(), 'coffer-sqlite-old-'));
+  try {
+    const path = join(old, 'meta.db');
+    const db = new Database(path);
+    db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL)');
+    for (const [i, sql] of SQLITE_MIGRATIONS.slice(0, 6).entries()) {
+      db.exec(sql);
+      db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(i + 1);
+    }
+    db.prepare("INSERT INTO buckets (name, created_at, owner_id, region) VALUES ('full', 1, 'o', 'us-east-1'), ('empty', 1, 'o', 'us-east-1')").run();
+    const put = db.prepare("INSERT INTO objects (bucket, key, doc) VALUES ('full', ?, ?)");
+    put.run(Buffer.from('a'), JSON.stringify({ size: 7, parts: [] }));
+    put.run(Buffer.from('b'), JSON.stringify({ size: 35, parts: [] }));
+    db.close();
+    const store = new SqliteMetadataStore({ path });
+    await store.migrate();
+    assert.deepEqual(await store.bucketUsage(), [
+      { bucket: 'empty', objects: 0, bytes: 0 },
+      { bucket: 'full', objects: 2, bytes: 42 },
+    ]);
+    await store.close();
+  } finally {
+    rmSync(old, { recursive: true, force: true });
+  }
+});
+
 /** A migrated store on a fresh database file (at `path`), closed and removed afterwards. */
 async function withStore(fn: (store: SqliteMetadataStore, path: string) => Promise<void>): Promise<void> {
   const d = mkdtempSync(join(tmpdir(), 'coffer-sqlite-'));

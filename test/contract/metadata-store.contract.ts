@@ -213,6 +213,47 @@ export function metadataStoreContract(factory: StoreFactory): void {
       assert.deepEqual(await store.takeGarbage(1000).then((ids) => ids.filter((id) => id === 'b-sa')), [], 'no blob queued');
     });
 
+    test('bucket_usage_is_kept_by_every_object_write_and_delete', async () => {
+      const b = await fresh();
+      const other = await fresh();
+      const usage = async (name: string) => (await store.bucketUsage()).find((u) => u.bucket === name);
+      assert.deepEqual(await usage(b), { bucket: b, objects: 0, bytes: 0 }, 'an empty bucket shows zeros');
+      await store.putObject({ ...obj(b, 'a'), size: 100 });
+      await store.putObject({ ...obj(b, 'b'), size: 23 });
+      await store.putObject({ ...obj(other, 'x'), size: 5 });
+      assert.deepEqual(await usage(b), { bucket: b, objects: 2, bytes: 123 });
+      await store.putObject({ ...obj(b, 'a', ['b-a2']), size: 40 }); // a replace changes bytes, not the count
+      assert.deepEqual(await usage(b), { bucket: b, objects: 2, bytes: 63 });
+      await store.putObjectTags(b, 'b', [['t', 'v']]); // an update that keeps the size
+      assert.deepEqual(await usage(b), { bucket: b, objects: 2, bytes: 63 });
+      const uploadId = `usage-${b}`;
+      await store.createUpload(upload(b, 'm', uploadId));
+      await store.completeUpload(uploadId, { ...obj(b, 'm', ['m1', 'm2']), size: 1000 });
+      assert.deepEqual(await usage(b), { bucket: b, objects: 3, bytes: 1063 });
+      await store.deleteObject(b, 'a');
+      await store.deleteObject(b, 'a'); // absent: nothing changes
+      assert.deepEqual(await usage(b), { bucket: b, objects: 2, bytes: 1023 });
+      assert.deepEqual(await usage(other), { bucket: other, objects: 1, bytes: 5 }, 'other buckets are untouched');
+      await store.deleteObject(b, 'b');
+      await store.deleteObject(b, 'm');
+      assert.deepEqual(await usage(b), { bucket: b, objects: 0, bytes: 0 });
+      assert.equal(await store.deleteBucket(b), 'deleted');
+      assert.equal(await usage(b), undefined, 'a deleted bucket is gone from the usage');
+      assert.equal(await store.createBucket({ name: b, createdAt: 3, ownerId: 'owner', region: 'us-east-1' }), true);
+      assert.deepEqual(await usage(b), { bucket: b, objects: 0, bytes: 0 }, 'a bucket made again under the name starts at zero');
+    });
+
+    test('garbage_queue_length_counts_queued_blobs', async () => {
+      await store.garbageCollected(await garbage(store));
+      assert.equal(await store.garbageQueueLength(), 0);
+      const b = await fresh();
+      await store.putObject(obj(b, 'k', ['q1', 'q2']));
+      await store.deleteObject(b, 'k');
+      assert.equal(await store.garbageQueueLength(), 2);
+      await store.garbageCollected(['q1', 'q2']);
+      assert.equal(await store.garbageQueueLength(), 0);
+    });
+
     test('bucket_with_upload_is_not_empty', async () => {
       const b = await fresh();
       await store.createUpload(upload(b, 'k', '00000001-a'));

@@ -11,7 +11,8 @@
  * with the volume, and the collector must not count a blob deleted that is not.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { access, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { BlobStats, BlobStore, ByteRange, PendingBlob, ReadOptions } from '../blob-store.js';
@@ -240,6 +241,17 @@ export class FsBlobStore implements BlobStore {
 
   stats(): BlobStats {
     return { bytesRead: this.#bytesRead };
+  }
+
+  async probe(): Promise<void> {
+    // Both directories there, readable and writable: access(2) answers EROFS on a read-only mount.
+    for (const dir of [this.#blobs, this.#tmp]) {
+      try {
+        await access(dir, fsConstants.R_OK | fsConstants.W_OK | fsConstants.X_OK);
+      } catch (err) {
+        throw (err as NodeJS.ErrnoException).code === 'ENOENT' ? storeMissingError(dir, err) : new BackendUnavailableError(`the blob store directory ${dir} is not usable (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
+      }
+    }
   }
 }
 

@@ -152,6 +152,11 @@ export class PostgresBlobStore implements BlobStore {
     return { published, removed };
   }
 
+  /** Readiness: the database answers (/_coffer/health/ready). */
+  async probe(): Promise<void> {
+    await this.#query('SELECT 1 FROM small_blobs LIMIT 1');
+  }
+
   stats(): BlobStats {
     return { bytesRead: this.#bytesRead };
   }

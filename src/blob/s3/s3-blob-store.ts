@@ -414,6 +414,11 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
+  async probe(): Promise<void> {
+    // The cheapest call that needs the bucket, the credentials and the network: one key listed.
+    await this.#send('probing the blob backend', () => this.#client.send(new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: this.#prefix, MaxKeys: 1 })));
+  }
+
   stats(): BlobStats {
     return { bytesRead: this.#bytesRead };
   }

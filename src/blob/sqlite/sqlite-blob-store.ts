@@ -266,6 +266,10 @@ export class SqliteBlobStore implements BlobStore {
     return { published, removed };
   }
 
+  async probe(): Promise<void> {
+    this.#run((c) => c.get.get(''));
+  }
+
   stats(): BlobStats {
     return { bytesRead: this.#bytesRead };
   }

@@ -120,4 +120,38 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   );
   CREATE UNIQUE INDEX iam_user_policies_by_name ON iam_user_policies (account_id, lower(user_name), policy_name);
   `,
+  // 2: per-bucket usage (objects, bytes) for the metrics (SQLite's migration 7). A trigger on
+  //    objects appends a delta row in the writing transaction; folding the deltas into
+  //    bucket_usage happens when usage is read (PostgresMetadataStore.bucketUsage). One row
+  //    per bucket updated by every write would make concurrent writes to one bucket conflict
+  //    (SERIALIZABLE) and retry; appended rows never conflict.
+  `
+  CREATE TABLE bucket_usage (
+    bucket TEXT COLLATE "C" PRIMARY KEY,
+    objects BIGINT NOT NULL,
+    bytes BIGINT NOT NULL
+  );
+  CREATE TABLE bucket_usage_deltas (
+    id BIGSERIAL PRIMARY KEY,
+    bucket TEXT COLLATE "C" NOT NULL,
+    objects BIGINT NOT NULL,
+    bytes BIGINT NOT NULL
+  );
+  INSERT INTO bucket_usage (bucket, objects, bytes)
+    SELECT bucket, count(*), coalesce(sum((doc::jsonb->>'size')::bigint), 0) FROM objects GROUP BY bucket;
+  CREATE FUNCTION bucket_usage_delta() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    IF TG_OP = 'INSERT' THEN
+      INSERT INTO bucket_usage_deltas (bucket, objects, bytes) VALUES (NEW.bucket, 1, (NEW.doc::jsonb->>'size')::bigint);
+    ELSIF TG_OP = 'DELETE' THEN
+      INSERT INTO bucket_usage_deltas (bucket, objects, bytes) VALUES (OLD.bucket, -1, -(OLD.doc::jsonb->>'size')::bigint);
+    ELSIF (OLD.doc::jsonb->>'size') IS DISTINCT FROM (NEW.doc::jsonb->>'size') THEN
+      INSERT INTO bucket_usage_deltas (bucket, objects, bytes)
+        VALUES (NEW.bucket, 0, (NEW.doc::jsonb->>'size')::bigint - (OLD.doc::jsonb->>'size')::bigint);
+    END IF;
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER bucket_usage_delta AFTER INSERT OR UPDATE OF doc OR DELETE ON objects
+    FOR EACH ROW EXECUTE FUNCTION bucket_usage_delta();
+  `,
 ];

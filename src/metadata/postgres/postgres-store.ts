@@ -25,6 +25,7 @@ import type {
   AccountRecord,
   BucketKeyRecord,
   BucketRecord,
+  BucketUsage,
   IamUserRecord,
   KeyRange,
   KmsAliasRecord,
@@ -528,6 +529,26 @@ export class PostgresMetadataStore implements MetadataStore {
   async garbageCollected(blobIds: string[]): Promise<void> {
     if (blobIds.length === 0) return;
     await this.#query('DELETE FROM garbage WHERE blob_id = ANY($1::text[])', [blobIds]);
+  }
+
+  async bucketUsage(): Promise<BucketUsage[]> {
+    // The deltas the objects trigger appended (migration 2) are folded into one row per bucket
+    // first, in one statement: concurrent folds (other nodes scraping) each take distinct deltas.
+    await this.#query(`
+      WITH d AS (DELETE FROM bucket_usage_deltas RETURNING bucket, objects, bytes),
+           s AS (SELECT bucket, sum(objects) AS objects, sum(bytes) AS bytes FROM d GROUP BY bucket)
+      INSERT INTO bucket_usage (bucket, objects, bytes) SELECT bucket, objects, bytes FROM s
+      ON CONFLICT (bucket) DO UPDATE SET objects = bucket_usage.objects + excluded.objects, bytes = bucket_usage.bytes + excluded.bytes`);
+    // A deleted bucket's row stays (it nets to zero, as any unfolded deltas of it do), so the join.
+    const rows = await this.#rows<{ bucket: string; objects: string; bytes: string }>(
+      'SELECT b.name AS bucket, coalesce(u.objects, 0) AS objects, coalesce(u.bytes, 0) AS bytes FROM buckets b LEFT JOIN bucket_usage u ON u.bucket = b.name ORDER BY b.name',
+    );
+    return rows.map((r) => ({ bucket: r.bucket, objects: Number(r.objects), bytes: Number(r.bytes) }));
+  }
+
+  async garbageQueueLength(): Promise<number> {
+    const [row] = await this.#rows<{ n: string }>('SELECT count(*) AS n FROM garbage');
+    return Number(row?.n ?? 0);
   }
 
   async referencedBlobIds(blobIds: string[]): Promise<Set<string>> {

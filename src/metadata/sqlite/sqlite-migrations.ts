@@ -140,4 +140,30 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX garbage_by_queued_at ON garbage (queued_at);
   `,
+  // 7: per-bucket usage (objects, bytes) for the metrics, kept by triggers in the transaction
+  //    of every object write and delete, so that no scrape has to count the objects. Buckets
+  //    that hold objects already are counted once, here.
+  `
+  CREATE TABLE bucket_usage (
+    bucket TEXT PRIMARY KEY,
+    objects INTEGER NOT NULL,
+    bytes INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  INSERT INTO bucket_usage (bucket, objects, bytes)
+    SELECT bucket, count(*), coalesce(sum(json_extract(doc, '$.size')), 0) FROM objects GROUP BY bucket;
+  CREATE TRIGGER bucket_usage_on_insert AFTER INSERT ON objects BEGIN
+    INSERT INTO bucket_usage (bucket, objects, bytes) VALUES (NEW.bucket, 1, json_extract(NEW.doc, '$.size'))
+      ON CONFLICT (bucket) DO UPDATE SET objects = objects + 1, bytes = bytes + excluded.bytes;
+  END;
+  CREATE TRIGGER bucket_usage_on_update AFTER UPDATE OF doc ON objects
+    WHEN json_extract(OLD.doc, '$.size') IS NOT json_extract(NEW.doc, '$.size') BEGIN
+    UPDATE bucket_usage SET bytes = bytes - json_extract(OLD.doc, '$.size') + json_extract(NEW.doc, '$.size') WHERE bucket = NEW.bucket;
+  END;
+  CREATE TRIGGER bucket_usage_on_delete AFTER DELETE ON objects BEGIN
+    UPDATE bucket_usage SET objects = objects - 1, bytes = bytes - json_extract(OLD.doc, '$.size') WHERE bucket = OLD.bucket;
+  END;
+  CREATE TRIGGER bucket_usage_on_bucket_delete AFTER DELETE ON buckets BEGIN
+    DELETE FROM bucket_usage WHERE bucket = OLD.name;
+  END;
+  `,
 ];

@@ -24,6 +24,7 @@ import type {
   KmsKeyVersionRecord,
   BucketKeyRecord,
   BucketRecord,
+  BucketUsage,
   KeyRange,
   ObjectEncryption,
   MetadataStore,
@@ -608,6 +609,18 @@ export class SqliteMetadataStore implements MetadataStore {
     this.#db.transaction(() => {
       for (const id of blobIds) del.run(id);
     }).immediate();
+  }
+
+  async bucketUsage(): Promise<BucketUsage[]> {
+    // Kept by the triggers of migration 7: one row per bucket, never a count over the objects.
+    const rows = this.#stmt(
+      'SELECT b.name AS bucket, coalesce(u.objects, 0) AS objects, coalesce(u.bytes, 0) AS bytes FROM buckets b LEFT JOIN bucket_usage u ON u.bucket = b.name ORDER BY b.name',
+    ).all() as BucketUsage[];
+    return rows;
+  }
+
+  async garbageQueueLength(): Promise<number> {
+    return (this.#stmt('SELECT count(*) AS n FROM garbage').get() as { n: number }).n;
   }
 
   async referencedBlobIds(blobIds: string[]): Promise<Set<string>> {
