@@ -73,7 +73,7 @@ export async function startPeer(options: PeerOptions, log: (line: string) => voi
     await exited;
     clearTimeout(timer);
   };
-  let ready: { port: number; accessKey: string; secretKey: string; kmsKeyId: string };
+  let ready: { port: number; accessKey: string; secretKey: string; kmsKeyId: string; objectstore: string };
   try {
     ready = await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`radosgw.sh did not answer within 180 s:\n${out}`)), 180_000);
@@ -104,7 +104,7 @@ export async function startPeer(options: PeerOptions, log: (line: string) => voi
     // The script's descendants are ceph-mon, ceph-osd (memstore) and radosgw: all of Ceph's CPU and memory.
     probe: new ProcessProbe(proc.pid!),
     kmsKeyId: options.kmsKeyId ?? ready.kmsKeyId,
-    description: `Ceph RGW ${radosgwVersion()} on 127.0.0.1:${ready.port}: one ceph-mon, one ceph-osd on memstore, radosgw (beast), started by bench/peers/radosgw.sh; server figures are all three daemons`,
+    description: `Ceph RGW ${radosgwVersion()} on 127.0.0.1:${ready.port}: one ceph-mon, one ceph-osd on ${ready.objectstore === 'bluestore' ? 'bluestore (a sparse file in the temp dir)' : `${ready.objectstore} (RAM: no disk writes)`}, radosgw (beast), started by bench/peers/radosgw.sh; server figures are all three daemons`,
     stop,
   };
 }

@@ -20,7 +20,21 @@ done
 
 DIR=${1:-$(mktemp -d "${TMPDIR:-/tmp}/coffer-bench-ceph-XXXXXX")}
 mkdir -p "$DIR"/{run,log,mon,osd}
-MEMSTORE_BYTES=${RADOSGW_MEMSTORE_BYTES:-$((6 * 1024 * 1024 * 1024))}
+# bluestore (default): the OSD writes to a sparse file under DIR with direct I/O and syncs its
+# RocksDB WAL, as a real deployment writes to a disk. memstore: everything in RAM (faster to
+# start, and no disk, which flatters the peer's PUTs).
+OBJECTSTORE=${RADOSGW_OBJECTSTORE:-bluestore}
+STORE_BYTES=${RADOSGW_STORE_BYTES:-$((16 * 1024 * 1024 * 1024))}
+case "$OBJECTSTORE" in
+  bluestore) STORE_CONF="osd objectstore = bluestore
+bluestore block create = true
+bluestore block size = $STORE_BYTES
+bluestore fsck on mkfs = false
+bluestore fsck on mount = false" ;;
+  memstore) STORE_CONF="osd objectstore = memstore
+memstore device bytes = $STORE_BYTES" ;;
+  *) echo "radosgw.sh: RADOSGW_OBJECTSTORE must be bluestore or memstore" >&2; exit 2 ;;
+esac
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 MON_PORT=$(free_port)
@@ -60,8 +74,7 @@ log file = $DIR/log/\$name.log
 mon data = $DIR/mon/\$cluster-\$id
 osd data = $DIR/osd/\$cluster-\$id
 keyring = $DIR/keyring
-osd objectstore = memstore
-memstore device bytes = $MEMSTORE_BYTES
+$STORE_CONF
 osd pool default size = 1
 osd pool default min size = 1
 osd pool default pg num = 8
@@ -108,7 +121,7 @@ ACCESS=BENCHRGW$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F
 SECRET=$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')
 timeout 60 radosgw-admin -c "$CONF" -n client.admin user create --uid bench --display-name "coffer bench" --access-key "$ACCESS" --secret "$SECRET" >/dev/null
 
-printf '{"listening":true,"port":%d,"accessKey":"%s","secretKey":"%s","kmsKeyId":"testkey-1","dir":"%s"}\n' "$RGW_PORT" "$ACCESS" "$SECRET" "$DIR"
+printf '{"listening":true,"port":%d,"accessKey":"%s","secretKey":"%s","kmsKeyId":"testkey-1","objectstore":"%s","dir":"%s"}\n' "$RGW_PORT" "$ACCESS" "$SECRET" "$OBJECTSTORE" "$DIR"
 wait -n "${pids[@]}" || true
 echo "radosgw.sh: a Ceph daemon exited; logs in $DIR/log" >&2
 exit 4
