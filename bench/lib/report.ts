@@ -252,7 +252,9 @@ function peerMarkdownSection(results: Results, peer: PeerSetup): string[] {
   return [
     `## Coffer / peer (${name})`,
     '',
-    `The peer, ${peer.server.description}, ran the same workloads in the same sitting, each peer mode right after the Coffer mode it is compared with in every repetition. ` +
+    `Peer: ${peer.server.description}.`,
+    '',
+    'It ran the same workloads in the same sitting, each peer mode right after the Coffer mode it is compared with in every repetition. ' +
       'Ratios are of the medians (> 1: Coffer faster); the peer\'s own rows, with every column, are in the figures above (targets `peer …`).',
     '',
     rows.length > 0 ? markdownTable(peerColumns(name), rows) : '(No workload was measured on both.)',
