@@ -94,6 +94,12 @@ rgw crypt s3 kms backend = testing
 rgw crypt s3 kms encryption keys = testkey-1=$KMS_KEY
 rgw crypt require ssl = false
 rgw dns name = 127.0.0.1
+# Overwritten objects' data is freed by RGW's garbage collector, by default 2 h later; the
+# benchmark overwrites a window of keys (as Coffer's collector frees old blobs at once), so
+# collect within a minute, or stored data would grow through the whole run.
+rgw gc obj min wait = 30
+rgw gc processor period = 30
+rgw gc processor max time = 30
 CONF
 
 ceph-authtool --create-keyring "$DIR/keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
