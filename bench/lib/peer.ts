@@ -101,7 +101,7 @@ export async function startPeer(options: PeerOptions, log: (line: string) => voi
     credentials: { accessKeyId: ready.accessKey, secretAccessKey: ready.secretKey },
     region: options.region,
     name: options.name,
-    // The script's descendants are ceph-mon, ceph-osd (memstore) and radosgw: all of Ceph's CPU and memory.
+    // The script's descendants are ceph-mon, ceph-osd and radosgw: all of Ceph's CPU and memory.
     probe: new ProcessProbe(proc.pid!),
     kmsKeyId: options.kmsKeyId ?? ready.kmsKeyId,
     description: `Ceph RGW ${radosgwVersion()} on 127.0.0.1:${ready.port}: one ceph-mon, one ceph-osd on ${ready.objectstore === 'bluestore' ? 'bluestore (a sparse file in the temp dir)' : `${ready.objectstore} (RAM: no disk writes)`}, radosgw (beast), started by bench/peers/radosgw.sh; server figures are all three daemons`,

@@ -11,7 +11,8 @@
 #   {"listening":true,"port":N,"accessKey":"…","secretKey":"…","kmsKeyId":"testkey-1","dir":"…"}
 # then keeps running with the daemons as its children (so /proc of this script's
 # pid and its descendants is all of Ceph's CPU and memory) until SIGTERM/SIGINT,
-# when it stops them and removes DIR.
+# when it stops them and removes DIR (RADOSGW_KEEP_DIR=1 keeps it, logs in DIR/log).
+# RADOSGW_OBJECTSTORE=bluestore (default) or memstore; RADOSGW_STORE_BYTES (default 16 GiB).
 set -euo pipefail
 
 for bin in ceph-mon ceph-osd radosgw radosgw-admin monmaptool ceph; do
