@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # A throwaway single-node Ceph object gateway for `npm run bench -- --peer radosgw`
-# (bench/README.md, "Against a peer"): one ceph-mon, one ceph-osd on memstore (RAM;
-# no disk) and radosgw (beast) on a loopback port, all under a temporary directory,
+# (bench/README.md, "Against a peer"): one ceph-mon, one ceph-osd (bluestore in a sparse
+# file, or memstore) and radosgw (beast) on a loopback port, all under a temporary directory,
 # without cephx (loopback only), with the `testing` KMS backend for SSE-KMS and
 # SSE-C over plain HTTP. Debian packages: ceph-mon ceph-osd radosgw ceph-common.
 #
 #   bench/peers/radosgw.sh [DIR]
 #
 # Prints one JSON line once S3 answers:
-#   {"listening":true,"port":N,"accessKey":"…","secretKey":"…","kmsKeyId":"testkey-1","dir":"…"}
+#   {"listening":true,"port":N,"accessKey":"…","secretKey":"…","kmsKeyId":"testkey-1","objectstore":"…","dir":"…"}
 # then keeps running with the daemons as its children (so /proc of this script's
 # pid and its descendants is all of Ceph's CPU and memory) until SIGTERM/SIGINT,
 # when it stops them and removes DIR (RADOSGW_KEEP_DIR=1 keeps it, logs in DIR/log).
