@@ -7,6 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,7 +34,7 @@ function figureRows(report: string): Array<Record<string, string>> {
       header = cells;
       continue;
     }
-    if (cells.every((c) => /^-+$/.test(c)) || header[0] !== 'workload') continue;
+    if (cells.every((c) => /^-+$/.test(c)) || header[0] !== 'workload' || header[1] !== 'target') continue;
     rows.push(Object.fromEntries(header.map((h, i) => [h, cells[i] ?? ''])));
   }
   return rows;
@@ -46,6 +48,37 @@ async function runBench(args: string[]): Promise<{ code: number | null; output: 
   proc.stderr.on('data', (d: Buffer) => (output += d.toString()));
   const code = await new Promise<number | null>((resolve) => proc.once('exit', resolve));
   return { code, output };
+}
+
+/**
+ * A plain store: keeps what is PUT and returns it, answers every request (no
+ * authentication) and ignores every encryption header — what a filesystem fake does.
+ */
+async function plainStore(): Promise<{ url: string; server: Server }> {
+  const objects = new Map<string, Buffer>();
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    const isObject = path.split('/').filter(Boolean).length > 1;
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (req.method === 'PUT') {
+        if (isObject) objects.set(path, Buffer.concat(chunks));
+        res.writeHead(200, { etag: '"0"', 'content-length': 0 }).end();
+      } else if ((req.method === 'GET' || req.method === 'HEAD') && objects.has(path)) {
+        const body = objects.get(path)!;
+        res.writeHead(200, { 'content-length': body.length });
+        res.end(req.method === 'GET' ? body : undefined);
+      } else if (req.method === 'DELETE') {
+        objects.delete(path);
+        res.writeHead(204).end();
+      } else {
+        res.writeHead(404, { 'content-length': 0 }).end();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
 
 /** The rows of the report's "Coffer / peer" table. */
@@ -167,6 +200,26 @@ describe('npm run bench -- --smoke', () => {
       assert.ok(!figureRows(report).some((r) => r.target!.startsWith('peer ')), 'nothing measured on the peer');
     } finally {
       await sink.stop();
+    }
+  });
+
+  test('a_peer_that_stores_bytes_but_ignores_encryption_headers_is_measured_unencrypted_only', { timeout: 120_000 }, async () => {
+    const store = await plainStore();
+    try {
+      const out = join(dir, 'plain-peer.md');
+      const { code, output } = await runBench(['--smoke', '--only', '^(PUT|GET) 4 KiB$', '--peer-endpoint', store.url, '--peer-access-key', 'X', '--peer-secret-key', 'Y', '--peer-kms-key-id', 'k', '--peer-name', 'plain', '--out', out]);
+      assert.equal(code, 0, output);
+      const report = readFileSync(out, 'utf8');
+      assert.match(report, /peer SSE-S3: \*\*not supported by the peer\*\*, not measured — PUT with x-amz-server-side-encryption: AES256 succeeded, but HEAD answers without/);
+      assert.match(report, /peer SSE-KMS: \*\*not supported by the peer\*\*, not measured — HEAD answers without x-amz-server-side-encryption, not aws:kms/);
+      assert.match(report, /peer SSE-C: \*\*not supported by the peer\*\*, not measured — HEAD answers customer-algorithm \(none\)/);
+      assert.match(report, /peer none: honoured/);
+      const measured = new Set(figureRows(report).map((r) => r.target).filter((t) => t!.startsWith('peer ')));
+      assert.deepEqual([...measured], ['peer none']);
+      const table = peerRows(report);
+      assert.deepEqual(table.map((r) => `${r.workload} / ${r.mode}`), ['PUT 4 KiB / SSE-S3 vs peer unencrypted', 'GET 4 KiB / SSE-S3 vs peer unencrypted']);
+    } finally {
+      store.server.close();
     }
   });
 
