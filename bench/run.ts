@@ -14,13 +14,15 @@ import { fileURLToPath } from 'node:url';
 import { S3Client } from './lib/client.js';
 import { PayloadPool } from './lib/payload.js';
 import { parseOptions, USAGE, UsageError, type Options } from './lib/plan.js';
+import { peerTargets, startPeer, withPeers, type PeerServer, type PeerSetup } from './lib/peer.js';
 import { profileWorkloads, type ProfiledWorkload } from './lib/profiled.js';
 import { ProcessProbe } from './lib/proc.js';
-import { consoleTable, keptAnalysis, keptCluster, markdownReport, type KmsTotals, type Machine } from './lib/report.js';
+import { consoleTable, keptAnalysis, keptCluster, markdownReport, peerConsoleSection, type KmsTotals, type Machine } from './lib/report.js';
 import { Results } from './lib/results.js';
 import { scalingWorkloads } from './lib/scaling.js';
 import { cofferHasWorkersOption, startCoffer, startSink, type ServerProcess } from './lib/servers.js';
-import { sha256Hex, type Credentials } from './lib/sigv4.js';
+import { createBucket, createKmsKey } from './lib/setup.js';
+import type { Credentials } from './lib/sigv4.js';
 import { percentile } from './lib/stats.js';
 import { COFFER_MODES, KmsAuditCounter, SINKS, sseCHeaders, sseKmsHeaders, type Target, type TargetId } from './lib/targets.js';
 import { memoryWorkloads, metadataWorkloads, multipartWorkloads, objectWorkloads, rangeWorkloads, warmUp, type Bench } from './lib/workloads.js';
@@ -51,35 +53,6 @@ function machine(): Machine {
     commit: `${commit}${dirty ? ' (with uncommitted changes)' : ''}`,
     date: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
   };
-}
-
-/** Creates a bucket; one that already exists and is ours is fine. */
-async function createBucket(client: S3Client, bucket: string): Promise<void> {
-  const reply = await client.send({ method: 'PUT', path: `/${bucket}`, body: [] });
-  if (reply.status === 200) return;
-  if (reply.status === 409 && reply.body?.toString('utf8').includes('BucketAlreadyOwnedByYou')) return;
-  throw new Error(`CreateBucket ${bucket}: HTTP ${reply.status} ${reply.body?.toString('utf8').slice(0, 200) ?? ''}`);
-}
-
-/** A symmetric KMS key through the AWS KMS JSON API (TrentService.CreateKey) on the same endpoint. */
-async function createKmsKey(client: S3Client): Promise<string> {
-  const body = Buffer.from('{"Description":"coffer benchmark"}');
-  const reply = await client.ok(
-    {
-      method: 'POST',
-      path: '/',
-      service: 'kms',
-      headers: { 'x-amz-target': 'TrentService.CreateKey', 'content-type': 'application/x-amz-json-1.1' },
-      body: [body],
-      payloadHash: sha256Hex(body),
-      response: { kind: 'collect' },
-    },
-    'KMS CreateKey',
-  );
-  const parsed = JSON.parse(reply.body!.toString('utf8')) as { KeyMetadata?: { Arn?: string; KeyId?: string } };
-  const id = parsed.KeyMetadata?.Arn ?? parsed.KeyMetadata?.KeyId;
-  if (!id) throw new Error('KMS CreateKey: no KeyMetadata in the answer');
-  return id;
 }
 
 interface StoreUnderTest {
@@ -198,13 +171,15 @@ async function main(): Promise<number> {
   let endpointLabel: string;
   let sinkLabel = '';
   let sinkDir: string | undefined;
+  let peerServer: PeerServer | undefined;
+  let peer: PeerSetup | undefined;
   const removeData = () => {
     if (cofferDataDir && !options.keepData && !options.dataDir) rmSync(cofferDataDir, { recursive: true, force: true });
     if (sinkDir) rmSync(sinkDir, { recursive: true, force: true });
   };
   // Ctrl-C: the servers get the SIGINT too and stop; leave no temporary data behind.
   process.once('SIGINT', () => {
-    void Promise.all(servers.map((s) => s.stop())).finally(() => {
+    void Promise.all([...servers.map((s) => s.stop()), peerServer?.stop()]).finally(() => {
       removeData();
       process.exit(130);
     });
@@ -249,6 +224,15 @@ async function main(): Promise<number> {
       ['sink+disk', sinkTarget('sink+disk', diskSink)],
     ]);
     for (const t of await cofferTargets(store, options, credentials, results)) targets.set(t.id, t);
+    if (options.peer) {
+      peerServer = await startPeer(options.peer, log);
+      log(`Peer ${peerServer.name} on ${peerServer.url.href}; probing its encryption modes`);
+      peer = await peerTargets(peerServer, log);
+      for (const t of peer.targets) targets.set(t.id, t);
+    }
+    // Each peer mode runs right after the Coffer mode it is compared with (no-op without a peer).
+    const P = (ids: readonly TargetId[]) => withPeers(ids, new Set(targets.keys()));
+    const peerMetadata: TargetId | undefined = targets.has('peer SSE-S3') ? 'peer SSE-S3' : targets.has('peer none') ? 'peer none' : undefined;
 
     const bench: Bench = {
       plan,
@@ -262,19 +246,19 @@ async function main(): Promise<number> {
     };
     // First, while the disk holds nothing else: the workers comparison is the one most sensitive to fsync latency.
     if (hasWorkers) await scalingWorkloads(bench);
-    await warmUp(bench, [...SINKS, 'sink+disk', 'SSE-S3']);
-    await objectWorkloads(bench, [...SINKS, 'sink+disk', ...COFFER_MODES]);
-    await rangeWorkloads(bench, [...SINKS, 'SSE-S3']);
-    await metadataWorkloads(bench, 'sink', 'SSE-S3');
-    await multipartWorkloads(bench, [...SINKS, 'sink+disk', 'SSE-S3']);
-    await memoryWorkloads(bench, ['sink', 'SSE-S3']);
+    await warmUp(bench, P([...SINKS, 'sink+disk', 'SSE-S3']));
+    await objectWorkloads(bench, P([...SINKS, 'sink+disk', ...COFFER_MODES]));
+    await rangeWorkloads(bench, P([...SINKS, 'SSE-S3']));
+    await metadataWorkloads(bench, 'sink', 'SSE-S3', peerMetadata);
+    await multipartWorkloads(bench, P([...SINKS, 'sink+disk', 'SSE-S3']));
+    await memoryWorkloads(bench, P(['sink', 'SSE-S3']));
     if (cofferDataDir) disk.push(`after: ${fsyncProbe(cofferDataDir)}`);
     for (const id of ['SSE-KMS', 'SSE-KMS+BK'] as const) {
       const t = targets.get(id);
       if (t?.kms) kmsTotals.push({ target: id, bucket: t.bucket, counts: t.kms.totalsForBucket(t.bucket) });
     }
   } finally {
-    await Promise.all(servers.map((s) => s.stop()));
+    await Promise.all([...servers.map((s) => s.stop()), peerServer?.stop()]);
     removeData();
   }
 
@@ -293,6 +277,10 @@ async function main(): Promise<number> {
   log('');
   log(consoleTable(results));
   log('');
+  if (peer) {
+    log(peerConsoleSection(results, peer));
+    log('');
+  }
   log(`Done in ${(durationSeconds / 60).toFixed(1)} minutes.`);
   if (options.out) {
     const previous = existsSync(options.out) ? readFileSync(options.out, 'utf8') : undefined;
@@ -309,6 +297,7 @@ async function main(): Promise<number> {
       profiles,
       disk,
       kmsTotals,
+      ...(peer ? { peer } : {}),
       ...(servingProcesses !== undefined ? { servingProcesses } : {}),
       ...(profileError ? { profileError } : {}),
       ...(analysis !== undefined ? { analysis } : {}),

@@ -106,6 +106,24 @@ export interface Options {
   /** Coffer's data directory (default: a temp dir, removed afterwards). */
   dataDir?: string;
   keepData: boolean;
+  /** A second S3 server measured in the same sitting, interleaved with Coffer (see bench/README.md, "Against a peer"). */
+  peer?: PeerOptions;
+}
+
+export interface PeerOptions {
+  /** `--peer-endpoint URL`, or undefined with `start`. */
+  endpoint?: URL;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  region: string;
+  /** How it is named in the tables (default: `radosgw` for --peer radosgw, else host:port). */
+  name: string;
+  /** Its process (and descendants), to read its CPU and memory from /proc. */
+  pid?: number;
+  /** The KMS key id for its SSE-KMS (default: CreateKey on its endpoint, as for Coffer). */
+  kmsKeyId?: string;
+  /** `--peer radosgw`: start a throwaway single-node Ceph (bench/peers/radosgw.sh) as the peer. */
+  start?: 'radosgw';
 }
 
 export const USAGE = `Usage: npm run bench -- [options]
@@ -124,6 +142,15 @@ export const USAGE = `Usage: npm run bench -- [options]
   --region NAME         (default: us-east-1)
   --server-pid PID      with --endpoint: read that process's CPU and memory from /proc
   --kms-key-id ID       with --endpoint: the KMS key for SSE-KMS (default: CreateKey on the endpoint)
+  --peer-endpoint URL   also measure this second S3 server (loopback), interleaved with Coffer,
+                        and print Coffer / peer ratios per workload and encryption mode
+  --peer-access-key ID  its credentials (required with --peer-endpoint)
+  --peer-secret-key S
+  --peer-name NAME      its name in the tables (default: host:port)
+  --peer-pid PID        its process, to read its CPU and memory from /proc (descendants included)
+  --peer-kms-key-id ID  the KMS key id for its SSE-KMS (default: CreateKey on its endpoint)
+  --peer-region NAME    (default: --region)
+  --peer radosgw        start a throwaway single-node Ceph RGW (bench/peers/radosgw.sh) as the peer
   --cluster             the scale-out topology instead (PostgreSQL + S3 blob backend, 1 and 2 nodes
                         beside the embedded default): npm run bench -- --cluster --help
 `;
@@ -155,6 +182,14 @@ const OPTIONS = {
   region: { type: 'string', default: 'us-east-1' },
   'server-pid': { type: 'string' },
   'kms-key-id': { type: 'string' },
+  peer: { type: 'string' },
+  'peer-endpoint': { type: 'string' },
+  'peer-access-key': { type: 'string' },
+  'peer-secret-key': { type: 'string' },
+  'peer-name': { type: 'string' },
+  'peer-pid': { type: 'string' },
+  'peer-kms-key-id': { type: 'string' },
+  'peer-region': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -175,13 +210,20 @@ export function parseOptions(argv: string[], defaultOut: string): Options | 'hel
   if (!Number.isInteger(reps) || reps < 1 || reps > 20) throw new UsageError('--reps must be an integer from 1 to 20');
   const plan: Plan = { ...base, reps, profileSeconds: values['no-profile'] ? undefined : base.profileSeconds };
 
-  let endpoint: URL | undefined;
-  if (values.endpoint !== undefined) {
-    endpoint = new URL(values.endpoint);
-    if (endpoint.protocol !== 'http:') throw new UsageError('--endpoint must be http:// (the load generator speaks plain HTTP)');
+  const loopbackUrl = (option: string, value: string): URL => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new UsageError(`${option}: not a URL: ${value}`);
+    }
+    if (url.protocol !== 'http:') throw new UsageError(`${option} must be http:// (the load generator speaks plain HTTP)`);
     // The benchmark sends traffic to this machine only.
-    if (!isLoopback(endpoint.hostname)) throw new UsageError(`--endpoint must be a loopback address (127.0.0.1, localhost), not ${endpoint.hostname}`);
-  }
+    if (!isLoopback(url.hostname)) throw new UsageError(`${option} must be a loopback address (127.0.0.1, localhost), not ${url.hostname}`);
+    return url;
+  };
+  const endpoint = values.endpoint !== undefined ? loopbackUrl('--endpoint', values.endpoint) : undefined;
+  const peer = peerOptions(values, loopbackUrl);
   const accessKeyId = values['access-key'] ?? process.env.COFFER_ACCESS_KEY_ID ?? process.env.AWS_ACCESS_KEY_ID ?? 'BENCHROOTKEY0000000';
   const secretAccessKey = values['secret-key'] ?? process.env.COFFER_SECRET_ACCESS_KEY ?? process.env.AWS_SECRET_ACCESS_KEY ?? 'bench-secret-key-0123456789abcdef';
   if (endpoint && (values['access-key'] ?? process.env.COFFER_ACCESS_KEY_ID ?? process.env.AWS_ACCESS_KEY_ID) === undefined) {
@@ -203,5 +245,36 @@ export function parseOptions(argv: string[], defaultOut: string): Options | 'hel
     ...(out !== undefined ? { out } : {}),
     ...(values.data !== undefined ? { dataDir: values.data } : {}),
     keepData: values['keep-data'],
+    ...(peer ? { peer } : {}),
+  };
+}
+
+function peerOptions(values: ReturnType<typeof parse>, loopbackUrl: (option: string, value: string) => URL): PeerOptions | undefined {
+  const given = (['peer-endpoint', 'peer-access-key', 'peer-secret-key', 'peer-name', 'peer-pid', 'peer-kms-key-id', 'peer-region'] as const).filter((k) => values[k] !== undefined);
+  if (values.peer === undefined && values['peer-endpoint'] === undefined) {
+    if (given.length > 0) throw new UsageError(`--${given[0]} goes with --peer-endpoint (or --peer radosgw)`);
+    return undefined;
+  }
+  if (values.peer !== undefined && values.peer !== 'radosgw') throw new UsageError(`--peer: only 'radosgw' can be started by the benchmark; for any other server give --peer-endpoint`);
+  if (values.peer !== undefined && values['peer-endpoint'] !== undefined) throw new UsageError('--peer radosgw starts its own peer: it excludes --peer-endpoint');
+  const pid = values['peer-pid'] !== undefined ? Number(values['peer-pid']) : undefined;
+  if (pid !== undefined && (!Number.isInteger(pid) || pid <= 0)) throw new UsageError('--peer-pid must be a process id');
+  const region = values['peer-region'] ?? values.region;
+  if (values.peer === 'radosgw') {
+    for (const k of ['peer-access-key', 'peer-secret-key', 'peer-pid'] as const) {
+      if (values[k] !== undefined) throw new UsageError(`--${k}: --peer radosgw makes its own user and knows its processes`);
+    }
+    return { region, name: values['peer-name'] ?? 'radosgw', start: 'radosgw', ...(values['peer-kms-key-id'] !== undefined ? { kmsKeyId: values['peer-kms-key-id'] } : {}) };
+  }
+  const endpoint = loopbackUrl('--peer-endpoint', values['peer-endpoint']!);
+  if (values['peer-access-key'] === undefined || values['peer-secret-key'] === undefined) throw new UsageError('--peer-endpoint needs --peer-access-key and --peer-secret-key');
+  return {
+    endpoint,
+    accessKeyId: values['peer-access-key'],
+    secretAccessKey: values['peer-secret-key'],
+    region,
+    name: values['peer-name'] ?? endpoint.host,
+    ...(pid !== undefined ? { pid } : {}),
+    ...(values['peer-kms-key-id'] !== undefined ? { kmsKeyId: values['peer-kms-key-id'] } : {}),
   };
 }

@@ -4,12 +4,13 @@
  * targets of issue #7, a console table and the Markdown of bench/RESULTS.md.
  */
 import { cpus } from 'node:os';
+import type { PeerSetup } from './peer.js';
 import type { Plan } from './plan.js';
 import type { ProfiledWorkload } from './profiled.js';
 import type { Group, Results, Row } from './results.js';
 import { median } from './stats.js';
 import { workersSpeedup } from './scaling.js';
-import { dataKeyCalls, type Measurement, type TargetId } from './targets.js';
+import { dataKeyCalls, PEER_COUNTERPART, PEER_MODES, peerTargetId, type Measurement, type TargetId } from './targets.js';
 import { memoryWorkloadName, multipartWorkloadName, rangeWorkloadName } from './workloads.js';
 
 const MiB = 1024 * 1024;
@@ -166,11 +167,101 @@ export function markdownTable(header: readonly string[], rows: string[][]): stri
 }
 
 export function consoleTable(results: Results): string {
-  const rows = results.rows.map((r) => cells(summarize(results, r)));
-  const header = [...COLUMNS];
+  return paddedTable([...COLUMNS], results.rows.map((r) => cells(summarize(results, r))));
+}
+
+function paddedTable(header: readonly string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const fmt = (c: readonly string[]) => c.map((x, i) => (i < 2 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!))).join('  ');
   return [fmt(header), ...rows.map(fmt)].join('\n');
+}
+
+
+// ---- Coffer / peer ------------------------------------------------------------------------
+
+function times(v: number): string {
+  return Number.isFinite(v) && v > 0 ? `${v >= 10 ? v.toFixed(1) : v.toFixed(2)}×` : '—';
+}
+
+function peerColumns(name: string): string[] {
+  return ['workload', 'mode', 'Coffer ops/s', `${name} ops/s`, 'Coffer / peer ops/s', 'Coffer MiB/s', `${name} MiB/s`, 'Coffer / peer MiB/s', 'Coffer p50 ms', `${name} p50 ms`];
+}
+
+/**
+ * One row per workload and peer mode that both measured: the medians of Coffer's mode
+ * and of the peer's, and their ratio (> 1: Coffer faster). The peer's unencrypted
+ * mode is set beside Coffer's SSE-S3, and says so.
+ */
+export function peerComparisonRows(results: Results): string[][] {
+  const rows: string[][] = [];
+  const workloads = [...new Set(results.rows.map((r) => r.workload))];
+  for (const workload of workloads) {
+    for (const mode of PEER_MODES) {
+      const peerRow = results.get(workload, peerTargetId(mode));
+      const cofferRow = results.get(workload, PEER_COUNTERPART[mode]);
+      if (!peerRow || !cofferRow) continue;
+      const label = mode === 'none' ? `${PEER_COUNTERPART[mode]} vs peer unencrypted` : mode;
+      const failed = (r: Row) => (r.errors.length > 0 ? ` ⚠ ${r.errors.length} failed` : '');
+      if (peerRow.reps.length === 0 || cofferRow.reps.length === 0) {
+        rows.push([workload, label, `—${failed(cofferRow)}`, `—${failed(peerRow)}`, '—', '—', '—', '—', '—', '—']);
+        continue;
+      }
+      const c = summarize(results, cofferRow);
+      const p = summarize(results, peerRow);
+      rows.push([
+        workload,
+        label,
+        ops(c.opsPerSec) + failed(cofferRow),
+        ops(p.opsPerSec) + failed(peerRow),
+        times(c.opsPerSec / p.opsPerSec),
+        num(c.mibPerSec, 1),
+        num(p.mibPerSec, 1),
+        times(c.mibPerSec / p.mibPerSec),
+        ms(c.p50Ms),
+        ms(p.p50Ms),
+      ]);
+    }
+  }
+  return rows;
+}
+
+function peerNotes(peer: PeerSetup): string[] {
+  const notes = peer.probes.map((p) =>
+    p.supported ? `peer ${p.mode}: honoured — ${p.detail}.` : `peer ${p.mode}: **not supported by the peer**, not measured — ${p.detail}.`,
+  );
+  notes.push(
+    "Coffer's SSE-KMS+BK (S3 Bucket Keys) has no peer row: the peer is not asked for bucket keys.",
+    "The probes see what the peer answers over HTTP (headers, bytes, refusals); what it writes to its disk is not inspected.",
+  );
+  return notes;
+}
+
+export function peerConsoleSection(results: Results, peer: PeerSetup): string {
+  const name = peer.server.name;
+  const rows = peerComparisonRows(results);
+  return [
+    `Coffer / ${name}: ratio of medians, measured interleaved in one sitting (> 1: Coffer faster). Peer: ${peer.server.description}`,
+    rows.length > 0 ? paddedTable(peerColumns(name), rows) : '(no workload measured both)',
+    ...peerNotes(peer).map((n) => `  ${n.replace(/\*\*/g, '')}`),
+  ].join('\n');
+}
+
+function peerMarkdownSection(results: Results, peer: PeerSetup): string[] {
+  const name = peer.server.name;
+  const rows = peerComparisonRows(results);
+  return [
+    `## Coffer / peer (${name})`,
+    '',
+    `Peer: ${peer.server.description}.`,
+    '',
+    'It ran the same workloads in the same sitting, each peer mode right after the Coffer mode it is compared with in every repetition. ' +
+      'Ratios are of the medians (> 1: Coffer faster); the peer\'s own rows, with every column, are in the figures above (targets `peer …`).',
+    '',
+    rows.length > 0 ? markdownTable(peerColumns(name), rows) : '(No workload was measured on both.)',
+    '',
+    ...peerNotes(peer).map((n) => `- ${n}`),
+    '',
+  ];
 }
 
 // ---- the targets of issue #7 --------------------------------------------------------------
@@ -324,6 +415,8 @@ export interface ReportInput {
   analysis?: string;
   /** The scale-out section kept from the previous report (markers included). */
   cluster?: string;
+  /** `--peer-endpoint` / `--peer radosgw`: the peer and what its probes found. */
+  peer?: PeerSetup;
 }
 
 export const ANALYSIS_START = '<!-- analysis: kept across runs; edit by hand -->';
@@ -365,6 +458,7 @@ export function markdownReport(r: ReportInput): string {
         ['date', machine.date],
         ['server', r.endpoint],
         ['sinks', r.sinks],
+        ...(r.peer ? [['peer', r.peer.server.description]] : []),
         ...r.disk.map((d) => ['data disk', d]),
         ['other load', otherLoad(results)],
         ['plan', `${plan.name}, ${plan.reps} repetitions, ${(r.durationSeconds / 60).toFixed(1)} minutes`],
@@ -413,6 +507,7 @@ export function markdownReport(r: ReportInput): string {
       '',
     );
   }
+  if (r.peer) out.push(...peerMarkdownSection(results, r.peer));
   out.push('## Where the time goes', '');
   if (r.profiles.length > 0) {
     out.push(

@@ -12,11 +12,31 @@ import { machineBusySeconds, ProcessProbe, selfCpuSeconds } from './proc.js';
 import type { Credentials } from './sigv4.js';
 import { percentile } from './stats.js';
 
-export type TargetId = 'sink' | 'sink+crypto' | 'sink+disk' | 'SSE-S3' | 'SSE-KMS' | 'SSE-KMS+BK' | 'SSE-C';
+export type CofferMode = 'SSE-S3' | 'SSE-KMS' | 'SSE-KMS+BK' | 'SSE-C';
+/** The encryption modes a peer (`--peer-endpoint`, another S3 server) is probed for; `none` asks for no encryption. */
+export type PeerMode = 'SSE-S3' | 'SSE-KMS' | 'SSE-C' | 'none';
+export type PeerTargetId = `peer ${PeerMode}`;
+export type TargetId = 'sink' | 'sink+crypto' | 'sink+disk' | CofferMode | PeerTargetId;
 
 /** The sinks every workload is compared with; `sink+disk` (a durable write) joins PUT workloads only. */
 export const SINKS: readonly TargetId[] = ['sink', 'sink+crypto'];
-export const COFFER_MODES: readonly TargetId[] = ['SSE-S3', 'SSE-KMS', 'SSE-KMS+BK', 'SSE-C'];
+export const COFFER_MODES: readonly CofferMode[] = ['SSE-S3', 'SSE-KMS', 'SSE-KMS+BK', 'SSE-C'];
+export const PEER_MODES: readonly PeerMode[] = ['SSE-S3', 'SSE-KMS', 'SSE-C', 'none'];
+
+export function peerTargetId(mode: PeerMode): PeerTargetId {
+  return `peer ${mode}`;
+}
+
+export function isPeerTarget(id: TargetId): id is PeerTargetId {
+  return id.startsWith('peer ');
+}
+
+/**
+ * The Coffer mode a peer mode is compared with. The peer's unencrypted mode is set
+ * beside Coffer's SSE-S3 (Coffer always encrypts): what encryption at rest costs
+ * Coffer against what storing plaintext costs the peer, labelled as such.
+ */
+export const PEER_COUNTERPART: Readonly<Record<PeerMode, CofferMode>> = { 'SSE-S3': 'SSE-S3', 'SSE-KMS': 'SSE-KMS', 'SSE-C': 'SSE-C', none: 'SSE-S3' };
 
 export interface Target {
   id: TargetId;
@@ -32,6 +52,9 @@ export interface Target {
   kms?: KmsAuditCounter;
   /** Sinks return their own bytes; only real stores are verified. */
   verifiable: boolean;
+  /** Its own credentials and region (a peer server); default: the run's. */
+  credentials?: Credentials;
+  region?: string;
 }
 
 /** SSE-C headers for a customer key (fixed for the run). */
@@ -159,7 +182,7 @@ function monotonicUs(): number {
 
 /** One bounded load run against a target, with the server's CPU, memory, reads and KMS calls around it. */
 export async function measure(target: Target, credentials: Credentials, region: string, spec: MeasureSpec): Promise<Measurement> {
-  const client = new S3Client({ endpoint: target.endpoint, credentials, region, maxSockets: spec.sockets ?? spec.concurrency });
+  const client = new S3Client({ endpoint: target.endpoint, credentials: target.credentials ?? credentials, region: target.region ?? region, maxSockets: spec.sockets ?? spec.concurrency });
   let verified = 0;
   const op = spec.op(client, () => verified++);
   let before: { client: number; machine: number; started: number; server?: ReturnType<ProcessProbe['sample']> } | undefined;

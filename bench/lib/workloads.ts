@@ -336,25 +336,40 @@ async function headAndList(b: Bench, targets: Target[], count: number, label: st
   }
 }
 
-export async function metadataWorkloads(b: Bench, sinkId: TargetId, cofferId: TargetId): Promise<void> {
+/**
+ * Fills Coffer's bucket (and, with `peerId`, the peer's), then HEAD and List on as many
+ * keys as every filled bucket holds, interleaved: sink, Coffer, peer in each repetition.
+ */
+export async function metadataWorkloads(b: Bench, sinkId: TargetId, cofferId: TargetId, peerId?: TargetId): Promise<void> {
   const { count, smallCount } = b.plan.keys;
   const big = count >= 1000 ? `${count / 1000}k` : String(count);
   const small = smallCount >= 1000 ? `${smallCount / 1000}k` : String(smallCount);
   const anyBig = [`HEAD (${big} keys)`, `ListObjectsV2 1000 (${big} keys)`].some((n) => b.selected(n));
   const anySmall = smallCount > 0 && [`HEAD (${small} keys)`, `ListObjectsV2 1000 (${small} keys)`].some((n) => b.selected(n));
   const sink = b.targets.get(sinkId);
-  const coffer = b.targets.get(cofferId);
-  if (anyBig && coffer) {
-    const keysTarget: Target = { ...coffer, bucket: `${coffer.bucket}-keys` };
+  const stores = [cofferId, ...(peerId ? [peerId] : [])].map((id) => b.targets.get(id)).filter((t): t is Target => t !== undefined);
+  if (stores[0]?.id !== cofferId) return;
+  const fillAll = async (suffix: string, n: number, label: string): Promise<{ targets: Target[]; filled: number }> => {
+    const targets: Target[] = [];
+    let filled = n;
+    for (const store of stores) {
+      const keysTarget: Target = { ...store, bucket: `${store.bucket}${suffix}` };
+      const made = await fill(b, keysTarget, n, `PUT 0 B (fill ${label} keys)`);
+      if (made < n) b.log(`  ${store.id}: the fill stopped after ${b.plan.keys.fillSeconds} s with ${made} keys; HEAD and List use ${made < filled ? made : filled}`);
+      if (made === 0) continue;
+      filled = Math.min(filled, made);
+      targets.push(keysTarget);
+    }
+    return { targets, filled };
+  };
+  if (anyBig) {
     b.log(`Filling a bucket with ${count} empty objects (concurrency ${b.plan.keys.fillConcurrency})`);
-    const filled = await fill(b, keysTarget, count, `PUT 0 B (fill ${big} keys)`);
-    if (filled < count) b.log(`  the fill stopped after ${b.plan.keys.fillSeconds} s with ${filled} keys; HEAD and List use those`);
-    if (filled > 0) await headAndList(b, [...(sink ? [sink] : []), keysTarget], filled, big);
+    const { targets, filled } = await fillAll('-keys', count, big);
+    if (targets.length > 0) await headAndList(b, [...(sink ? [sink] : []), ...targets], filled, big);
   }
-  if (anySmall && coffer) {
-    const keysTarget: Target = { ...coffer, bucket: `${coffer.bucket}-few` };
-    const filled = await fill(b, keysTarget, smallCount, `PUT 0 B (fill ${small} keys)`);
-    if (filled > 0) await headAndList(b, [keysTarget], filled, small);
+  if (anySmall) {
+    const { targets, filled } = await fillAll('-few', smallCount, small);
+    if (targets.length > 0) await headAndList(b, targets, filled, small);
   }
 }
 
@@ -377,8 +392,8 @@ async function multipartUpload(client: S3Client, b: Bench, target: Target, key: 
   const partCount = Math.ceil(objectBytes / partBytes);
   const etags: string[] = [];
   let nextPart = 1;
-  // SSE-C parts carry the customer key; the other modes take the upload's keys.
-  const partHeaders = target.id === 'SSE-C' ? target.readHeaders : {};
+  // SSE-C parts carry the customer key (the read headers: only SSE-C has any); the other modes take the upload's keys.
+  const partHeaders = target.readHeaders;
   const worker = async () => {
     while (nextPart <= partCount) {
       const part = nextPart++;
