@@ -181,6 +181,8 @@ export interface UploadRecord {
   encryption?: ObjectEncryption;
   /** The ACL CreateMultipartUpload asked for, given to the object at Complete (absent: `private`). */
   acl?: StoredAcl;
+  /** The Object Lock retention and legal hold CreateMultipartUpload asked for, given to the object at Complete. */
+  lock?: Pick<ObjectRecord, 'retention' | 'legalHold'>;
 }
 
 export interface PartRecord extends StoredPart {

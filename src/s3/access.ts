@@ -47,6 +47,10 @@ export const BUCKET_ACTIONS: Record<BucketOperation, string | undefined> = {
   DeleteBucket: 's3:DeleteBucket',
   GetBucketLocation: 's3:GetBucketLocation',
   GetBucketVersioning: 's3:GetBucketVersioning',
+  PutBucketVersioning: 's3:PutBucketVersioning',
+  ListObjectVersions: 's3:ListBucketVersions',
+  PutObjectLockConfiguration: 's3:PutBucketObjectLockConfiguration',
+  GetObjectLockConfiguration: 's3:GetBucketObjectLockConfiguration',
   ListObjects: 's3:ListBucket',
   ListObjectsV2: 's3:ListBucket',
   ListMultipartUploads: 's3:ListBucketMultipartUploads',
@@ -87,7 +91,31 @@ export const OBJECT_ACTIONS: Record<ObjectOperation, string> = {
   UpdateObjectEncryption: 's3:PutObject',
   GetObjectAcl: 's3:GetObjectAcl',
   PutObjectAcl: 's3:PutObjectAcl',
+  GetObjectRetention: 's3:GetObjectRetention',
+  PutObjectRetention: 's3:PutObjectRetention',
+  GetObjectLegalHold: 's3:GetObjectLegalHold',
+  PutObjectLegalHold: 's3:PutObjectLegalHold',
 };
+
+/**
+ * The action S3 authorizes when a request names a version (`?versionId=`): GetObjectVersion,
+ * DeleteObjectVersion and the *Version* tagging and ACL actions, instead of the plain ones.
+ */
+const VERSION_ACTIONS: Readonly<Record<string, string>> = {
+  's3:GetObject': 's3:GetObjectVersion',
+  's3:DeleteObject': 's3:DeleteObjectVersion',
+  's3:GetObjectTagging': 's3:GetObjectVersionTagging',
+  's3:PutObjectTagging': 's3:PutObjectVersionTagging',
+  's3:DeleteObjectTagging': 's3:DeleteObjectVersionTagging',
+  's3:GetObjectAcl': 's3:GetObjectVersionAcl',
+  's3:PutObjectAcl': 's3:PutObjectVersionAcl',
+};
+
+/** The IAM action of an object operation, as the request names a version or not. */
+export function objectAction(operation: ObjectOperation, req: Pick<S3Request, 'query'>): string {
+  const action = OBJECT_ACTIONS[operation];
+  return req.query.has('versionId') ? (VERSION_ACTIONS[action] ?? action) : action;
+}
 
 /**
  * The ACL permission each action needs, on the bucket's ACL (S3's mapping of ACL permissions to
@@ -99,6 +127,7 @@ const BUCKET_ACL_PERMISSIONS: Readonly<Record<string, AclPermission>> = {
   's3:ListBucketMultipartUploads': 'READ',
   's3:PutObject': 'WRITE',
   's3:DeleteObject': 'WRITE',
+  's3:DeleteObjectVersion': 'WRITE',
   's3:AbortMultipartUpload': 'WRITE',
   's3:GetBucketAcl': 'READ_ACP',
   's3:PutBucketAcl': 'WRITE_ACP',
@@ -107,8 +136,11 @@ const BUCKET_ACL_PERMISSIONS: Readonly<Record<string, AclPermission>> = {
 /** The same for an object's ACL (WRITE means nothing on an object). */
 const OBJECT_ACL_PERMISSIONS: Readonly<Record<string, AclPermission>> = {
   's3:GetObject': 'READ',
+  's3:GetObjectVersion': 'READ',
   's3:GetObjectAcl': 'READ_ACP',
+  's3:GetObjectVersionAcl': 'READ_ACP',
   's3:PutObjectAcl': 'WRITE_ACP',
+  's3:PutObjectVersionAcl': 'WRITE_ACP',
 };
 
 /**
@@ -117,6 +149,12 @@ const OBJECT_ACL_PERMISSIONS: Readonly<Record<string, AclPermission>> = {
  */
 const OBJECT_CONTEXT_ACTIONS: ReadonlySet<string> = new Set([
   's3:GetObject',
+  's3:GetObjectVersion',
+  's3:GetObjectVersionAcl',
+  's3:PutObjectVersionAcl',
+  's3:GetObjectVersionTagging',
+  's3:PutObjectVersionTagging',
+  's3:DeleteObjectVersionTagging',
   's3:GetObjectAcl',
   's3:PutObjectAcl',
   's3:GetObjectTagging',
@@ -337,7 +375,7 @@ export async function authorizeRequest(ctx: S3Context, req: S3Request): Promise<
   }
   if (e.kind === 'object') {
     const bucket = await requireBucket(ctx, req, e.bucket);
-    const action = OBJECT_ACTIONS[e.operation];
+    const action = objectAction(e.operation, req);
     const d = await decide(ctx, req, action, { bucket, bucketName: e.bucket, key: e.key });
     if (d.effect !== 'Allow') deny(ctx, req, action, d);
     if (e.operation === 'CopyObject' || e.operation === 'UploadPartCopy') {
@@ -345,8 +383,10 @@ export async function authorizeRequest(ctx: S3Context, req: S3Request): Promise<
       if (sourceHeader === undefined) return;
       const source = parseCopySource(sourceHeader);
       const sourceBucket = await requireBucket(ctx, req, source.bucket);
-      const sd = await decide(ctx, req, 's3:GetObject', { bucket: sourceBucket, bucketName: source.bucket, key: source.key });
-      if (sd.effect !== 'Allow') deny(ctx, req, 's3:GetObject', sd);
+      // A copy of a named version needs s3:GetObjectVersion on the source (S3's rule).
+      const sourceAction = source.versionId !== undefined ? 's3:GetObjectVersion' : 's3:GetObject';
+      const sd = await decide(ctx, req, sourceAction, { bucket: sourceBucket, bucketName: source.bucket, key: source.key });
+      if (sd.effect !== 'Allow') deny(ctx, req, sourceAction, sd);
     }
     return;
   }

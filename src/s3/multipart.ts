@@ -31,6 +31,8 @@ import { requireKmsDecrypt } from './kms-permissions.js';
 import { keysForRead, keysForWrite } from './object-encryption.js';
 import { sseResponseHeaders } from './sse.js';
 import { etagFor } from '../storage/object-keys.js';
+import { bucketVersioning, versionIdHeader } from './versioning.js';
+import { defaultLockAtComplete, lockFieldsForWrite } from './object-lock.js';
 
 const XML = { 'content-type': 'application/xml' };
 export const MAX_PART_NUMBER = 10000;
@@ -74,6 +76,8 @@ export async function createMultipartUpload(ctx: S3Context, req: S3Request<Objec
   }
   // The upload's data keys are made now: each part is encrypted as it arrives, and
   // Complete stitches the parts by reference, so they must share the object's keys.
+  // Object Lock headers are kept with the upload; the bucket's default retention applies at Complete.
+  const lock = await lockFieldsForWrite(ctx, req, bucket, { withDefault: false });
   const keys = await keysForWrite(ctx, req, { bucket, key });
   const upload: UploadRecord = {
     uploadId: newUploadId(),
@@ -89,6 +93,7 @@ export async function createMultipartUpload(ctx: S3Context, req: S3Request<Objec
     storageClass,
     encryption: keys.encryption,
     ...(ownership.acl ? { acl: ownership.acl } : {}),
+    ...(lock.retention || lock.legalHold ? { lock } : {}),
   };
   await ctx.metadata.createUpload(upload);
   const headers: Record<string, HeaderValue> = {
@@ -277,6 +282,7 @@ export async function completeMultipartUpload(ctx: S3Context, req: S3Request<Obj
     ownerId: upload.ownerId,
     ...(upload.encryption ? { encryption: upload.encryption } : {}),
     ...(upload.acl ? { acl: upload.acl } : {}),
+    ...(await defaultLockAtComplete(ctx, upload.bucket, upload.lock)),
   };
   if (upload.checksumAlgorithm) {
     const alg = upload.checksumAlgorithm;
@@ -287,8 +293,9 @@ export async function completeMultipartUpload(ctx: S3Context, req: S3Request<Obj
       throw new S3Error('BadDigest', `The ${alg.toLowerCase()} you specified did not match the calculated checksum.`);
     }
   }
-  await ctx.metadata.completeUpload(upload.uploadId, object, condition);
-  const headers: Record<string, HeaderValue> = { ...XML, ...sseResponseHeaders(object.encryption) };
+  const versioning = await bucketVersioning(ctx, upload.bucket);
+  const completed = await ctx.metadata.completeUpload(upload.uploadId, object, condition, versioning ? { versioning } : {});
+  const headers: Record<string, HeaderValue> = { ...XML, ...sseResponseHeaders(object.encryption), ...versionIdHeader(versioning, completed) };
   const body: XmlNode[] = [
     ['Location', `/${upload.bucket}/${urlEncodeKey(upload.key)}`],
     ['Bucket', upload.bucket],
