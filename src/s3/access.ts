@@ -360,6 +360,8 @@ export async function authorizeRequest(ctx: S3Context, req: S3Request): Promise<
       const actions = ['s3:CreateBucket'];
       if (hasAclHeaders(req)) actions.push('s3:PutBucketAcl');
       if (header(req, 'x-amz-object-ownership') !== undefined) actions.push('s3:PutBucketOwnershipControls');
+      // S3: creating a bucket with Object Lock also needs the permissions to configure it and its versioning.
+      if (header(req, 'x-amz-bucket-object-lock-enabled')?.trim().toLowerCase() === 'true') actions.push('s3:PutBucketObjectLockConfiguration', 's3:PutBucketVersioning');
       for (const action of actions) {
         const d = await decide(ctx, req, action, { bucketName: e.bucket });
         if (d.effect !== 'Allow' || !req.principal) deny(ctx, req, action, d);

@@ -32,6 +32,7 @@ import {
   UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { bodyBytes, expectS3Error, md5Base64 } from '../helpers/s3.js';
 import { signedRequest } from '../helpers/raw-s3.js';
 import { startServer, type TestServer } from '../helpers/server.js';
@@ -164,6 +165,37 @@ describe('object lock', () => {
     const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: b, Key: 'm', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } }));
     assert.equal((await s3.send(new GetObjectRetentionCommand({ Bucket: b, Key: 'm', VersionId: done.VersionId }))).Retention?.Mode, 'COMPLIANCE');
     await expectS3Error(s3.send(new DeleteObjectCommand({ Bucket: b, Key: 'm', VersionId: done.VersionId, BypassGovernanceRetention: true })), 'AccessDenied', 403);
+  });
+
+  test('bypassing_GOVERNANCE_needs_the_s3_BypassGovernanceRetention_permission_and_the_header', async () => {
+    const b = await lockedBucket();
+    const iam = new IAMClient({ endpoint: server.url, region: 'us-east-1', credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey } });
+    const userClient = async (name: string, actions: string[]) => {
+      await iam.send(new CreateUserCommand({ UserName: name }));
+      await iam.send(new PutUserPolicyCommand({
+        UserName: name,
+        PolicyName: 'p',
+        PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: actions, Resource: [`arn:aws:s3:::${b}`, `arn:aws:s3:::${b}/*`] }] }),
+      }));
+      const k = (await iam.send(new CreateAccessKeyCommand({ UserName: name }))).AccessKey!;
+      return server.client({ credentials: { accessKeyId: k.AccessKeyId!, secretAccessKey: k.SecretAccessKey! } });
+    };
+    const plain = await userClient('lock-plain', ['s3:PutObject', 's3:DeleteObjectVersion', 's3:GetObjectVersion', 's3:PutObjectRetention']);
+    const bypasser = await userClient('lock-bypasser', ['s3:PutObject', 's3:DeleteObjectVersion', 's3:BypassGovernanceRetention']);
+    try {
+      const v = (await s3.send(new PutObjectCommand({ Bucket: b, Key: 'g', Body: 'x', ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: inDays(1) }))).VersionId!;
+      // Without the permission the header is not enough (S3: 403 AccessDenied) — for deletes and for shortening alike.
+      await expectS3Error(plain.send(new DeleteObjectCommand({ Bucket: b, Key: 'g', VersionId: v, BypassGovernanceRetention: true })), 'AccessDenied', 403);
+      await expectS3Error(plain.send(new PutObjectRetentionCommand({ Bucket: b, Key: 'g', VersionId: v, Retention: {}, BypassGovernanceRetention: true })), 'AccessDenied', 403);
+      // With the permission but without the header, neither.
+      await expectS3Error(bypasser.send(new DeleteObjectCommand({ Bucket: b, Key: 'g', VersionId: v })), 'AccessDenied', 403);
+      await bypasser.send(new DeleteObjectCommand({ Bucket: b, Key: 'g', VersionId: v, BypassGovernanceRetention: true }));
+      await expectS3Error(s3.send(new HeadObjectCommand({ Bucket: b, Key: 'g', VersionId: v })), 'NotFound', 404);
+    } finally {
+      plain.destroy();
+      bypasser.destroy();
+      iam.destroy();
+    }
   });
 
   test('lock_headers_are_checked_mode_and_date_together_a_future_date_and_a_checksum', async () => {
