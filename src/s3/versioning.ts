@@ -9,7 +9,7 @@ import { S3Error } from '../errors/s3-errors.js';
 import type { HeaderValue, S3Request, S3Response } from '../http/types.js';
 import type { BucketRecord, ObjectRecord, ObjectVersionEntry, VersioningState } from '../metadata/metadata-store.js';
 import { isVersionIdSyntax, versionIdOf } from '../metadata/metadata-rules.js';
-import { buildS3Xml, childText, onlyChildren, parseXml, type XmlNode } from '../xml/xml.js';
+import { buildS3Xml, childText, isXmlText, onlyChildren, parseXml, type XmlNode } from '../xml/xml.js';
 import { ownerOf, requireBucket } from './access.js';
 import type { S3Context } from './context.js';
 import { httpDate, quoteEtag, verifyBodyIntegrity } from './headers.js';
@@ -217,13 +217,17 @@ export async function listObjectVersions(ctx: S3Context, req: S3Request<BucketEn
   const keyMarker = q.get('key-marker') ?? '';
   const versionIdMarker = q.get('version-id-marker') ?? '';
   const maxKeys = parseMaxKeys(q.get('max-keys'));
-  const url = parseEncodingType(q.get('encoding-type'));
+  const requested = parseEncodingType(q.get('encoding-type'));
   // S3: a version-id-marker needs a key-marker, and must be a version id.
   if (versionIdMarker !== '' && keyMarker === '') {
     throw new S3Error('InvalidArgument', 'A version-id marker cannot be specified without a key marker.', { fields: { ArgumentName: 'version-id-marker', ArgumentValue: versionIdMarker } });
   }
   if (versionIdMarker !== '') checkVersionIdSyntax(versionIdMarker, 'version-id-marker');
   const page = await listVersionPage(ctx, bucket.name, { prefix, delimiter, maxKeys, keyMarker, versionIdMarker });
+  // As ListObjects does (list.ts listingEncodesUrl): names XML 1.0 cannot carry send the page url-encoded, saying so.
+  const url =
+    requested ||
+    ![prefix, delimiter, keyMarker, ...page.entries.map((e) => e.record.key), ...page.commonPrefixes].every((x) => isXmlText(x));
   const enc = url ? urlEncodeKey : (s: string) => s;
   const enforced = (await objectOwnership(ctx, bucket.name)) === 'BucketOwnerEnforced';
   const owners = new Map<string, XmlNode>();
@@ -238,24 +242,23 @@ export async function listObjectVersions(ctx: S3Context, req: S3Request<BucketEn
   };
   const items: XmlNode[] = [];
   for (const { record: o, isLatest } of page.entries) {
-    // Delete markers are owned by whoever deleted; versions by the bucket owner while ACLs are disabled.
-    const owner = await ownerXml(o.deleteMarker || !enforced ? o.ownerId || bucket.ownerId : bucket.ownerId);
+    // While ACLs are disabled the bucket owner owns every version and delete marker; otherwise its writer (or deleter).
+    const owner = await ownerXml(enforced ? bucket.ownerId : o.ownerId || bucket.ownerId);
     const lastModified = new Date(Math.floor(o.lastModified / 1000) * 1000);
+    const head: XmlNode[] = [['Key', enc(o.key)], ['VersionId', versionIdOf(o)], ['IsLatest', isLatest], ['LastModified', lastModified]];
     if (o.deleteMarker) {
-      items.push(['DeleteMarker', [owner, ['Key', enc(o.key)], ['VersionId', versionIdOf(o)], ['IsLatest', isLatest], ['LastModified', lastModified]]]);
+      items.push(['DeleteMarker', [...head, owner]]);
     } else {
+      // The element order of the S3 API reference's ListObjectVersions example.
       items.push([
         'Version',
         [
+          ...head,
           ['ETag', quoteEtag(o.etag)],
           ['ChecksumAlgorithm', o.checksum?.algorithm],
           ['ChecksumType', o.checksum?.type],
           ['Size', o.size],
           ['StorageClass', o.storageClass],
-          ['Key', enc(o.key)],
-          ['VersionId', versionIdOf(o)],
-          ['IsLatest', isLatest],
-          ['LastModified', lastModified],
           owner,
         ],
       ]);

@@ -249,6 +249,13 @@ describe('versioning', () => {
     assert.equal(raw.status, 200);
     assert.match(raw.body.toString(), /<Key>a%20b%2Bc<\/Key>/);
     assert.match(raw.body.toString(), /<EncodingType>url<\/EncodingType>/);
+    // A key XML 1.0 cannot carry (U+0001): the page goes out url-encoded, saying so, as ListObjects does.
+    const c = await bucket('Enabled');
+    await put(c, 'ctl\u0001key', 'x');
+    const auto = await signedRequest(server, { method: 'GET', path: `/${c}`, query: { versions: '' } });
+    assert.match(auto.body.toString(), /<Key>ctl%01key<\/Key>/);
+    assert.match(auto.body.toString(), /<EncodingType>url<\/EncodingType>/);
+    assert.match(raw.body.toString(), /<Version><Key>a%20b%2Bc<\/Key><VersionId>[0-9a-f]{32}<\/VersionId><IsLatest>true<\/IsLatest><LastModified>/);
   });
 
   test('CopyObject_reads_a_named_source_version_and_the_copy_gets_its_own_version_id', async () => {
