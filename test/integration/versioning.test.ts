@@ -30,7 +30,8 @@ import {
   UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { bodyBytes, expectS3Error, md5Base64 } from '../helpers/s3.js';
+import { bodyBytes, expectS3Error, md5Base64, storedBlobIds } from '../helpers/s3.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { signedRequest } from '../helpers/raw-s3.js';
 
@@ -331,5 +332,56 @@ describe('versioning', () => {
     assert.equal(del.VersionId, undefined);
     assert.deepEqual(await versions(b), { versions: [], markers: [] });
     await s3.send(new DeleteBucketCommand({ Bucket: b }));
+  });
+});
+
+/**
+ * The blob collector and versions: an overwrite or a delete marker in a versioned bucket frees
+ * nothing (every version keeps its data across collector rounds and a restart's crash recovery);
+ * only a permanent delete of a version frees its blob, and exactly that one.
+ */
+describe('versioning and the blob collector', () => {
+  let server: TestServer;
+  let s3: S3Client;
+  const env = { COFFER_GC_GRACE_MS: '0', COFFER_GC_INTERVAL_MS: '100' };
+
+  before(async () => {
+    server = await startServer({ env });
+    s3 = server.client();
+  });
+  after(async () => {
+    s3?.destroy();
+    await server?.destroy();
+  });
+
+  test('noncurrent_versions_keep_their_blobs_across_collection_and_restart_and_a_permanent_delete_frees_exactly_one', async () => {
+    const b = 'ver-gc';
+    await s3.send(new CreateBucketCommand({ Bucket: b }));
+    await s3.send(new PutBucketVersioningCommand({ Bucket: b, VersioningConfiguration: { Status: 'Enabled' } }));
+    const ids: string[] = [];
+    for (const body of ['one', 'two', 'three']) ids.push((await s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: body }))).VersionId!);
+    await s3.send(new DeleteObjectCommand({ Bucket: b, Key: 'k' }));
+    const blobsBefore = storedBlobIds(server.dataDir);
+    assert.equal(blobsBefore.length, 3, 'three versions, three blobs');
+    // Several collector rounds (100 ms, no grace period), then a restart (crash recovery runs at start).
+    await sleep(500);
+    assert.deepEqual(storedBlobIds(server.dataDir), blobsBefore, 'the collector freed nothing');
+    await server.stop();
+    server = await startServer({ dataDir: server.dataDir, accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey, env });
+    s3.destroy();
+    s3 = server.client();
+    for (const [i, body] of ['one', 'two', 'three'].entries()) {
+      assert.equal((await bodyBytes(await s3.send(new GetObjectCommand({ Bucket: b, Key: 'k', VersionId: ids[i] })))).toString(), body);
+    }
+    await s3.send(new DeleteObjectCommand({ Bucket: b, Key: 'k', VersionId: ids[1] }));
+    let after = storedBlobIds(server.dataDir);
+    for (let i = 0; i < 100 && after.length !== 2; i++) {
+      await sleep(100);
+      after = storedBlobIds(server.dataDir);
+    }
+    assert.equal(after.length, 2, 'the permanently deleted version’s blob is collected');
+    assert.ok(after.every((id) => blobsBefore.includes(id)));
+    assert.equal((await bodyBytes(await s3.send(new GetObjectCommand({ Bucket: b, Key: 'k', VersionId: ids[0] })))).toString(), 'one');
+    assert.equal((await bodyBytes(await s3.send(new GetObjectCommand({ Bucket: b, Key: 'k', VersionId: ids[2] })))).toString(), 'three');
   });
 });
