@@ -92,7 +92,10 @@ export async function lockFieldsForWrite(
       fields: { ArgumentName: modeText === undefined ? 'x-amz-object-lock-mode' : 'x-amz-object-lock-retain-until-date' },
     });
   }
-  if (asked && options.contentMd5 === false) {
+  // S3 asks for the integrity header whenever the new object gets a retention, the bucket's
+  // default one included (clients that send neither fail there too: aws-sdk-php#1694).
+  const retained = asked || (options.withDefault !== false && config.defaultRetention !== undefined);
+  if (retained && options.contentMd5 === false) {
     throw new S3Error('InvalidRequest', 'Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters');
   }
   const now = Date.now();

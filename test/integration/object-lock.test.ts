@@ -150,6 +150,12 @@ describe('object lock', () => {
         ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 2 } } },
       }),
     );
+    // Default retention applies: S3 then wants Content-MD5 or a checksum on PutObject, even without lock headers.
+    const bare = await signedRequest(server, { method: 'PUT', path: `/${b}/bare`, body: Buffer.from('x') });
+    assert.equal(bare.status, 400);
+    assert.match(bare.body.toString(), /<Code>InvalidRequest<\/Code>/);
+    const withMd5 = await signedRequest(server, { method: 'PUT', path: `/${b}/bare`, body: Buffer.from('x'), headers: { 'content-md5': md5Base64(Buffer.from('x')) } });
+    assert.equal(withMd5.status, 200);
     const config = await s3.send(new GetObjectLockConfigurationCommand({ Bucket: b }));
     assert.deepEqual(config.ObjectLockConfiguration?.Rule?.DefaultRetention, { Mode: 'GOVERNANCE', Days: 2 });
     const before = Date.now();
