@@ -278,7 +278,8 @@ export interface MetadataStore {
   /**
    * DeleteObject without a version id. Unversioned: deletes the object, queues its blobs and
    * returns it (undefined if absent). Versioned: adds a delete marker owned by `markerOwnerId`
-   * (Suspended: the null version goes first, its blobs queued) and returns the marker.
+   * (Suspended: the null version goes first, its blobs queued) and returns the marker; throws
+   * S3Error NoSuchBucket when the bucket is gone (no marker is left in no bucket).
    */
   deleteObject(bucket: string, key: string, options?: VersioningOptions & { markerOwnerId?: string }): Promise<ObjectRecord | undefined>;
   /**

@@ -30,7 +30,8 @@ import {
 import { S3Error } from '../errors/s3-errors.js';
 import type { BucketOperation, Endpoint, ObjectOperation } from '../http/router.js';
 import { header, type Principal, type S3Request } from '../http/types.js';
-import type { AclGrant, BucketRecord } from '../metadata/metadata-store.js';
+import type { AclGrant, BucketRecord, ObjectRecord } from '../metadata/metadata-store.js';
+import { isVersionIdSyntax } from '../metadata/metadata-rules.js';
 import { hasAclHeaders, withoutPublicGrants } from './acl.js';
 import type { S3Context } from './context.js';
 import { parseCopySource } from './copy.js';
@@ -226,6 +227,8 @@ async function requestContext(ctx: S3Context, req: S3Request, target: { bucket?:
     's3:x-amz-copy-source': header(req, 'x-amz-copy-source'),
     's3:x-amz-metadata-directive': header(req, 'x-amz-metadata-directive'),
     's3:x-amz-storage-class': header(req, 'x-amz-storage-class'),
+    // The version a request names (GetObjectVersion, DeleteObjectVersion…), as S3's s3:versionid condition key.
+    's3:versionid': req.query.get('versionId') ?? undefined,
   };
   const e = req.endpoint;
   if (e.kind === 'bucket' && (e.operation === 'ListObjects' || e.operation === 'ListObjectsV2')) {
@@ -252,11 +255,23 @@ async function requestContext(ctx: S3Context, req: S3Request, target: { bucket?:
       }
     }
     if (target.bucket && target.key !== undefined && mentionsKey(policies, 's3:existingobjecttag/')) {
-      const existing = await ctx.metadata.getObject(target.bucket.name, target.key);
+      const existing = await targetObject(ctx, req, target.bucket.name, target.key);
       for (const [k, v] of existing?.tags ?? []) pairs[`s3:ExistingObjectTag/${k}`] = v;
     }
   }
   return conditionContext(pairs);
+}
+
+/**
+ * The object a request on `key` acts on, for its ACL and tags: the version its `versionId` names
+ * (a malformed id or a delete marker: none, the handler answers S3's error), else the current one.
+ */
+async function targetObject(ctx: S3Context, req: S3Request, bucket: string, key: string): Promise<ObjectRecord | undefined> {
+  const versionId = req.endpoint.kind === 'object' && req.endpoint.key === key ? req.query.get('versionId') : null;
+  if (versionId === null) return ctx.metadata.getObject(bucket, key);
+  if (!isVersionIdSyntax(versionId)) return undefined;
+  const version = await ctx.metadata.getObjectVersion(bucket, key, versionId);
+  return version?.deleteMarker ? undefined : version;
 }
 
 const publicPolicies = new WeakMap<Policy, boolean>();
@@ -297,6 +312,7 @@ async function owningAccount(ctx: S3Context, canonicalId: string): Promise<strin
  */
 async function aclSide(
   ctx: S3Context,
+  req: S3Request,
   bucket: BucketRecord,
   action: string,
   key: string | undefined,
@@ -304,7 +320,7 @@ async function aclSide(
   const ownership = await objectOwnership(ctx, bucket.name);
   if (ownership === 'BucketOwnerEnforced') return undefined;
   const usable = async (grants: AclGrant[]) => ((await publicAccessBlock(ctx, bucket.name))?.ignorePublicAcls ? withoutPublicGrants(grants) : grants);
-  const object = key !== undefined && OBJECT_CONTEXT_ACTIONS.has(action) ? await ctx.metadata.getObject(bucket.name, key) : undefined;
+  const object = key !== undefined && OBJECT_CONTEXT_ACTIONS.has(action) ? await targetObject(ctx, req, bucket.name, key) : undefined;
   if (object) {
     const { ownerId, grants } = effectiveObjectAcl(object, bucket, ownership);
     const permission = OBJECT_ACL_PERMISSIONS[action];
@@ -324,7 +340,7 @@ async function decide(ctx: S3Context, req: S3Request, action: string, target: { 
   const policy = bucket ? await effectivePolicy(ctx, storedPolicy, bucket, principal?.awsAccountId, ownerAccount) : undefined;
   const resource = target.key === undefined ? `arn:aws:s3:::${target.bucketName}` : `arn:aws:s3:::${target.bucketName}/${target.key}`;
   const context = await requestContext(ctx, req, target, [policy, ...identityPolicies]);
-  const acls = bucket ? await aclSide(ctx, bucket, action, target.key) : undefined;
+  const acls = bucket ? await aclSide(ctx, req, bucket, action, target.key) : undefined;
   // Another account's object: S3's object context, where the bucket policy only denies.
   const foreignObject = bucket !== undefined && acls?.objectOwnerId !== undefined && acls.objectOwnerId !== bucket.ownerId;
   return authorize({

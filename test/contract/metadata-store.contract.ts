@@ -427,6 +427,7 @@ export function metadataStoreContract(factory: StoreFactory): void {
       assert.deepEqual(await ids(b), ['k:e2*', 'k:e1']);
       assert.deepEqual([...(await store.referencedBlobIds(['v1', 'v2', 'zz']))].sort(), ['v1', 'v2'], 'crash recovery keeps noncurrent blobs');
       assert.equal(await store.deleteBucket(b), 'not-empty');
+      await assert.rejects(store.deleteObject('no-such-bucket', 'k', { versioning: 'Enabled' }), code('NoSuchBucket'));
     });
 
     test('object_written_before_versioning_becomes_the_null_version', async () => {

@@ -30,6 +30,7 @@ import {
   UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { bodyBytes, expectS3Error, md5Base64, storedBlobIds } from '../helpers/s3.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startServer, type TestServer } from '../helpers/server.js';
@@ -320,6 +321,37 @@ describe('versioning', () => {
     assert.equal(undo.Deleted?.[0]?.DeleteMarker, true);
     assert.equal(await text(await s3.send(new GetObjectCommand({ Bucket: b, Key: 'b' }))), 'b1');
     await expectS3Error(s3.send(new GetObjectCommand({ Bucket: b, Key: 'a' })), 'NoSuchKey', 404);
+  });
+
+  test('a_named_version_needs_the_Version_actions_s3_GetObjectVersion_and_s3_DeleteObjectVersion', async () => {
+    const b = await bucket('Enabled');
+    const v1 = await put(b, 'k', 'one');
+    await put(b, 'k', 'two');
+    const iam = new IAMClient({ endpoint: server.url, region: 'us-east-1', credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey } });
+    await iam.send(new CreateUserCommand({ UserName: 'ver-plain' }));
+    await iam.send(
+      new PutUserPolicyCommand({
+        UserName: 'ver-plain',
+        PolicyName: 'p',
+        PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['s3:GetObject', 's3:DeleteObject'], Resource: `arn:aws:s3:::${b}/*` }] }),
+      }),
+    );
+    const k = (await iam.send(new CreateAccessKeyCommand({ UserName: 'ver-plain' }))).AccessKey!;
+    const user = server.client({ credentials: { accessKeyId: k.AccessKeyId!, secretAccessKey: k.SecretAccessKey! } });
+    try {
+      assert.equal(await text(await user.send(new GetObjectCommand({ Bucket: b, Key: 'k' }))), 'two');
+      await expectS3Error(user.send(new GetObjectCommand({ Bucket: b, Key: 'k', VersionId: v1 })), 'AccessDenied', 403);
+      await expectS3Error(user.send(new DeleteObjectCommand({ Bucket: b, Key: 'k', VersionId: v1 })), 'AccessDenied', 403);
+      await expectS3Error(user.send(new ListObjectVersionsCommand({ Bucket: b })), 'AccessDenied', 403);
+      const multi = await user.send(new DeleteObjectsCommand({ Bucket: b, Delete: { Objects: [{ Key: 'k', VersionId: v1 }] } }));
+      assert.deepEqual(multi.Errors?.map((e) => e.Code), ['AccessDenied']);
+      // A plain DELETE (s3:DeleteObject) only adds a delete marker.
+      assert.equal((await user.send(new DeleteObjectCommand({ Bucket: b, Key: 'k' }))).DeleteMarker, true);
+      assert.equal(await text(await s3.send(new GetObjectCommand({ Bucket: b, Key: 'k', VersionId: v1 }))), 'one');
+    } finally {
+      user.destroy();
+      iam.destroy();
+    }
   });
 
   test('unversioned_bucket_behaves_as_before_no_version_headers_and_versionId_null_reads_the_object', async () => {

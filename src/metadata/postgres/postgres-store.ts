@@ -462,6 +462,8 @@ export class PostgresMetadataStore implements MetadataStore {
         await tx.queueGarbage(existing.parts.map((p) => p.blobId));
         return existing;
       }
+      // A delete marker is a new row: never one in a bucket a DeleteBucket is removing (FOR SHARE, as putObject).
+      if ((await tx.query('SELECT 1 FROM buckets WHERE name = $1 FOR SHARE', [bucket])).rowCount === 0) throw new S3Error('NoSuchBucket');
       const seq = await this.#retireLatest(tx, bucket, key, existing, options.versioning, []);
       const marker = deleteMarkerRecord(bucket, key, options.markerOwnerId ?? '', {
         ...(options.versioning === 'Enabled' ? { versionId: newVersionId(seq) } : {}),

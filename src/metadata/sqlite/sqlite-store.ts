@@ -520,6 +520,8 @@ export class SqliteMetadataStore implements MetadataStore {
           this.#queueGarbage(existing.parts.map((p) => p.blobId));
           return existing;
         }
+        // A delete marker is a new row: never one in a bucket a DeleteBucket just removed.
+        if (!this.#stmt('SELECT 1 FROM buckets WHERE name = ?').get(bucket)) throw new S3Error('NoSuchBucket');
         const seq = this.#retireLatestSync(bucket, key, existing, options.versioning, []);
         const marker = deleteMarkerRecord(bucket, key, options.markerOwnerId ?? '', {
           ...(options.versioning === 'Enabled' ? { versionId: newVersionId(seq) } : {}),
