@@ -116,7 +116,8 @@ export function isVersionIdSyntax(v: string): boolean {
 
 /** The seq a non-null version id carries; undefined for `null` or an id of another shape. */
 export function seqOfVersionId(v: string): number | undefined {
-  return VERSION_ID.test(v) ? parseInt(v.slice(0, 16), 16) : undefined;
+  // Clamped: a crafted id may carry more than a BIGINT (or an exact double) holds; real seqs are far below.
+  return VERSION_ID.test(v) ? Math.min(parseInt(v.slice(0, 16), 16), Number.MAX_SAFE_INTEGER) : undefined;
 }
 
 /** A delete marker as S3 makes one: no data, owned by the deleter, Last-Modified now. */
@@ -151,7 +152,9 @@ export function stampVersion(object: ObjectRecord, seq: number, enabled: boolean
  * the first `limit` entries of its table in the range: `current` (the objects table: each
  * key's current version, newer than all its others) and `older` (the versions table, keys
  * ascending, newest first within a key). `continuing` is the key whose newer versions an
- * earlier page already returned: none of its entries here is the latest.
+ * earlier page already returned: none of its other versions here is the latest. `current` may hold
+ * that key's current object when it is older than the marker (the marker version was deleted
+ * since, and this one became current).
  */
 export function mergeVersionPage(current: readonly ObjectRecord[], older: readonly ObjectRecord[], limit: number, continuing: string | undefined): ObjectVersionEntry[] {
   const out: ObjectVersionEntry[] = [];
@@ -164,7 +167,8 @@ export function mergeVersionPage(current: readonly ObjectRecord[], older: readon
     else if (j >= older.length) takeCurrent = true;
     else takeCurrent = Buffer.compare(Buffer.from(current[i]!.key, 'utf8'), Buffer.from(older[j]!.key, 'utf8')) <= 0;
     const record = takeCurrent ? current[i++]! : older[j++]!;
-    out.push({ record, isLatest: record.key !== lastKey });
+    // A current object is its key's latest; another version only when it is the first of its key here.
+    out.push({ record, isLatest: takeCurrent || record.key !== lastKey });
     lastKey = record.key;
   }
   return out;

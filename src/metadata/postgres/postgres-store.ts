@@ -548,6 +548,7 @@ export class PostgresMetadataStore implements MetadataStore {
       await tx.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const continuing = range.start && !range.start.inclusive && range.afterVersionId !== undefined ? range.start.key : undefined;
       const older: ObjectRecord[] = [];
+      let markerSeq: number | undefined;
       if (continuing !== undefined) {
         let below = seqOfVersionId(range.afterVersionId!);
         if (below === undefined) {
@@ -558,6 +559,7 @@ export class PostgresMetadataStore implements MetadataStore {
           );
           below = row ? versionSeqOf(objectFromRow(row)) : -1;
         }
+        markerSeq = below;
         const rows = await tx.rows<ObjectRow>('SELECT bucket, key, doc FROM object_versions WHERE bucket = $1 AND key = $2 AND seq < $3 ORDER BY seq DESC LIMIT $4', [
           bucket,
           utf8(continuing),
@@ -575,9 +577,18 @@ export class PostgresMetadataStore implements MetadataStore {
         ]);
         older.push(...rows.map((r) => objectFromRow(r)));
       }
-      const current = (
-        await tx.rows<ObjectRow>(`SELECT bucket, key, doc FROM objects WHERE bucket = $1 AND ${sql} ORDER BY key LIMIT $${params.length + 2}`, [bucket, ...params, range.limit])
-      ).map((r) => objectFromRow(r));
+      const current: ObjectRecord[] = [];
+      if (continuing !== undefined) {
+        // The marker key's current object, when it is older than the marker (the marker version was deleted meanwhile).
+        const [row] = await tx.rows<ObjectRow>('SELECT bucket, key, doc FROM objects WHERE bucket = $1 AND key = $2', [bucket, utf8(continuing)]);
+        const c = row && objectFromRow(row);
+        if (c && versionSeqOf(c) < markerSeq!) current.push(c);
+      }
+      current.push(
+        ...(
+          await tx.rows<ObjectRow>(`SELECT bucket, key, doc FROM objects WHERE bucket = $1 AND ${sql} ORDER BY key LIMIT $${params.length + 2}`, [bucket, ...params, range.limit])
+        ).map((r) => objectFromRow(r)),
+      );
       await tx.query('COMMIT');
       client.release();
       return mergeVersionPage(current, older, range.limit, continuing);

@@ -587,6 +587,7 @@ export class SqliteMetadataStore implements MetadataStore {
     return this.#db.transaction(() => {
       const continuing = range.start && !range.start.inclusive && range.afterVersionId !== undefined ? range.start.key : undefined;
       const older: ObjectRecord[] = [];
+      let markerSeq: number | undefined;
       if (continuing !== undefined) {
         // The rest of the marker key: its versions older than the marker version.
         let below = seqOfVersionId(range.afterVersionId!);
@@ -594,6 +595,7 @@ export class SqliteMetadataStore implements MetadataStore {
           const marker = this.#versionSync(bucket, continuing, NULL_VERSION_ID);
           below = marker ? versionSeqOf(marker.record) : -1;
         }
+        markerSeq = below;
         const rows = this.#stmt('SELECT bucket, key, doc FROM object_versions WHERE bucket = ? AND key = ? AND seq < ? ORDER BY seq DESC LIMIT ?').all(
           bucket,
           utf8(continuing),
@@ -611,8 +613,16 @@ export class SqliteMetadataStore implements MetadataStore {
         ) as ObjectRow[];
         older.push(...rows.map((r) => objectFromRow(r)));
       }
-      const current = (this.#stmt(`SELECT bucket, key, doc FROM objects WHERE bucket = ? AND ${sql} ORDER BY key LIMIT ?`).all(bucket, ...params, range.limit) as ObjectRow[]).map(
-        (r) => objectFromRow(r),
+      const current: ObjectRecord[] = [];
+      if (continuing !== undefined) {
+        // The marker key's current object, when it is older than the marker (the marker version was deleted meanwhile).
+        const c = this.#getObjectSync(bucket, continuing);
+        if (c && versionSeqOf(c) < markerSeq!) current.push(c);
+      }
+      current.push(
+        ...(this.#stmt(`SELECT bucket, key, doc FROM objects WHERE bucket = ? AND ${sql} ORDER BY key LIMIT ?`).all(bucket, ...params, range.limit) as ObjectRow[]).map((r) =>
+          objectFromRow(r),
+        ),
       );
       return mergeVersionPage(current, older, range.limit, continuing);
     })();
