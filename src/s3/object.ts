@@ -1,6 +1,6 @@
 /**
  * Single objects: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects,
- * and object tagging.
+ * and object tagging — each on the version a request names (versioning.ts).
  */
 import type { BucketEndpoint, ObjectEndpoint } from '../http/router.js';
 import { S3Error } from '../errors/s3-errors.js';
@@ -36,12 +36,6 @@ import {
   verifyBodyIntegrity,
 } from './headers.js';
 
-
-/** S3 refuses version ids on buckets that never had versioning, except the literal "null". */
-export function refuseVersionId(req: S3Request): void {
-  const v = req.query.get('versionId');
-  if (v !== null && v !== 'null') throw new S3Error('InvalidArgument', 'Invalid version id specified', { fields: { ArgumentName: 'versionId', ArgumentValue: v } });
-}
 
 /** The write conditions of a PUT: `If-None-Match: *` and `If-Match`. */
 export function writeConditionFrom(req: S3Request): WriteCondition | undefined {
