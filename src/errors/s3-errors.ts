@@ -84,6 +84,7 @@ export const S3_ERRORS = {
   NoSuchBucketPolicy: { status: 404, message: 'The bucket policy does not exist' },
   NoSuchCORSConfiguration: { status: 404, message: 'The CORS configuration does not exist' },
   NoSuchKey: { status: 404, message: 'The specified key does not exist.' },
+  NoSuchObjectLockConfiguration: { status: 404, message: 'The specified object does not have a ObjectLock configuration' },
   NoSuchPublicAccessBlockConfiguration: { status: 404, message: 'The public access block configuration was not found' },
   NoSuchUpload: {
     status: 404,
@@ -92,6 +93,7 @@ export const S3_ERRORS = {
   NoSuchVersion: { status: 404, message: 'The specified version does not exist.' },
   NotImplemented: { status: 501, message: 'A header you provided implies functionality that is not implemented.' },
   NotModified: { status: 304, message: 'Not Modified' },
+  ObjectLockConfigurationNotFoundError: { status: 404, message: 'Object Lock configuration does not exist for this bucket' },
   OperationAborted: { status: 409, message: 'A conflicting conditional operation is currently in progress against this resource. Try again.' },
   OwnershipControlsNotFoundError: { status: 404, message: 'The bucket ownership controls were not found' },
   PolicyTooLarge: { status: 400, message: 'Policy exceeds the maximum allowed document size.' },

@@ -11,6 +11,10 @@ export type BucketOperation =
   | 'DeleteBucket'
   | 'GetBucketLocation'
   | 'GetBucketVersioning'
+  | 'PutBucketVersioning'
+  | 'ListObjectVersions'
+  | 'PutObjectLockConfiguration'
+  | 'GetObjectLockConfiguration'
   | 'ListObjects'
   | 'ListObjectsV2'
   | 'ListMultipartUploads'
@@ -51,7 +55,11 @@ export type ObjectOperation =
   | 'UpdateObjectEncryption'
   | 'GetObjectAcl'
   | 'PutObjectAcl'
-  | 'GetObjectAttributes';
+  | 'GetObjectAttributes'
+  | 'GetObjectRetention'
+  | 'PutObjectRetention'
+  | 'GetObjectLegalHold'
+  | 'PutObjectLegalHold';
 
 export type Endpoint =
   | { kind: 'health' }
@@ -214,6 +222,8 @@ export function parseEndpoint(input: RouteInput, options: RouterOptions): Endpoi
   if (key === undefined) {
     const sub = firstSubresource(q, BUCKET_SUBRESOURCES);
     if (method === 'GET' && sub === 'versioning') return { kind: 'bucket', operation: 'GetBucketVersioning', bucket };
+    if (method === 'PUT' && sub === 'versioning') return { kind: 'bucket', operation: 'PutBucketVersioning', bucket };
+    if (sub === 'object-lock' && (method === 'PUT' || method === 'GET')) return { kind: 'bucket', operation: `${VERB[method] as 'Put' | 'Get'}ObjectLockConfiguration`, bucket };
     if (sub === 'policy' && (method === 'PUT' || method === 'GET' || method === 'DELETE')) {
       return { kind: 'bucket', operation: `${VERB[method] as 'Put' | 'Get' | 'Delete'}BucketPolicy`, bucket };
     }
@@ -242,7 +252,7 @@ export function parseEndpoint(input: RouteInput, options: RouterOptions): Endpoi
       case 'GET':
         if (q.has('location')) return { kind: 'bucket', operation: 'GetBucketLocation', bucket };
         if (q.has('uploads')) return { kind: 'bucket', operation: 'ListMultipartUploads', bucket };
-        if (q.has('versions')) return { kind: 'unsupported', operation: 'ListObjectVersions', bucket };
+        if (q.has('versions')) return { kind: 'bucket', operation: 'ListObjectVersions', bucket };
         if (q.get('list-type') === '2') return { kind: 'bucket', operation: 'ListObjectsV2', bucket };
         return { kind: 'bucket', operation: 'ListObjects', bucket };
       case 'POST':
@@ -257,6 +267,8 @@ export function parseEndpoint(input: RouteInput, options: RouterOptions): Endpoi
   if (sub === 'encryption' && method === 'PUT') return { kind: 'object', operation: 'UpdateObjectEncryption', bucket, key };
   if (sub === 'acl' && (method === 'PUT' || method === 'GET')) return { kind: 'object', operation: `${VERB[method] as 'Put' | 'Get'}ObjectAcl`, bucket, key };
   if (sub === 'attributes' && method === 'GET') return { kind: 'object', operation: 'GetObjectAttributes', bucket, key };
+  if (sub === 'retention' && (method === 'PUT' || method === 'GET')) return { kind: 'object', operation: `${VERB[method] as 'Put' | 'Get'}ObjectRetention`, bucket, key };
+  if (sub === 'legal-hold' && (method === 'PUT' || method === 'GET')) return { kind: 'object', operation: `${VERB[method] as 'Put' | 'Get'}ObjectLegalHold`, bucket, key };
   if (sub) return { kind: 'unsupported', operation: `${verb}${OBJECT_SUBRESOURCES[sub]}`, bucket, key };
   const copySource = input.headers['x-amz-copy-source'] !== undefined;
   switch (method) {

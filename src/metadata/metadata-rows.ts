@@ -22,6 +22,8 @@ export type PartDoc = Omit<PartRecord, 'uploadId' | 'partNumber'>;
 
 /** Keys are stored as their UTF-8 bytes, so the engines order them as S3 does. */
 export interface ObjectRow { bucket: string; key: Buffer; doc: string }
+/** A non-current version or delete marker (the `object_versions` table). */
+export interface VersionRow { bucket: string; key: Buffer; seq: number; version_id: string; doc: string }
 export interface UploadRow { upload_id: string; bucket: string; key: Buffer; initiated: number; doc: string }
 export interface PartRow { upload_id: string; part_number: number; doc: string }
 export interface KmsKeyRow { key_id: string; revision: number; doc: string }
@@ -34,6 +36,12 @@ export interface PolicyRow { account_id: string; user_name: string; policy_name:
 
 export function objectFromRow(row: ObjectRow): ObjectRecord {
   return { bucket: row.bucket, key: row.key.toString('utf8'), ...(JSON.parse(row.doc) as ObjectDoc) };
+}
+
+/** The document and columns a version is stored with in `object_versions`. */
+export function versionColumns(record: ObjectRecord): { seq: number; versionId: string; doc: string } {
+  const { bucket: _b, key: _k, ...doc } = record;
+  return { seq: record.versionSeq ?? 0, versionId: record.versionId ?? 'null', doc: JSON.stringify(doc) };
 }
 
 export function uploadFromRow(row: UploadRow): UploadRecord {

@@ -123,6 +123,54 @@ export interface ObjectRecord {
    * bucket and key, so they decrypt only as this object. Absent on objects written before.
    */
   objectId?: string;
+  /**
+   * S3's VersionId of this version: set by the store when it writes into a bucket with versioning
+   * Enabled. Absent for the `null` version: objects written before versioning was enabled or
+   * while it is suspended (S3 lists those as version "null").
+   */
+  versionId?: string;
+  /** The store's order of a key's versions (larger is newer); absent (0) on objects written before versioning. */
+  versionSeq?: number;
+  /** A delete marker (S3): a version with no data, owned by whoever deleted; never the current object. */
+  deleteMarker?: boolean;
+  /** Object Lock retention of this version (`retainUntil`: ms epoch). */
+  retention?: { mode: 'GOVERNANCE' | 'COMPLIANCE'; retainUntil: number };
+  /** Object Lock legal hold of this version. */
+  legalHold?: boolean;
+}
+
+/** S3 bucket versioning states; a bucket that never had versioning has none (and can never return to none). */
+export type VersioningState = 'Enabled' | 'Suspended';
+
+/** How a write treats the versions of its key: the bucket's versioning state at the time. */
+export interface VersioningOptions {
+  /**
+   * Absent: the bucket never had versioning — the key has one object, replaced or deleted (its
+   * blobs queued). `Enabled`: a write adds a new version (its id chosen by the store) and the
+   * previous current version is kept, blobs and all; a delete adds a delete marker. `Suspended`:
+   * a write or delete replaces the key's `null` version (whichever place it holds), keeping every
+   * other version; a delete adds a `null` delete marker.
+   */
+  versioning?: VersioningState;
+}
+
+/** One entry of ListObjectVersions: a version or a delete marker, and whether it is the key's latest. */
+export interface ObjectVersionEntry {
+  record: ObjectRecord;
+  isLatest: boolean;
+}
+
+/** A range of ListObjectVersions, in S3's order: keys ascending, each key's versions newest first. */
+export interface VersionListRange {
+  prefix: string;
+  /** Keys strictly after this one (or from it, with all its versions, when `inclusive`). */
+  start?: { key: string; inclusive: boolean };
+  /**
+   * With an exclusive `start`: first the versions of `start.key` older than this version
+   * (S3's key-marker + version-id-marker), then the keys after it.
+   */
+  afterVersionId?: string;
+  limit: number;
 }
 
 export interface UploadRecord {
@@ -141,6 +189,8 @@ export interface UploadRecord {
   encryption?: ObjectEncryption;
   /** The ACL CreateMultipartUpload asked for, given to the object at Complete (absent: `private`). */
   acl?: StoredAcl;
+  /** The Object Lock retention and legal hold CreateMultipartUpload asked for, given to the object at Complete. */
+  lock?: Pick<ObjectRecord, 'retention' | 'legalHold'>;
 }
 
 export interface PartRecord extends StoredPart {
@@ -198,7 +248,7 @@ export interface MetadataStore {
   getBucket(name: string): Promise<BucketRecord | undefined>;
   /** All buckets by name. */
   listBuckets(): Promise<BucketRecord[]>;
-  /** Deletes an empty bucket (no objects, no uploads). */
+  /** Deletes an empty bucket (no objects, no versions or delete markers, no uploads). */
   deleteBucket(name: string): Promise<'deleted' | 'not-empty' | 'missing'>;
 
   /** A bucket sub-resource document (e.g. `encryption`), or undefined when never set. */
@@ -223,15 +273,47 @@ export interface MetadataStore {
   releaseBucketKey(id: string): Promise<void>;
   getBucketKey(id: string): Promise<BucketKeyRecord | undefined>;
 
+  /** The current object at the key: its latest version, unless that is a delete marker (then undefined). */
   getObject(bucket: string, key: string): Promise<ObjectRecord | undefined>;
   /**
    * Inserts or replaces an object. Throws S3Error PreconditionFailed (or NoSuchKey for
-   * If-Match on a missing key) when `condition` does not hold; the replaced object's
-   * blobs go to the garbage queue.
+   * If-Match on a missing key) when `condition` does not hold (checked against the current
+   * object); the replaced object's blobs go to the garbage queue — only when it is really
+   * gone: with versioning Enabled nothing is replaced, with Suspended only the null version
+   * (see VersioningOptions). Returns the record as stored (with the store's versionId).
    */
-  putObject(object: ObjectRecord, condition?: WriteCondition): Promise<void>;
-  /** Deletes an object and queues its blobs; returns it, or undefined if absent. */
-  deleteObject(bucket: string, key: string): Promise<ObjectRecord | undefined>;
+  putObject(object: ObjectRecord, condition?: WriteCondition, options?: VersioningOptions): Promise<ObjectRecord>;
+  /**
+   * DeleteObject without a version id. Unversioned: deletes the object, queues its blobs and
+   * returns it (undefined if absent). Versioned: adds a delete marker owned by `markerOwnerId`
+   * (Suspended: the null version goes first, its blobs queued) and returns the marker; throws
+   * S3Error NoSuchBucket when the bucket is gone (no marker is left in no bucket).
+   */
+  deleteObject(bucket: string, key: string, options?: VersioningOptions & { markerOwnerId?: string }): Promise<ObjectRecord | undefined>;
+  /**
+   * One version (or delete marker) by S3 version id (`null` for the null version); undefined
+   * when the key has no such version.
+   */
+  getObjectVersion(bucket: string, key: string, versionId: string): Promise<ObjectRecord | undefined>;
+  /** The key's latest version, which may be a delete marker; undefined when it has none. */
+  getLatestVersion(bucket: string, key: string): Promise<ObjectRecord | undefined>;
+  /**
+   * Deletes one version for good (DeleteObject with versionId) and queues its blobs; when it was
+   * the latest, the next newer-than-all-others version becomes latest (an object reappears when
+   * its delete marker is deleted). `check` runs on the version inside the transaction and may
+   * throw (Object Lock) to leave everything as it was. Undefined when there is no such version.
+   */
+  deleteObjectVersion(bucket: string, key: string, versionId: string, options?: { check?: (version: ObjectRecord) => void }): Promise<ObjectRecord | undefined>;
+  /**
+   * Changes one version's record (tags, ACL, encryption wrapping, retention, legal hold) in
+   * one transaction: `patch` gets the version (the current object when `versionId` is
+   * undefined; may be a delete marker) and returns the new record, or undefined to change
+   * nothing; it may throw an S3Error, which leaves the version as it was and is rethrown.
+   * The patch must keep the identity fields (bucket, key, versionId, versionSeq, parts).
+   */
+  updateObjectVersion(bucket: string, key: string, versionId: string | undefined, patch: (version: ObjectRecord) => ObjectRecord | undefined): Promise<'updated' | 'unchanged' | 'missing'>;
+  /** ListObjectVersions: versions and delete markers in S3's order, O(limit) rows read. */
+  listObjectVersions(bucket: string, range: VersionListRange): Promise<ObjectVersionEntry[]>;
   /** Replaces an object's tags; false when the object is absent. */
   putObjectTags(bucket: string, key: string, tags: [string, string][]): Promise<boolean>;
   /**
@@ -262,7 +344,7 @@ export interface MetadataStore {
    * parts not in `object.parts` are queued, a replaced object is queued.
    * Throws S3Error NoSuchUpload if the upload is gone (another Complete or Abort won).
    */
-  completeUpload(uploadId: string, object: ObjectRecord, condition?: WriteCondition): Promise<void>;
+  completeUpload(uploadId: string, object: ObjectRecord, condition?: WriteCondition, options?: VersioningOptions): Promise<ObjectRecord>;
   /** Removes an upload and queues its parts' blobs; false if absent. */
   abortUpload(uploadId: string): Promise<boolean>;
   /** Uploads initiated before `before` (ms epoch). */
@@ -290,7 +372,7 @@ export interface MetadataStore {
   onGarbage(listener: () => void): void;
   /** Forgets garbage entries once their blobs are gone. */
   garbageCollected(blobIds: string[]): Promise<void>;
-  /** Of the given blob ids, those some object or part references (crash recovery). */
+  /** Of the given blob ids, those some object version or part references (crash recovery). */
   referencedBlobIds(blobIds: string[]): Promise<Set<string>>;
 
   // ---- usage, for the operator's metrics (metrics/): maintained by the drivers in the same

@@ -30,7 +30,8 @@ import {
 import { S3Error } from '../errors/s3-errors.js';
 import type { BucketOperation, Endpoint, ObjectOperation } from '../http/router.js';
 import { header, type Principal, type S3Request } from '../http/types.js';
-import type { AclGrant, BucketRecord } from '../metadata/metadata-store.js';
+import type { AclGrant, BucketRecord, ObjectRecord } from '../metadata/metadata-store.js';
+import { isVersionIdSyntax } from '../metadata/metadata-rules.js';
 import { hasAclHeaders, withoutPublicGrants } from './acl.js';
 import type { S3Context } from './context.js';
 import { parseCopySource } from './copy.js';
@@ -47,6 +48,10 @@ export const BUCKET_ACTIONS: Record<BucketOperation, string | undefined> = {
   DeleteBucket: 's3:DeleteBucket',
   GetBucketLocation: 's3:GetBucketLocation',
   GetBucketVersioning: 's3:GetBucketVersioning',
+  PutBucketVersioning: 's3:PutBucketVersioning',
+  ListObjectVersions: 's3:ListBucketVersions',
+  PutObjectLockConfiguration: 's3:PutBucketObjectLockConfiguration',
+  GetObjectLockConfiguration: 's3:GetBucketObjectLockConfiguration',
   ListObjects: 's3:ListBucket',
   ListObjectsV2: 's3:ListBucket',
   ListMultipartUploads: 's3:ListBucketMultipartUploads',
@@ -92,7 +97,31 @@ export const OBJECT_ACTIONS: Record<ObjectOperation, string> = {
   GetObjectAcl: 's3:GetObjectAcl',
   PutObjectAcl: 's3:PutObjectAcl',
   GetObjectAttributes: 's3:GetObjectAttributes',
+  GetObjectRetention: 's3:GetObjectRetention',
+  PutObjectRetention: 's3:PutObjectRetention',
+  GetObjectLegalHold: 's3:GetObjectLegalHold',
+  PutObjectLegalHold: 's3:PutObjectLegalHold',
 };
+
+/**
+ * The action S3 authorizes when a request names a version (`?versionId=`): GetObjectVersion,
+ * DeleteObjectVersion and the *Version* tagging and ACL actions, instead of the plain ones.
+ */
+const VERSION_ACTIONS: Readonly<Record<string, string>> = {
+  's3:GetObject': 's3:GetObjectVersion',
+  's3:DeleteObject': 's3:DeleteObjectVersion',
+  's3:GetObjectTagging': 's3:GetObjectVersionTagging',
+  's3:PutObjectTagging': 's3:PutObjectVersionTagging',
+  's3:DeleteObjectTagging': 's3:DeleteObjectVersionTagging',
+  's3:GetObjectAcl': 's3:GetObjectVersionAcl',
+  's3:PutObjectAcl': 's3:PutObjectVersionAcl',
+};
+
+/** The IAM action of an object operation, as the request names a version or not. */
+export function objectAction(operation: ObjectOperation, req: Pick<S3Request, 'query'>): string {
+  const action = OBJECT_ACTIONS[operation];
+  return req.query.has('versionId') ? (VERSION_ACTIONS[action] ?? action) : action;
+}
 
 /**
  * The ACL permission each action needs, on the bucket's ACL (S3's mapping of ACL permissions to
@@ -104,6 +133,7 @@ const BUCKET_ACL_PERMISSIONS: Readonly<Record<string, AclPermission>> = {
   's3:ListBucketMultipartUploads': 'READ',
   's3:PutObject': 'WRITE',
   's3:DeleteObject': 'WRITE',
+  's3:DeleteObjectVersion': 'WRITE',
   's3:AbortMultipartUpload': 'WRITE',
   's3:GetBucketAcl': 'READ_ACP',
   's3:PutBucketAcl': 'WRITE_ACP',
@@ -112,8 +142,11 @@ const BUCKET_ACL_PERMISSIONS: Readonly<Record<string, AclPermission>> = {
 /** The same for an object's ACL (WRITE means nothing on an object). */
 const OBJECT_ACL_PERMISSIONS: Readonly<Record<string, AclPermission>> = {
   's3:GetObject': 'READ',
+  's3:GetObjectVersion': 'READ',
   's3:GetObjectAcl': 'READ_ACP',
+  's3:GetObjectVersionAcl': 'READ_ACP',
   's3:PutObjectAcl': 'WRITE_ACP',
+  's3:PutObjectVersionAcl': 'WRITE_ACP',
 };
 
 /**
@@ -122,6 +155,12 @@ const OBJECT_ACL_PERMISSIONS: Readonly<Record<string, AclPermission>> = {
  */
 const OBJECT_CONTEXT_ACTIONS: ReadonlySet<string> = new Set([
   's3:GetObject',
+  's3:GetObjectVersion',
+  's3:GetObjectVersionAcl',
+  's3:PutObjectVersionAcl',
+  's3:GetObjectVersionTagging',
+  's3:PutObjectVersionTagging',
+  's3:DeleteObjectVersionTagging',
   's3:GetObjectAcl',
   's3:PutObjectAcl',
   's3:GetObjectTagging',
@@ -193,6 +232,8 @@ async function requestContext(ctx: S3Context, req: S3Request, target: { bucket?:
     's3:x-amz-copy-source': header(req, 'x-amz-copy-source'),
     's3:x-amz-metadata-directive': header(req, 'x-amz-metadata-directive'),
     's3:x-amz-storage-class': header(req, 'x-amz-storage-class'),
+    // The version a request names (GetObjectVersion, DeleteObjectVersion…), as S3's s3:versionid condition key.
+    's3:versionid': req.query.get('versionId') ?? undefined,
   };
   const e = req.endpoint;
   if (e.kind === 'bucket' && (e.operation === 'ListObjects' || e.operation === 'ListObjectsV2')) {
@@ -219,11 +260,23 @@ async function requestContext(ctx: S3Context, req: S3Request, target: { bucket?:
       }
     }
     if (target.bucket && target.key !== undefined && mentionsKey(policies, 's3:existingobjecttag/')) {
-      const existing = await ctx.metadata.getObject(target.bucket.name, target.key);
+      const existing = await targetObject(ctx, req, target.bucket.name, target.key);
       for (const [k, v] of existing?.tags ?? []) pairs[`s3:ExistingObjectTag/${k}`] = v;
     }
   }
   return conditionContext(pairs);
+}
+
+/**
+ * The object a request on `key` acts on, for its ACL and tags: the version its `versionId` names
+ * (a malformed id or a delete marker: none, the handler answers S3's error), else the current one.
+ */
+async function targetObject(ctx: S3Context, req: S3Request, bucket: string, key: string): Promise<ObjectRecord | undefined> {
+  const versionId = req.endpoint.kind === 'object' && req.endpoint.key === key ? req.query.get('versionId') : null;
+  if (versionId === null) return ctx.metadata.getObject(bucket, key);
+  if (!isVersionIdSyntax(versionId)) return undefined;
+  const version = await ctx.metadata.getObjectVersion(bucket, key, versionId);
+  return version?.deleteMarker ? undefined : version;
 }
 
 const publicPolicies = new WeakMap<Policy, boolean>();
@@ -264,6 +317,7 @@ async function owningAccount(ctx: S3Context, canonicalId: string): Promise<strin
  */
 async function aclSide(
   ctx: S3Context,
+  req: S3Request,
   bucket: BucketRecord,
   action: string,
   key: string | undefined,
@@ -271,7 +325,7 @@ async function aclSide(
   const ownership = await objectOwnership(ctx, bucket.name);
   if (ownership === 'BucketOwnerEnforced') return undefined;
   const usable = async (grants: AclGrant[]) => ((await publicAccessBlock(ctx, bucket.name))?.ignorePublicAcls ? withoutPublicGrants(grants) : grants);
-  const object = key !== undefined && OBJECT_CONTEXT_ACTIONS.has(action) ? await ctx.metadata.getObject(bucket.name, key) : undefined;
+  const object = key !== undefined && OBJECT_CONTEXT_ACTIONS.has(action) ? await targetObject(ctx, req, bucket.name, key) : undefined;
   if (object) {
     const { ownerId, grants } = effectiveObjectAcl(object, bucket, ownership);
     const permission = OBJECT_ACL_PERMISSIONS[action];
@@ -291,7 +345,7 @@ async function decide(ctx: S3Context, req: S3Request, action: string, target: { 
   const policy = bucket ? await effectivePolicy(ctx, storedPolicy, bucket, principal?.awsAccountId, ownerAccount) : undefined;
   const resource = target.key === undefined ? `arn:aws:s3:::${target.bucketName}` : `arn:aws:s3:::${target.bucketName}/${target.key}`;
   const context = await requestContext(ctx, req, target, [policy, ...identityPolicies]);
-  const acls = bucket ? await aclSide(ctx, bucket, action, target.key) : undefined;
+  const acls = bucket ? await aclSide(ctx, req, bucket, action, target.key) : undefined;
   // Another account's object: S3's object context, where the bucket policy only denies.
   const foreignObject = bucket !== undefined && acls?.objectOwnerId !== undefined && acls.objectOwnerId !== bucket.ownerId;
   return authorize({
@@ -327,6 +381,8 @@ export async function authorizeRequest(ctx: S3Context, req: S3Request): Promise<
       const actions = ['s3:CreateBucket'];
       if (hasAclHeaders(req)) actions.push('s3:PutBucketAcl');
       if (header(req, 'x-amz-object-ownership') !== undefined) actions.push('s3:PutBucketOwnershipControls');
+      // S3: creating a bucket with Object Lock also needs the permissions to configure it and its versioning.
+      if (header(req, 'x-amz-bucket-object-lock-enabled')?.trim().toLowerCase() === 'true') actions.push('s3:PutBucketObjectLockConfiguration', 's3:PutBucketVersioning');
       for (const action of actions) {
         const d = await decide(ctx, req, action, { bucketName: e.bucket });
         if (d.effect !== 'Allow' || !req.principal) deny(ctx, req, action, d);
@@ -342,7 +398,7 @@ export async function authorizeRequest(ctx: S3Context, req: S3Request): Promise<
   }
   if (e.kind === 'object') {
     const bucket = await requireBucket(ctx, req, e.bucket);
-    const action = OBJECT_ACTIONS[e.operation];
+    const action = objectAction(e.operation, req);
     const d = await decide(ctx, req, action, { bucket, bucketName: e.bucket, key: e.key });
     if (d.effect !== 'Allow') deny(ctx, req, action, d);
     if (e.operation === 'CopyObject' || e.operation === 'UploadPartCopy') {
@@ -350,8 +406,10 @@ export async function authorizeRequest(ctx: S3Context, req: S3Request): Promise<
       if (sourceHeader === undefined) return;
       const source = parseCopySource(sourceHeader);
       const sourceBucket = await requireBucket(ctx, req, source.bucket);
-      const sd = await decide(ctx, req, 's3:GetObject', { bucket: sourceBucket, bucketName: source.bucket, key: source.key });
-      if (sd.effect !== 'Allow') deny(ctx, req, 's3:GetObject', sd);
+      // A copy of a named version needs s3:GetObjectVersion on the source (S3's rule).
+      const sourceAction = source.versionId !== undefined ? 's3:GetObjectVersion' : 's3:GetObject';
+      const sd = await decide(ctx, req, sourceAction, { bucket: sourceBucket, bucketName: source.bucket, key: source.key });
+      if (sd.effect !== 'Allow') deny(ctx, req, sourceAction, sd);
     }
     return;
   }

@@ -1,4 +1,4 @@
-/** Service and bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation, GetBucketVersioning. */
+/** Service and bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation (versioning: versioning.ts). */
 import type { BucketEndpoint } from '../http/router.js';
 import { isIP } from 'node:net';
 import { S3Error } from '../errors/s3-errors.js';
@@ -8,6 +8,7 @@ import { requireBucket } from './access.js';
 import type { S3Context } from './context.js';
 import { NEW_BUCKET_OWNERSHIP_CONTROLS, newBucketConfigs, OBJECT_OWNERSHIPS, type ObjectOwnership } from './ownership.js';
 import { NEW_BUCKET_PUBLIC_ACCESS_BLOCK, PUBLIC_ACCESS_BLOCK_CONFIG } from './public-access-block.js';
+import { objectLockAtCreate } from './object-lock.js';
 
 
 const XML = { 'content-type': 'application/xml' };
@@ -90,6 +91,7 @@ export async function createBucket(ctx: S3Context, req: S3Request<BucketEndpoint
   }
   // The bucket's Object Ownership and ACL, checked before anything is written and written with it.
   const aclConfigs = await newBucketConfigs(ctx, req, ownership as ObjectOwnership, req.principal!.accountId);
+  const lockConfigs = objectLockAtCreate(req);
   const body = (await req.readBody(64 * 1024)).toString('utf8');
   if (body.trim() !== '') {
     const doc = parseXml(body, 'CreateBucketConfiguration');
@@ -112,6 +114,8 @@ export async function createBucket(ctx: S3Context, req: S3Request<BucketEndpoint
   const configs = {
     ...aclConfigs,
     [PUBLIC_ACCESS_BLOCK_CONFIG]: JSON.stringify(NEW_BUCKET_PUBLIC_ACCESS_BLOCK),
+    // x-amz-bucket-object-lock-enabled: Object Lock, with versioning Enabled for good.
+    ...lockConfigs,
   };
   const created = await ctx.metadata.createBucket({ name, createdAt: Date.now(), ownerId: req.principal!.accountId, region: ctx.config.region }, { configs });
   if (!created) throw new S3Error('BucketAlreadyOwnedByYou', undefined, { fields: { BucketName: name } });
@@ -138,8 +142,3 @@ export async function getBucketLocation(ctx: S3Context, req: S3Request<BucketEnd
   return { status: 200, headers: XML, body: buildXml(['LocationConstraint', region, { xmlns: S3_XMLNS }]) };
 }
 
-export async function getBucketVersioning(ctx: S3Context, req: S3Request<BucketEndpoint>): Promise<S3Response> {
-  await requireBucket(ctx, req, req.endpoint.bucket);
-  // Versioning has never been enabled on a Coffer bucket: S3 answers an empty configuration.
-  return { status: 200, headers: XML, body: buildS3Xml('VersioningConfiguration', []) };
-}

@@ -21,7 +21,9 @@ import {
   validateKey,
 } from './headers.js';
 import { commitPart, parsePartNumber, requireUpload, uploadIdentity } from './multipart.js';
-import { loadObject, writeConditionFrom } from './object.js';
+import { writeConditionFrom } from './object.js';
+import { lockFieldsForWrite } from './object-lock.js';
+import { bucketVersioning, checkVersionIdSyntax, resolveObjectVersion, versionIdHeader } from './versioning.js';
 import { keysForRead, keysForWrite, readObjectData, type ReadKeys } from './object-encryption.js';
 import { sseResponseHeaders } from './sse.js';
 import { etagFor } from '../storage/object-keys.js';
@@ -29,12 +31,13 @@ import { etagFor } from '../storage/object-keys.js';
 const MAX_COPY_SIZE = 5 * 1024 * 1024 * 1024;
 
 /** Parses `x-amz-copy-source`: `[/]bucket/key[?versionId=…]`, URL-encoded. */
-export function parseCopySource(value: string): { bucket: string; key: string } {
+export function parseCopySource(value: string): { bucket: string; key: string; versionId?: string } {
   let v = value.trim();
   const q = v.indexOf('?');
+  let versionId: string | undefined;
   if (q >= 0) {
-    const versionId = new URLSearchParams(v.slice(q + 1)).get('versionId');
-    if (versionId !== null && versionId !== 'null') throw new S3Error('NoSuchVersion');
+    versionId = new URLSearchParams(v.slice(q + 1)).get('versionId') ?? undefined;
+    if (versionId !== undefined) checkVersionIdSyntax(versionId, 'x-amz-copy-source');
     v = v.slice(0, q);
   }
   if (v.startsWith('/')) v = v.slice(1);
@@ -48,7 +51,7 @@ export function parseCopySource(value: string): { bucket: string; key: string } 
   if (slash <= 0 || slash === decoded.length - 1) {
     throw new S3Error('InvalidArgument', 'Invalid copy source object key', { fields: { ArgumentName: 'x-amz-copy-source', ArgumentValue: value } });
   }
-  return { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1) };
+  return { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1), ...(versionId !== undefined ? { versionId } : {}) };
 }
 
 /**
@@ -56,10 +59,11 @@ export function parseCopySource(value: string): { bucket: string; key: string } 
  * failure) and recovers its data keys (an SSE-C source needs the
  * x-amz-copy-source-server-side-encryption-customer-* headers).
  */
-async function loadCopySource(ctx: S3Context, req: S3Request): Promise<{ source: { bucket: string; key: string }; object: ObjectRecord; keys: ReadKeys }> {
+async function loadCopySource(ctx: S3Context, req: S3Request): Promise<{ source: { bucket: string; key: string; versionId?: string }; object: ObjectRecord; keys: ReadKeys }> {
   const source = parseCopySource(header(req, 'x-amz-copy-source')!);
   await requireBucket(ctx, req, source.bucket);
-  const object = await loadObject(ctx, source.bucket, source.key);
+  // A named version is copied with its own encryption keys (each version keeps its own); a delete marker cannot be copied (S3: 400 InvalidRequest).
+  const object = await resolveCopySourceVersion(ctx, source);
   checkConditions(
     object,
     {
@@ -93,6 +97,24 @@ function copiedHeaders(req: S3Request, source: ObjectRecord, directive: 'COPY' |
   return redirect !== undefined ? { ...rest, 'x-amz-website-redirect-location': redirect } : rest;
 }
 
+async function resolveCopySourceVersion(ctx: S3Context, source: { bucket: string; key: string; versionId?: string }): Promise<ObjectRecord> {
+  try {
+    return await resolveObjectVersion(ctx, source.bucket, source.key, source.versionId);
+  } catch (err) {
+    if (err instanceof S3Error && err.code === 'MethodNotAllowed') {
+      throw new S3Error('InvalidRequest', 'The source of a copy request may not specifically refer to a delete marker by version id.');
+    }
+    throw err;
+  }
+}
+
+/** `x-amz-copy-source-version-id` of a copy's response: the version that was read, once its bucket has versioning. */
+async function copySourceVersionHeader(ctx: S3Context, source: { bucket: string }, object: ObjectRecord): Promise<Record<string, HeaderValue>> {
+  const state = await bucketVersioning(ctx, source.bucket);
+  const h = versionIdHeader(state, object);
+  return h['x-amz-version-id'] !== undefined ? { 'x-amz-copy-source-version-id': h['x-amz-version-id'] } : {};
+}
+
 function directive(req: S3Request, name: string): 'COPY' | 'REPLACE' {
   const v = header(req, name);
   if (v === undefined) return 'COPY';
@@ -114,7 +136,8 @@ export async function copyObject(ctx: S3Context, req: S3Request<ObjectEndpoint>)
   const taggingDirective = directive(req, 'x-amz-tagging-directive');
   const storageClass = header(req, 'x-amz-storage-class') ?? 'STANDARD';
   if (storageClass !== 'STANDARD') throw new S3Error('InvalidStorageClass');
-  if (source.bucket === bucket && source.key === key && metadataDirective !== 'REPLACE' && !changesEncryptionOrRedirect(req)) {
+  // Copying a named version onto its own key is how S3 restores an older version: allowed.
+  if (source.bucket === bucket && source.key === key && sourceTarget.versionId === undefined && metadataDirective !== 'REPLACE' && !changesEncryptionOrRedirect(req)) {
     throw new S3Error(
       'InvalidRequest',
       "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
@@ -126,6 +149,8 @@ export async function copyObject(ctx: S3Context, req: S3Request<ObjectEndpoint>)
   const algorithmText = header(req, 'x-amz-checksum-algorithm');
   const algorithm = algorithmText !== undefined ? parseChecksumAlgorithm(algorithmText) : source.checksum?.type === 'FULL_OBJECT' ? source.checksum.algorithm : undefined;
   const condition = writeConditionFrom(req);
+  // The copy's Object Lock comes from this request (or the destination bucket's default), never from the source.
+  const lock = await lockFieldsForWrite(ctx, req, bucket);
   // The copy is re-encrypted under new keys: the destination's own SSE headers, else its bucket's default,
   // and bound to its own identity (never sharing the source's blobs, which are bound to the source).
   const keys = await keysForWrite(ctx, req, { bucket, key });
@@ -158,8 +183,10 @@ export async function copyObject(ctx: S3Context, req: S3Request<ObjectEndpoint>)
     ownerId: ownership.ownerId,
     encryption: keys.encryption,
     ...(ownership.acl ? { acl: ownership.acl } : {}),
+    ...lock,
   };
-  await commitSingleBlob(written, () => ctx.metadata.putObject(object, condition));
+  const versioning = await bucketVersioning(ctx, bucket);
+  const stored = await commitSingleBlob(written, () => ctx.metadata.putObject(object, condition, versioning ? { versioning } : {}));
   const result: XmlNode[] = [
     ['ETag', quoteEtag(object.etag)],
     ['LastModified', new Date(object.lastModified)],
@@ -168,6 +195,8 @@ export async function copyObject(ctx: S3Context, req: S3Request<ObjectEndpoint>)
   const headers: Record<string, HeaderValue> = {
     'content-type': 'application/xml',
     ...sseResponseHeaders(object.encryption, { ...(keys.customerKeyMd5 !== undefined ? { customerKeyMd5: keys.customerKeyMd5 } : {}), withContext: true }),
+    ...versionIdHeader(versioning, stored),
+    ...(await copySourceVersionHeader(ctx, sourceTarget, source)),
   };
   return { status: 200, headers, body: buildS3Xml('CopyObjectResult', result) };
 }
@@ -208,6 +237,7 @@ export async function uploadPartCopy(ctx: S3Context, req: S3Request<ObjectEndpoi
     }),
   );
   const part = await commitPart(ctx, upload, partNumber, written, keys.dataKeys);
+  const sourceVersion = await copySourceVersionHeader(ctx, sourceTarget, source);
   const result: XmlNode[] = [
     ['ETag', quoteEtag(part.etag)],
     ['LastModified', new Date(part.lastModified)],
@@ -215,6 +245,7 @@ export async function uploadPartCopy(ctx: S3Context, req: S3Request<ObjectEndpoi
   const headers: Record<string, HeaderValue> = {
     'content-type': 'application/xml',
     ...sseResponseHeaders(upload.encryption, keys.customerKeyMd5 !== undefined ? { customerKeyMd5: keys.customerKeyMd5 } : {}),
+    ...sourceVersion,
   };
   if (part.checksum) {
     result.push([`Checksum${part.checksum.algorithm}`, part.checksum.value]);

@@ -16,7 +16,16 @@ import {
 } from './ownership.js';
 import { deleteBucketCors, getBucketCors, putBucketCors } from './cors.js';
 import { deletePublicAccessBlock, getPublicAccessBlock, putPublicAccessBlock } from './public-access-block.js';
-import { createBucket, deleteBucket, getBucketLocation, getBucketVersioning, headBucket, listBuckets } from './bucket.js';
+import { createBucket, deleteBucket, getBucketLocation, headBucket, listBuckets } from './bucket.js';
+import { getBucketVersioning, listObjectVersions, putBucketVersioning } from './versioning.js';
+import {
+  getObjectLegalHold,
+  getObjectLockConfiguration,
+  getObjectRetention,
+  putObjectLegalHold,
+  putObjectLockConfiguration,
+  putObjectRetention,
+} from './object-lock.js';
 import type { S3Context } from './context.js';
 import { validateKey } from './headers.js';
 import { requestScopedMetadata } from './request-metadata.js';
@@ -52,6 +61,10 @@ const BUCKET_HANDLERS: Record<BucketOperation, BucketHandler> = {
   DeleteBucket: deleteBucket,
   GetBucketLocation: getBucketLocation,
   GetBucketVersioning: getBucketVersioning,
+  PutBucketVersioning: putBucketVersioning,
+  ListObjectVersions: listObjectVersions,
+  PutObjectLockConfiguration: putObjectLockConfiguration,
+  GetObjectLockConfiguration: getObjectLockConfiguration,
   ListObjects: listObjectsV1,
   ListObjectsV2: listObjectsV2,
   ListMultipartUploads: listMultipartUploads,
@@ -95,6 +108,10 @@ const OBJECT_HANDLERS: Record<ObjectOperation, ObjectHandler> = {
   GetObjectAcl: getObjectAcl,
   PutObjectAcl: putObjectAcl,
   GetObjectAttributes: getObjectAttributes,
+  GetObjectRetention: getObjectRetention,
+  PutObjectRetention: putObjectRetention,
+  GetObjectLegalHold: getObjectLegalHold,
+  PutObjectLegalHold: putObjectLegalHold,
 };
 
 export function createDispatcher(shared: S3Context): (req: S3Request) => Promise<S3Response> {

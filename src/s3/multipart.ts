@@ -31,6 +31,8 @@ import { requireKmsDecrypt } from './kms-permissions.js';
 import { keysForRead, keysForWrite } from './object-encryption.js';
 import { sseResponseHeaders } from './sse.js';
 import { etagFor } from '../storage/object-keys.js';
+import { bucketVersioning, versionIdHeader } from './versioning.js';
+import { defaultLockAtComplete, lockFieldsForWrite } from './object-lock.js';
 
 const XML = { 'content-type': 'application/xml' };
 export const MAX_PART_NUMBER = 10000;
@@ -74,6 +76,8 @@ export async function createMultipartUpload(ctx: S3Context, req: S3Request<Objec
   }
   // The upload's data keys are made now: each part is encrypted as it arrives, and
   // Complete stitches the parts by reference, so they must share the object's keys.
+  // Object Lock headers are kept with the upload; the bucket's default retention applies at Complete.
+  const lock = await lockFieldsForWrite(ctx, req, bucket, { withDefault: false });
   const keys = await keysForWrite(ctx, req, { bucket, key });
   const upload: UploadRecord = {
     uploadId: newUploadId(),
@@ -89,6 +93,7 @@ export async function createMultipartUpload(ctx: S3Context, req: S3Request<Objec
     storageClass,
     encryption: keys.encryption,
     ...(ownership.acl ? { acl: ownership.acl } : {}),
+    ...(lock.retention || lock.legalHold ? { lock } : {}),
   };
   await ctx.metadata.createUpload(upload);
   const headers: Record<string, HeaderValue> = {
@@ -243,13 +248,13 @@ export async function completeMultipartUpload(ctx: S3Context, req: S3Request<Obj
     const parts = await requestedParts();
     const same = parts.length === object.parts.length && parts.every((p, i) => p.partNumber === object.parts[i]!.partNumber && p.etag === object.parts[i]!.etag);
     if (!same) throw err;
-    return completionResponse(object);
+    return completionResponse(object, versionIdHeader(await bucketVersioning(ctx, object.bucket), object));
   }
 }
 
 /** The CompleteMultipartUploadResult of a completed object (also what a retried Complete gets again). */
-function completionResponse(object: ObjectRecord): S3Response {
-  const headers: Record<string, HeaderValue> = { ...XML, ...sseResponseHeaders(object.encryption) };
+function completionResponse(object: ObjectRecord, extra: Record<string, HeaderValue> = {}): S3Response {
+  const headers: Record<string, HeaderValue> = { ...XML, ...sseResponseHeaders(object.encryption), ...extra };
   const body: XmlNode[] = [
     ['Location', `/${object.bucket}/${urlEncodeKey(object.key)}`],
     ['Bucket', object.bucket],
@@ -329,6 +334,7 @@ async function completeOpenUpload(ctx: S3Context, req: S3Request<ObjectEndpoint>
     ownerId: upload.ownerId,
     ...(upload.encryption ? { encryption: upload.encryption } : {}),
     ...(upload.acl ? { acl: upload.acl } : {}),
+    ...(await defaultLockAtComplete(ctx, upload.bucket, upload.lock)),
   };
   if (upload.checksumAlgorithm) {
     const alg = upload.checksumAlgorithm;
@@ -339,8 +345,9 @@ async function completeOpenUpload(ctx: S3Context, req: S3Request<ObjectEndpoint>
       throw new S3Error('BadDigest', `The ${alg.toLowerCase()} you specified did not match the calculated checksum.`);
     }
   }
-  await ctx.metadata.completeUpload(upload.uploadId, object, condition);
-  return completionResponse(object);
+  const versioning = await bucketVersioning(ctx, upload.bucket);
+  const completed = await ctx.metadata.completeUpload(upload.uploadId, object, condition, versioning ? { versioning } : {});
+  return completionResponse(object, versionIdHeader(versioning, completed));
 }
 
 export async function abortMultipartUpload(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {

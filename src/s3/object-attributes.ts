@@ -14,7 +14,7 @@ import { buildS3Xml, type XmlNode } from '../xml/xml.js';
 import { mayActOnObject, requireBucket } from './access.js';
 import type { S3Context } from './context.js';
 import { httpDate } from './headers.js';
-import { loadObject, refuseVersionId } from './object.js';
+import { bucketVersioning, resolveObjectVersion, versionIdHeader } from './versioning.js';
 import { keysForRead } from './object-encryption.js';
 
 const ATTRIBUTES = ['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize'] as const;
@@ -43,14 +43,14 @@ function integerHeader(req: S3Request, name: string, fallback: number, max: numb
 
 export async function getObjectAttributes(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
   const { bucket, key } = req.endpoint;
-  refuseVersionId(req);
+  const versionId = req.query.get('versionId') ?? undefined;
   const bucketRecord = await requireBucket(ctx, req, bucket);
-  // S3 needs s3:GetObject as well as s3:GetObjectAttributes (checked before the handler) on an unversioned bucket.
-  if (!(await mayActOnObject(ctx, req, bucketRecord, key, 's3:GetObject'))) throw new S3Error('AccessDenied');
+  // S3 needs s3:GetObject (s3:GetObjectVersion for a named version) as well as s3:GetObjectAttributes (checked before the handler).
+  if (!(await mayActOnObject(ctx, req, bucketRecord, key, versionId !== undefined ? 's3:GetObjectVersion' : 's3:GetObject'))) throw new S3Error('AccessDenied');
   const wanted = requestedAttributes(req);
   const maxParts = integerHeader(req, 'x-amz-max-parts', MAX_PARTS, MAX_PARTS);
   const marker = integerHeader(req, 'x-amz-part-number-marker', 0, 10_000);
-  const object = await loadObject(ctx, bucket, key);
+  const object = await resolveObjectVersion(ctx, bucket, key, versionId, 'GET');
   // An SSE-C object tells nothing without its key (400 without the headers, 403 with another key).
   await keysForRead(ctx, req, object.encryption, { bucket, key }, { withKeys: false });
 
@@ -80,7 +80,11 @@ export async function getObjectAttributes(ctx: S3Context, req: S3Request<ObjectE
   if (wanted.has('StorageClass')) body.push(['StorageClass', object.storageClass]);
   if (wanted.has('ObjectSize')) body.push(['ObjectSize', object.size]);
 
-  // S3's response headers: Last-Modified (x-amz-version-id and x-amz-delete-marker belong to versioned buckets).
-  const headers: Record<string, HeaderValue> = { 'content-type': 'application/xml', 'last-modified': httpDate(object.lastModified) };
+  // S3's response headers: Last-Modified, and x-amz-version-id in a bucket with versioning.
+  const headers: Record<string, HeaderValue> = {
+    'content-type': 'application/xml',
+    'last-modified': httpDate(object.lastModified),
+    ...versionIdHeader(await bucketVersioning(ctx, bucket), object),
+  };
   return { status: 200, headers, body: buildS3Xml('GetObjectAttributesResponse', body) };
 }

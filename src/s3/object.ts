@@ -1,6 +1,6 @@
 /**
  * Single objects: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects,
- * and object tagging.
+ * and object tagging — each on the version a request names (versioning.ts).
  */
 import type { BucketEndpoint, ObjectEndpoint } from '../http/router.js';
 import { S3Error } from '../errors/s3-errors.js';
@@ -17,6 +17,9 @@ import { newObjectAcl } from './ownership.js';
 import { keysForRead, keysForWrite, primed, readObjectData } from './object-encryption.js';
 import { sseResponseHeaders } from './sse.js';
 import { etagFor } from '../storage/object-keys.js';
+import { isVersionIdSyntax, versionIdOf } from '../metadata/metadata-rules.js';
+import { bucketVersioning, noSuchKey, requestedVersionId, resolveObjectVersion, versionIdHeader } from './versioning.js';
+import { checkDeleteAllowed, lockFieldsForWrite, lockHeaders, mayBypassGovernance } from './object-lock.js';
 import {
   checkConditions,
   contentMd5From,
@@ -33,12 +36,6 @@ import {
   verifyBodyIntegrity,
 } from './headers.js';
 
-
-/** S3 refuses version ids on buckets that never had versioning, except the literal "null". */
-export function refuseVersionId(req: S3Request): void {
-  const v = req.query.get('versionId');
-  if (v !== null && v !== 'null') throw new S3Error('InvalidArgument', 'Invalid version id specified', { fields: { ArgumentName: 'versionId', ArgumentValue: v } });
-}
 
 /** The write conditions of a PUT: `If-None-Match: *` and `If-Match`. */
 export function writeConditionFrom(req: S3Request): WriteCondition | undefined {
@@ -74,6 +71,8 @@ export async function putObject(ctx: S3Context, req: S3Request<ObjectEndpoint>):
     if (condition.ifMatch !== undefined && current && current.etag !== condition.ifMatch) throw new S3Error('PreconditionFailed');
   }
   if (req.contentLength !== undefined && req.contentLength > ctx.config.maxObjectSize) throw new S3Error('EntityTooLarge');
+  // Object Lock headers are checked (and refused on a bucket without Object Lock) before the body is read.
+  const lock = await lockFieldsForWrite(ctx, req, bucketName, { contentMd5: contentMd5 !== undefined || checksum !== undefined });
   const keys = await keysForWrite(ctx, req, { bucket: bucketName, key });
   const objectId = newObjectId();
   const written = await writeData(ctx.blobs, req.body(), {
@@ -102,10 +101,13 @@ export async function putObject(ctx: S3Context, req: S3Request<ObjectEndpoint>):
     ownerId: ownership.ownerId,
     encryption: keys.encryption,
     ...(ownership.acl ? { acl: ownership.acl } : {}),
+    ...lock,
   };
-  await commitSingleBlob(written, () => ctx.metadata.putObject(object, condition));
+  const versioning = await bucketVersioning(ctx, bucketName);
+  const stored = await commitSingleBlob(written, () => ctx.metadata.putObject(object, condition, versioning ? { versioning } : {}));
   const out: Record<string, HeaderValue> = {
     etag: quoteEtag(object.etag),
+    ...versionIdHeader(versioning, stored),
     ...sseResponseHeaders(object.encryption, { ...(keys.customerKeyMd5 !== undefined ? { customerKeyMd5: keys.customerKeyMd5 } : {}), withContext: true }),
   };
   if (object.checksum) {
@@ -115,9 +117,10 @@ export async function putObject(ctx: S3Context, req: S3Request<ObjectEndpoint>):
   return { status: 200, headers: out };
 }
 
+/** The current object at the key; S3's NoSuchKey (saying so when a delete marker hides the key) otherwise. */
 export async function loadObject(ctx: S3Context, bucket: string, key: string): Promise<ObjectRecord> {
   const object = await ctx.metadata.getObject(bucket, key);
-  if (!object) throw new S3Error('NoSuchKey', undefined, { fields: { Key: key } });
+  if (!object) throw await noSuchKey(ctx, bucket, key);
   return object;
 }
 
@@ -152,6 +155,7 @@ export function objectHeaders(object: ObjectRecord): Record<string, HeaderValue>
   for (const [name, value] of Object.entries(object.userMetadata)) h[`x-amz-meta-${name}`] = value;
   if (object.tags.length > 0) h['x-amz-tagging-count'] = object.tags.length;
   if (object.storageClass !== 'STANDARD') h['x-amz-storage-class'] = object.storageClass;
+  Object.assign(h, lockHeaders(object));
   return h;
 }
 
@@ -207,14 +211,16 @@ async function getOrHead(ctx: S3Context, req: S3Request<ObjectEndpoint>, withBod
 
 async function resolveAndOpen(ctx: S3Context, req: S3Request<ObjectEndpoint>, withBody: boolean): Promise<S3Response> {
   const { bucket, key } = req.endpoint;
-  refuseVersionId(req);
+  const versionId = requestedVersionId(req);
   await requireBucket(ctx, req, bucket);
-  const object = await loadObject(ctx, bucket, key);
-  if (!withBody) return respond(ctx, req, object, withBody);
+  // A named version is read with its own keys (SSE-C: its own customer key); a delete marker is 405.
+  const object = await resolveObjectVersion(ctx, bucket, key, versionId, withBody ? 'GET' : 'HEAD');
+  const versionHeaders = versionIdHeader(await bucketVersioning(ctx, bucket), object);
+  if (!withBody) return respond(ctx, req, object, withBody, versionHeaders);
   // Held from the moment the object is resolved until its body has been sent (or abandoned).
   const release = ctx.holds.hold(object.parts.map((p) => p.blobId), req.signal);
   try {
-    const response = await respond(ctx, req, object, withBody);
+    const response = await respond(ctx, req, object, withBody, versionHeaders);
     if (response.body === undefined || typeof response.body === 'string' || Buffer.isBuffer(response.body)) {
       release();
       return response;
@@ -226,7 +232,7 @@ async function resolveAndOpen(ctx: S3Context, req: S3Request<ObjectEndpoint>, wi
   }
 }
 
-async function respond(ctx: S3Context, req: S3Request<ObjectEndpoint>, object: ObjectRecord, withBody: boolean): Promise<S3Response> {
+async function respond(ctx: S3Context, req: S3Request<ObjectEndpoint>, object: ObjectRecord, withBody: boolean, versionHeaders: Record<string, HeaderValue>): Promise<S3Response> {
   const { bucket, key } = req.endpoint;
   // SSE-C objects answer nothing, not even HEAD, without their key; other modes need the
   // KMS only when bytes are read (a HEAD of an SSE-KMS object makes no KMS call, as in S3).
@@ -241,7 +247,7 @@ async function respond(ctx: S3Context, req: S3Request<ObjectEndpoint>, object: O
     },
     'NotModified',
   );
-  const headers = { ...objectHeaders(object), ...sseResponseHeaders(object.encryption, keys.customerKeyMd5 !== undefined ? { customerKeyMd5: keys.customerKeyMd5 } : {}) };
+  const headers = { ...objectHeaders(object), ...versionHeaders, ...sseResponseHeaders(object.encryption, keys.customerKeyMd5 !== undefined ? { customerKeyMd5: keys.customerKeyMd5 } : {}) };
   for (const [param, name] of Object.entries(RESPONSE_OVERRIDES)) {
     const v = req.query.get(param);
     if (v !== null) headers[name] = responseOverride(param, v);
@@ -293,16 +299,47 @@ export function headObject(ctx: S3Context, req: S3Request<ObjectEndpoint>): Prom
 
 export async function deleteObject(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
   const { bucket, key } = req.endpoint;
-  refuseVersionId(req);
-  await requireBucket(ctx, req, bucket);
+  const versionId = requestedVersionId(req);
+  const bucketRecord = await requireBucket(ctx, req, bucket);
   const ifMatch = header(req, 'if-match');
   if (ifMatch !== undefined) {
     const current = await loadObject(ctx, bucket, key);
     if (current.etag !== unquoteEtag(ifMatch)) throw new S3Error('PreconditionFailed');
   }
-  // S3 answers 204 whether or not the key existed.
-  await ctx.metadata.deleteObject(bucket, key);
-  return { status: 204 };
+  const result = await deleteOne(ctx, req, bucketRecord, key, versionId);
+  // S3 answers 204 whether or not the key (or version) existed.
+  const headers: Record<string, HeaderValue> = {};
+  if (result.deleteMarker) headers['x-amz-delete-marker'] = 'true';
+  if (result.versionId !== undefined) headers['x-amz-version-id'] = result.versionId;
+  return { status: 204, headers };
+}
+
+/**
+ * One DeleteObject (or one key of DeleteObjects). With a version id: that version goes for good
+ * (an Object Lock on it refuses, for everyone); `deleteMarker` then says whether it was a delete
+ * marker. Without: in a versioned bucket a delete marker is added (its id returned), otherwise
+ * the object goes.
+ */
+async function deleteOne(
+  ctx: S3Context,
+  req: S3Request,
+  bucket: { name: string; ownerId: string },
+  key: string,
+  versionId: string | undefined,
+): Promise<{ deleteMarker: boolean; versionId?: string }> {
+  if (versionId !== undefined) {
+    const mayBypass = await mayBypassGovernance(ctx, req, bucket.name, key);
+    const removed = await ctx.metadata.deleteObjectVersion(bucket.name, key, versionId, { check: (v) => checkDeleteAllowed(v, { bypassGovernance: mayBypass }) });
+    return { deleteMarker: removed?.deleteMarker === true, versionId };
+  }
+  const versioning = await bucketVersioning(ctx, bucket.name);
+  if (!versioning) {
+    await ctx.metadata.deleteObject(bucket.name, key);
+    return { deleteMarker: false };
+  }
+  // The delete marker belongs to whoever deleted (S3 lists its Owner so).
+  const marker = await ctx.metadata.deleteObject(bucket.name, key, { versioning, markerOwnerId: req.principal?.accountId ?? bucket.ownerId });
+  return { deleteMarker: true, versionId: marker ? versionIdOf(marker) : 'null' };
 }
 
 export async function deleteObjects(ctx: S3Context, req: S3Request<BucketEndpoint>): Promise<S3Response> {
@@ -322,44 +359,71 @@ export async function deleteObjects(ctx: S3Context, req: S3Request<BucketEndpoin
     const versionId = childText(o, 'VersionId');
     const etag = childText(o, 'ETag');
     try {
-      if (versionId !== undefined && versionId !== 'null') throw new S3Error('NoSuchVersion');
       validateKey(key);
-      // S3 authorizes each key of a multi-object delete on its own (s3:DeleteObject).
-      if (!(await mayActOnObject(ctx, req, bucket, key, 's3:DeleteObject'))) throw new S3Error('AccessDenied');
+      if (versionId !== undefined && !isVersionIdSyntax(versionId)) throw new S3Error('NoSuchVersion', 'The specified version does not exist.');
+      // S3 authorizes each key of a multi-object delete on its own (s3:DeleteObject, or s3:DeleteObjectVersion for a version).
+      if (!(await mayActOnObject(ctx, req, bucket, key, versionId !== undefined ? 's3:DeleteObjectVersion' : 's3:DeleteObject'))) throw new S3Error('AccessDenied');
       // LastModifiedTime and Size conditions are for directory buckets only (S3 Express One Zone): refused, not ignored.
       if (childText(o, 'LastModifiedTime') !== undefined || childText(o, 'Size') !== undefined) {
         throw new S3Error('NotImplemented', 'LastModifiedTime and Size conditions are for directory buckets, which Coffer does not implement.');
       }
-      // ETag: a conditional delete of this key, as DeleteObject's If-Match (S3 has both since 2024).
+      // ETag: a conditional delete of this key (of the version named, else of the current object), as DeleteObject's If-Match.
       if (etag !== undefined) {
-        const current = await ctx.metadata.getObject(bucket.name, key);
+        const current = versionId !== undefined ? await resolveObjectVersion(ctx, bucket.name, key, versionId) : await ctx.metadata.getObject(bucket.name, key);
         if (!current) throw new S3Error('NoSuchKey');
         if (current.etag !== unquoteEtag(etag.trim())) throw new S3Error('PreconditionFailed');
       }
-      await ctx.metadata.deleteObject(bucket.name, key);
-      if (!quiet) results.push(['Deleted', [['Key', key]]]);
+      const r = await deleteOne(ctx, req, bucket, key, versionId);
+      // S3: with a version id, VersionId (and DeleteMarker when that version was one); without, in a
+      // versioned bucket, DeleteMarker and the new marker's DeleteMarkerVersionId.
+      const deleted: XmlNode[] = [['Key', key]];
+      if (versionId !== undefined) {
+        deleted.push(['VersionId', versionId]);
+        if (r.deleteMarker) deleted.push(['DeleteMarker', true], ['DeleteMarkerVersionId', versionId]);
+      } else if (r.deleteMarker) {
+        deleted.push(['DeleteMarker', true], ['DeleteMarkerVersionId', r.versionId]);
+      }
+      if (!quiet) results.push(['Deleted', deleted]);
     } catch (err) {
       const e = err instanceof S3Error ? err : new S3Error('InternalError');
       if (!(err instanceof S3Error)) ctx.log.error({ err, requestId: req.requestId }, 'DeleteObjects entry failed');
-      results.push(['Error', [['Key', key], ['Code', e.code], ['Message', e.message]]]);
+      results.push(['Error', [['Key', key], ...(versionId !== undefined ? ([['VersionId', versionId]] as XmlNode[]) : []), ['Code', e.code], ['Message', e.message]]]);
     }
   }
   return { status: 200, headers: { 'content-type': 'application/xml' }, body: buildS3Xml('DeleteResult', results) };
 }
 
-export async function getObjectTagging(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
-  refuseVersionId(req);
+/** The version a tagging request names (`versionId`) or the current object; delete markers have no tags (405). */
+async function taggedVersion(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<{ object: ObjectRecord; versionId: string | undefined }> {
+  const versionId = requestedVersionId(req);
   await requireBucket(ctx, req, req.endpoint.bucket);
-  const object = await loadObject(ctx, req.endpoint.bucket, req.endpoint.key);
+  const object = await resolveObjectVersion(ctx, req.endpoint.bucket, req.endpoint.key, versionId, req.method);
+  return { object, versionId };
+}
+
+/** Replaces the tags of the version a request names; S3's errors when it is gone or a delete marker. */
+async function setVersionTags(ctx: S3Context, req: S3Request<ObjectEndpoint>, tags: [string, string][]): Promise<Record<string, HeaderValue>> {
+  const { object, versionId } = await taggedVersion(ctx, req);
+  // The version resolved above, by id: an overwrite meanwhile must not move the tags to the new one.
+  const outcome = await ctx.metadata.updateObjectVersion(req.endpoint.bucket, req.endpoint.key, versionId ?? versionIdOf(object), (v) => {
+    if (v.deleteMarker) throw new S3Error('MethodNotAllowed');
+    return { ...v, tags };
+  });
+  if (outcome === 'missing') throw await noSuchKey(ctx, req.endpoint.bucket, req.endpoint.key);
+  return versionIdHeader(await bucketVersioning(ctx, req.endpoint.bucket), object);
+}
+
+export async function getObjectTagging(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
+  const { object } = await taggedVersion(ctx, req);
   return {
     status: 200,
-    headers: { 'content-type': 'application/xml' },
+    headers: { 'content-type': 'application/xml', ...versionIdHeader(await bucketVersioning(ctx, req.endpoint.bucket), object) },
     body: buildS3Xml('Tagging', [['TagSet', object.tags.map(([k, v]): XmlNode => ['Tag', [['Key', k], ['Value', v]]])]]),
   };
 }
 
 export async function putObjectTagging(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
-  refuseVersionId(req);
+  requestedVersionId(req);
   await requireBucket(ctx, req, req.endpoint.bucket);
   const doc = parseXml((await req.readBody(64 * 1024)).toString('utf8'), 'Tagging');
   onlyChildren(doc, ['TagSet']);
@@ -374,17 +438,9 @@ export async function putObjectTagging(ctx: S3Context, req: S3Request<ObjectEndp
     return [k, v];
   });
   validateTags(tags);
-  if (!(await ctx.metadata.putObjectTags(req.endpoint.bucket, req.endpoint.key, tags))) {
-    throw new S3Error('NoSuchKey', undefined, { fields: { Key: req.endpoint.key } });
-  }
-  return { status: 200 };
+  return { status: 200, headers: await setVersionTags(ctx, req, tags) };
 }
 
 export async function deleteObjectTagging(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
-  refuseVersionId(req);
-  await requireBucket(ctx, req, req.endpoint.bucket);
-  if (!(await ctx.metadata.putObjectTags(req.endpoint.bucket, req.endpoint.key, []))) {
-    throw new S3Error('NoSuchKey', undefined, { fields: { Key: req.endpoint.key } });
-  }
-  return { status: 204 };
+  return { status: 204, headers: await setVersionTags(ctx, req, []) };
 }

@@ -41,6 +41,8 @@ import {
 } from './acl.js';
 import type { S3Context } from './context.js';
 import { verifyBodyIntegrity } from './headers.js';
+import { versionIdOf } from '../metadata/metadata-rules.js';
+import { bucketVersioning, requestedVersionId, resolveObjectVersion, versionIdHeader } from './versioning.js';
 import { NEW_BUCKET_PUBLIC_ACCESS_BLOCK, publicAccessBlock } from './public-access-block.js';
 
 /** The ownership controls' name among the bucket's configuration documents. */
@@ -194,19 +196,17 @@ export async function putBucketAcl(ctx: S3Context, req: S3Request<BucketEndpoint
   return { status: 200 };
 }
 
+/** The version a Get/PutObjectAcl names (`versionId`), or the current object; S3's errors otherwise. */
 async function requireObject(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<ObjectRecord> {
-  const v = req.query.get('versionId');
-  if (v !== null && v !== 'null') throw new S3Error('InvalidArgument', 'Invalid version id specified', { fields: { ArgumentName: 'versionId', ArgumentValue: v } });
-  const object = await ctx.metadata.getObject(req.endpoint.bucket, req.endpoint.key);
-  if (!object) throw new S3Error('NoSuchKey', undefined, { fields: { Key: req.endpoint.key } });
-  return object;
+  return resolveObjectVersion(ctx, req.endpoint.bucket, req.endpoint.key, requestedVersionId(req), req.method);
 }
 
 export async function getObjectAcl(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
   const bucket = await requireBucket(ctx, req, req.endpoint.bucket);
   const object = await requireObject(ctx, req);
   const { ownerId, grants } = effectiveObjectAcl(object, bucket, await objectOwnership(ctx, bucket.name));
-  return xmlResponse(await accessControlPolicyXml(ctx, ownerId, grants));
+  const response = xmlResponse(await accessControlPolicyXml(ctx, ownerId, grants));
+  return { ...response, headers: { ...response.headers, ...versionIdHeader(await bucketVersioning(ctx, bucket.name), object) } };
 }
 
 export async function putObjectAcl(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
@@ -220,6 +220,15 @@ export async function putObjectAcl(ctx: S3Context, req: S3Request<ObjectEndpoint
   }
   const grants = await grantsOfPutAcl(ctx, requested, { target: 'object', ownerId: object.ownerId, bucket });
   const acl = isPrivate(grants, object.ownerId) ? undefined : { grants };
+  if (req.query.has('versionId')) {
+    // A named version: its id pins it, nothing can overwrite it meanwhile.
+    const outcome = await ctx.metadata.updateObjectVersion(bucket.name, object.key, versionIdOf(object), (v) => {
+      const { acl: _old, ...rest } = v;
+      return acl ? { ...rest, acl } : rest;
+    });
+    if (outcome === 'missing') throw new S3Error('NoSuchVersion', undefined, { fields: { Key: object.key, VersionId: versionIdOf(object) } });
+    return { status: 200, headers: versionIdHeader(await bucketVersioning(ctx, bucket.name), object) };
+  }
   const result = await ctx.metadata.setObjectAcl(bucket.name, object.key, { etag: object.etag, lastModified: object.lastModified }, acl);
   if (result === 'missing') throw new S3Error('NoSuchKey', undefined, { fields: { Key: object.key } });
   // Overwritten since it was read (and authorized): the ACL was meant for the object that is gone.

@@ -12,10 +12,10 @@
  * | --- | --- | --- |
  * | x-amz-expected-bucket-owner | every bucket and object operation but CreateBucket | checked: not 12 digits → 400 InvalidBucketOwnerAWSAccountID; another account → 403 AccessDenied |
  * | x-amz-source-expected-bucket-owner | CopyObject, UploadPartCopy | the same, against the copy source's bucket |
- * | x-amz-bucket-object-lock-enabled | CreateBucket | `true` → 501 NotImplemented (no Object Lock yet); `false` accepted; anything else 400 InvalidArgument |
- * | x-amz-object-lock-mode, -retain-until-date, -legal-hold | PutObject, CopyObject, CreateMultipartUpload | 400 InvalidRequest "Bucket is missing ObjectLockConfiguration", as S3 answers on a bucket without Object Lock (no Coffer bucket has it) |
- * | x-amz-bypass-governance-retention | DeleteObject, DeleteObjects | accepted: nothing is under retention without Object Lock, so there is nothing to bypass (S3 the same) |
- * | x-amz-mfa | DeleteObject, DeleteObjects | accepted: MFA Delete protects versions of versioned buckets only; Coffer buckets are never versioned |
+ * | x-amz-bucket-object-lock-enabled | CreateBucket | honoured by the handler (object-lock.ts): Object Lock, versioning Enabled for good; not true/false → 400 InvalidArgument |
+ * | x-amz-object-lock-mode, -retain-until-date, -legal-hold | PutObject, CopyObject, CreateMultipartUpload | honoured by the handlers (object-lock.ts); on a bucket without Object Lock 400 InvalidRequest, as S3 |
+ * | x-amz-bypass-governance-retention | DeleteObject, DeleteObjects, PutObjectRetention | honoured (object-lock.ts): GOVERNANCE gives way with s3:BypassGovernanceRetention |
+ * | x-amz-mfa | DeleteObject, DeleteObjects, PutBucketVersioning | accepted: MFA Delete cannot be enabled (PutBucketVersioning with MfaDelete Enabled is 501), and S3 requires the header only where it is |
  * | x-amz-request-payer | all | accepted (`requester`): no bucket is Requester Pays, so the owner pays, as S3 does there |
  * | x-amz-website-redirect-location | PutObject, CopyObject, CreateMultipartUpload | stored and returned on GET/HEAD (headers.ts); validated here: 400 InvalidRedirectLocation |
  * | x-amz-write-offset-bytes | PutObject | 501 NotImplemented (appends: S3 Express directory buckets only) |
@@ -33,8 +33,7 @@ import { parseCopySource } from './copy.js';
 
 type Operation = BucketOperation | ObjectOperation;
 
-const OBJECT_LOCK_HEADERS = ['x-amz-object-lock-mode', 'x-amz-object-lock-retain-until-date', 'x-amz-object-lock-legal-hold'] as const;
-const OBJECT_LOCK_WRITES: readonly Operation[] = ['PutObject', 'CopyObject', 'CreateMultipartUpload'];
+const REDIRECT_WRITES: readonly Operation[] = ['PutObject', 'CopyObject', 'CreateMultipartUpload'];
 export const REDIRECT_LOCATION_HEADER = 'x-amz-website-redirect-location';
 const MAX_REDIRECT_LOCATION = 2048;
 
@@ -80,16 +79,7 @@ export async function checkRequestHeaders(ctx: S3Context, req: S3Request): Promi
   const op: Operation = e.operation;
 
   if (op === 'CreateBucket') {
-    const lock = header(req, 'x-amz-bucket-object-lock-enabled');
-    if (lock !== undefined) {
-      const v = lock.trim().toLowerCase();
-      if (v === 'true') throw new S3Error('NotImplemented', 'Object Lock is not implemented by this Coffer version.');
-      if (v !== 'false') {
-        throw new S3Error('InvalidArgument', 'Invalid x-amz-bucket-object-lock-enabled header', {
-          fields: { ArgumentName: 'x-amz-bucket-object-lock-enabled', ArgumentValue: lock },
-        });
-      }
-    }
+    // x-amz-bucket-object-lock-enabled: the handler's (object-lock.ts).
   } else {
     const owner = expectedOwner(req, 'x-amz-expected-bucket-owner');
     if (owner !== undefined) await requireOwner(ctx, e.bucket, owner);
@@ -101,11 +91,7 @@ export async function checkRequestHeaders(ctx: S3Context, req: S3Request): Promi
     if (sourceOwner !== undefined && source !== undefined) await requireOwner(ctx, parseCopySource(source).bucket, sourceOwner);
   }
 
-  if (OBJECT_LOCK_WRITES.includes(op)) {
-    if (OBJECT_LOCK_HEADERS.some((h) => header(req, h) !== undefined)) {
-      // S3's words for these three operations (other Object Lock operations say "Object Lock Configuration").
-      throw new S3Error('InvalidRequest', 'Bucket is missing ObjectLockConfiguration');
-    }
+  if (REDIRECT_WRITES.includes(op)) {
     const redirect = header(req, REDIRECT_LOCATION_HEADER);
     if (redirect !== undefined) validateRedirectLocation(redirect);
   }

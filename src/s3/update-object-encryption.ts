@@ -13,7 +13,8 @@ import { requireBucket } from './access.js';
 import type { S3Context } from './context.js';
 import { verifyBodyIntegrity } from './headers.js';
 import { kmsCaller, kmsKeyPermit, requireKmsDecrypt } from './kms-permissions.js';
-import { loadObject, refuseVersionId } from './object.js';
+import { versionIdOf } from '../metadata/metadata-rules.js';
+import { bucketVersioning, requestedVersionId, resolveObjectVersion, versionIdHeader } from './versioning.js';
 
 /** `<ObjectEncryption><SSE-KMS><KMSKeyArn/><BucketKeyEnabled/></SSE-KMS></ObjectEncryption>` */
 export function parseObjectEncryption(body: string): { kmsKeyArn: string; bucketKeyEnabled: boolean } {
@@ -31,7 +32,7 @@ export function parseObjectEncryption(body: string): { kmsKeyArn: string; bucket
 
 export async function updateObjectEncryption(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
   const { bucket, key } = req.endpoint;
-  refuseVersionId(req);
+  const versionId = requestedVersionId(req);
   await requireBucket(ctx, req, bucket);
   const body = await req.readBody(64 * 1024);
   await verifyBodyIntegrity(req, body, { required: true });
@@ -40,7 +41,8 @@ export async function updateObjectEncryption(ctx: S3Context, req: S3Request<Obje
   if (!/^arn:aws[-a-z0-9]*:kms:[-a-z0-9]*:[0-9]{12}:key\/.+$/.test(wanted.kmsKeyArn)) {
     throw new S3Error('InvalidRequest', 'The UpdateObjectEncryption operation requires a valid AWS KMS key ARN.');
   }
-  const object = await loadObject(ctx, bucket, key);
+  // Each version keeps its own keys: a named version is re-wrapped alone (S3 takes versionId here too).
+  const object = await resolveObjectVersion(ctx, bucket, key, versionId);
   const current = object.encryption;
   if (!current || (current.mode !== 'AES256' && current.mode !== 'aws:kms')) {
     throw new S3Error(
@@ -56,9 +58,12 @@ export async function updateObjectEncryption(ctx: S3Context, req: S3Request<Obje
   const [dataKey] = await keys.open(current, { bucket, key }, caller);
   const permit = kmsKeyPermit(ctx, req, wanted.bucketKeyEnabled ? 'kms:GenerateDataKey' : 'kms:Encrypt');
   const next = await keys.rewrapForKms(dataKey!, { kmsKeyId: wanted.kmsKeyArn, bucketKeyEnabled: wanted.bucketKeyEnabled }, { bucket, key }, caller, permit);
-  // Compare-and-set: an object overwritten meanwhile keeps its own, newer keys.
-  if (!(await ctx.metadata.setObjectEncryption(bucket, key, current, next))) {
+  // Compare-and-set on that version (pinned by its id): one re-wrapped meanwhile keeps its own, newer keys.
+  const outcome = await ctx.metadata.updateObjectVersion(bucket, key, versionIdOf(object), (v) =>
+    JSON.stringify(v.encryption) === JSON.stringify(current) && v.objectId === object.objectId ? { ...v, encryption: next } : undefined,
+  );
+  if (outcome !== 'updated') {
     throw new S3Error('InvalidRequest', 'The object changed while its encryption was being updated; retry.');
   }
-  return { status: 200 };
+  return { status: 200, headers: versionIdHeader(await bucketVersioning(ctx, bucket), object) };
 }

@@ -140,6 +140,32 @@ if (!bins) {
     }
   });
 
+  test('postgres_versioned_writes_across_nodes_keep_every_version_in_one_order_and_free_nothing', () =>
+    withTwoNodes(async (a, b) => {
+      await a.createBucket({ name: 'vb', createdAt: 1, ownerId: 'o', region: 'us-east-1' });
+      // New key and existing key alike: concurrent versioned PUTs and deletes from two nodes all land.
+      const ops = Array.from({ length: 16 }, (_, i) =>
+        i % 4 === 3 ? (i % 2 ? a : b).deleteObject('vb', 'k', { versioning: 'Enabled' }) : (i % 2 ? a : b).putObject(object('vb', 'k', `vblob-${i}`), undefined, { versioning: 'Enabled' }),
+      );
+      const results = await Promise.all(ops);
+      const ids = results.map((r) => r!.versionId!);
+      assert.equal(new Set(ids).size, 16, 'sixteen distinct version ids');
+      const listed = await a.listObjectVersions('vb', { prefix: '', limit: 100 });
+      assert.equal(listed.length, 16);
+      assert.deepEqual(new Set(listed.map((e) => e.record.versionId)), new Set(ids));
+      assert.equal(listed.filter((e) => e.isLatest).length, 1);
+      const seqs = listed.map((e) => e.record.versionSeq!);
+      assert.deepEqual(seqs, [...seqs].sort((x, y) => y - x), 'newest first');
+      assert.deepEqual(await a.takeGarbage(100), [], 'no version was freed');
+      // Two nodes deleting the same latest version: it goes once, the previous one becomes current.
+      const latest = listed[0]!.record;
+      const [d1, d2] = await Promise.all([a.deleteObjectVersion('vb', 'k', latest.versionId!), b.deleteObjectVersion('vb', 'k', latest.versionId!)]);
+      assert.equal([d1, d2].filter((d) => d !== undefined).length, 1);
+      const next = listed[1]!.record;
+      assert.equal((await b.getLatestVersion('vb', 'k'))?.versionId, next.versionId);
+      assert.equal((await b.getObject('vb', 'k'))?.versionId, next.deleteMarker ? undefined : next.versionId);
+    }));
+
   // The database going away under a running store: pooled connections die ("Connection
   // terminated"), new ones are refused. Every call is then 503, never a raw 500.
   test('postgres_database_stopped_under_a_running_store_is_backend_unavailable', async () => {

@@ -440,6 +440,220 @@ export function metadataStoreContract(factory: StoreFactory): void {
       wrappedMaterial: Buffer.alloc(60, version),
     });
 
+    // ---- versioning (S3: "Working with objects in a versioning-enabled bucket",
+    //      "Working with objects in a versioning-suspended bucket", "Deleting object versions")
+
+    /** The queued garbage, then forgotten (as the collector does), so each check sees only what came since. */
+    const drain = async (): Promise<string[]> => {
+      const g = await garbage(store);
+      await store.garbageCollected(g);
+      return g;
+    };
+    const ids = async (b: string, prefix = ''): Promise<string[]> =>
+      (await store.listObjectVersions(b, { prefix, limit: 1000 })).map((e) => `${e.record.key}:${e.record.deleteMarker ? 'DM' : e.record.etag}${e.isLatest ? '*' : ''}`);
+
+    test('versioning_enabled_put_keeps_every_version_and_its_blobs', async () => {
+      const b = await fresh();
+      await drain();
+      const v1 = await store.putObject(obj(b, 'k', ['v1'], 'e1'), undefined, { versioning: 'Enabled' });
+      const v2 = await store.putObject(obj(b, 'k', ['v2'], 'e2'), undefined, { versioning: 'Enabled' });
+      assert.match(v1.versionId!, /^[0-9a-f]{32}$/);
+      assert.notEqual(v1.versionId, v2.versionId);
+      assert.ok(v2.versionSeq! > v1.versionSeq!);
+      assert.equal((await store.getObject(b, 'k'))?.etag, 'e2');
+      assert.equal((await store.getObjectVersion(b, 'k', v1.versionId!))?.etag, 'e1');
+      assert.equal((await store.getObjectVersion(b, 'k', v2.versionId!))?.etag, 'e2');
+      assert.equal(await store.getObjectVersion(b, 'k', 'null'), undefined);
+      assert.deepEqual(await drain(), [], 'an overwrite in a versioned bucket frees nothing');
+      assert.deepEqual(await ids(b), ['k:e2*', 'k:e1']);
+      assert.deepEqual([...(await store.referencedBlobIds(['v1', 'v2', 'zz']))].sort(), ['v1', 'v2'], 'crash recovery keeps noncurrent blobs');
+      assert.equal(await store.deleteBucket(b), 'not-empty');
+      await assert.rejects(store.deleteObject('no-such-bucket', 'k', { versioning: 'Enabled' }), code('NoSuchBucket'));
+    });
+
+    test('object_written_before_versioning_becomes_the_null_version', async () => {
+      const b = await fresh();
+      await store.putObject(obj(b, 'k', ['n0'], 'e0'));
+      const v1 = await store.putObject(obj(b, 'k', ['n1'], 'e1'), undefined, { versioning: 'Enabled' });
+      assert.equal((await store.getObjectVersion(b, 'k', 'null'))?.etag, 'e0');
+      assert.deepEqual(await ids(b), ['k:e1*', 'k:e0']);
+      const entries = await store.listObjectVersions(b, { prefix: '', limit: 10 });
+      assert.equal(entries[1]!.record.versionId, undefined);
+      assert.equal(entries[0]!.record.versionId, v1.versionId);
+    });
+
+    test('delete_in_enabled_bucket_adds_a_marker_and_deleting_the_marker_brings_the_object_back', async () => {
+      const b = await fresh();
+      await drain();
+      const v1 = await store.putObject(obj(b, 'k', ['d1'], 'e1'), undefined, { versioning: 'Enabled' });
+      const marker = await store.deleteObject(b, 'k', { versioning: 'Enabled', markerOwnerId: 'deleter' });
+      assert.equal(marker?.deleteMarker, true);
+      assert.equal(marker?.ownerId, 'deleter');
+      assert.match(marker!.versionId!, /^[0-9a-f]{32}$/);
+      assert.equal(await store.getObject(b, 'k'), undefined);
+      assert.equal((await store.getLatestVersion(b, 'k'))?.deleteMarker, true);
+      assert.deepEqual(await ids(b), ['k:DM*', 'k:e1']);
+      assert.deepEqual(await drain(), []);
+      // A delete of a key with no versions at all still adds a marker (S3 does).
+      assert.equal((await store.deleteObject(b, 'none', { versioning: 'Enabled' }))?.deleteMarker, true);
+      assert.equal((await store.deleteObjectVersion(b, 'k', marker!.versionId!))?.deleteMarker, true);
+      assert.equal((await store.getObject(b, 'k'))?.versionId, v1.versionId, 'the object reappears');
+      assert.deepEqual(await ids(b), ['k:e1*', 'none:DM*']);
+      assert.deepEqual(await drain(), []);
+    });
+
+    test('deleting_the_latest_version_makes_the_previous_one_latest_and_queues_only_its_blobs', async () => {
+      const b = await fresh();
+      await drain();
+      const v1 = await store.putObject(obj(b, 'k', ['l1'], 'e1'), undefined, { versioning: 'Enabled' });
+      const v2 = await store.putObject(obj(b, 'k', ['l2'], 'e2'), undefined, { versioning: 'Enabled' });
+      assert.equal(await store.deleteObjectVersion(b, 'k', 'ffffffffffffffff0000000000000000'), undefined);
+      assert.equal((await store.deleteObjectVersion(b, 'k', v2.versionId!))?.etag, 'e2');
+      assert.equal((await store.getObject(b, 'k'))?.versionId, v1.versionId);
+      assert.deepEqual(await drain(), ['l2'], 'a permanent delete frees exactly that version');
+      assert.equal((await store.deleteObjectVersion(b, 'k', v1.versionId!))?.etag, 'e1');
+      assert.equal(await store.getLatestVersion(b, 'k'), undefined);
+      assert.deepEqual(await ids(b), []);
+      assert.equal(await store.deleteBucket(b), 'deleted');
+    });
+
+    test('deleting_a_noncurrent_version_leaves_the_current_one', async () => {
+      const b = await fresh();
+      const v1 = await store.putObject(obj(b, 'k', ['m1'], 'e1'), undefined, { versioning: 'Enabled' });
+      const m = await store.deleteObject(b, 'k', { versioning: 'Enabled' });
+      await store.putObject(obj(b, 'k', ['m3'], 'e3'), undefined, { versioning: 'Enabled' });
+      await store.deleteObjectVersion(b, 'k', v1.versionId!);
+      await store.deleteObjectVersion(b, 'k', m!.versionId!);
+      assert.deepEqual(await ids(b), ['k:e3*']);
+      // With a check that throws (Object Lock), nothing changes.
+      const cur = await store.getObject(b, 'k');
+      await assert.rejects(store.deleteObjectVersion(b, 'k', cur!.versionId!, { check: () => { throw new S3Error('AccessDenied'); } }), code('AccessDenied'));
+      assert.deepEqual(await ids(b), ['k:e3*']);
+    });
+
+    test('suspended_put_replaces_the_null_version_wherever_it_is_and_keeps_the_others', async () => {
+      const b = await fresh();
+      await drain();
+      await store.putObject(obj(b, 'k', ['s0'], 'e0')); // null version, from before versioning
+      const v1 = await store.putObject(obj(b, 'k', ['s1'], 'e1'), undefined, { versioning: 'Enabled' });
+      const n = await store.putObject(obj(b, 'k', ['s2'], 'e2'), undefined, { versioning: 'Suspended' });
+      assert.equal(n.versionId, undefined, 'a suspended write is the null version');
+      assert.deepEqual(await drain(), ['s0'], 'the old null version (noncurrent) is replaced');
+      assert.deepEqual(await ids(b), ['k:e2*', 'k:e1']);
+      await store.putObject(obj(b, 'k', ['s3'], 'e3'), undefined, { versioning: 'Suspended' });
+      assert.deepEqual(await drain(), ['s2'], 'the current null version is replaced');
+      assert.deepEqual(await ids(b), ['k:e3*', 'k:e1']);
+      assert.equal((await store.getObjectVersion(b, 'k', v1.versionId!))?.etag, 'e1');
+      // Re-enabled: the null version stays as a noncurrent version.
+      await store.putObject(obj(b, 'k', ['s4'], 'e4'), undefined, { versioning: 'Enabled' });
+      assert.deepEqual(await ids(b), ['k:e4*', 'k:e3', 'k:e1']);
+      assert.deepEqual(await drain(), []);
+    });
+
+    test('suspended_delete_replaces_the_null_version_with_a_null_delete_marker', async () => {
+      const b = await fresh();
+      await drain();
+      const v1 = await store.putObject(obj(b, 'k', ['t1'], 'e1'), undefined, { versioning: 'Enabled' });
+      await store.putObject(obj(b, 'k', ['t2'], 'e2'), undefined, { versioning: 'Suspended' });
+      const m = await store.deleteObject(b, 'k', { versioning: 'Suspended' });
+      assert.equal(m?.deleteMarker, true);
+      assert.equal(m?.versionId, undefined);
+      assert.deepEqual(await drain(), ['t2']);
+      assert.deepEqual(await ids(b), ['k:DM*', 'k:e1']);
+      assert.equal((await store.getObjectVersion(b, 'k', 'null'))?.deleteMarker, true);
+      // A suspended delete of a key whose current version is not null keeps that version.
+      await store.deleteObjectVersion(b, 'k', 'null');
+      assert.equal((await store.getObject(b, 'k'))?.versionId, v1.versionId);
+      await store.deleteObject(b, 'k', { versioning: 'Suspended' });
+      assert.deepEqual(await ids(b), ['k:DM*', 'k:e1']);
+      assert.deepEqual(await drain(), []);
+    });
+
+    test('conditional_writes_in_a_versioned_bucket_see_the_current_object', async () => {
+      const b = await fresh();
+      await store.putObject(obj(b, 'k', ['c1'], 'e1'), undefined, { versioning: 'Enabled' });
+      await assert.rejects(store.putObject(obj(b, 'k', ['c2']), { ifNoneMatch: true }, { versioning: 'Enabled' }), code('PreconditionFailed'));
+      await store.deleteObject(b, 'k', { versioning: 'Enabled' });
+      // Behind a delete marker the key does not exist: If-None-Match succeeds, If-Match is NoSuchKey.
+      await assert.rejects(store.putObject(obj(b, 'k', ['c3']), { ifMatch: 'e1' }, { versioning: 'Enabled' }), code('NoSuchKey'));
+      await store.putObject(obj(b, 'k', ['c4'], 'e4'), { ifNoneMatch: true }, { versioning: 'Enabled' });
+      assert.deepEqual(await ids(b), ['k:e4*', 'k:DM', 'k:e1']);
+    });
+
+    test('complete_upload_in_a_versioned_bucket_adds_a_version', async () => {
+      const b = await fresh();
+      const v1 = await store.putObject(obj(b, 'k', ['u0'], 'e0'), undefined, { versioning: 'Enabled' });
+      await store.createUpload(upload(b, 'k', 'vup1'));
+      await store.putPart({ uploadId: 'vup1', partNumber: 1, blobId: 'u1', size: 10, etag: 'p', lastModified: 1 });
+      const done = await store.completeUpload('vup1', obj(b, 'k', ['u1'], 'm-1'), undefined, { versioning: 'Enabled' });
+      assert.match(done.versionId!, /^[0-9a-f]{32}$/);
+      assert.deepEqual(await ids(b), ['k:m-1*', 'k:e0']);
+      assert.equal((await store.getObjectVersion(b, 'k', v1.versionId!))?.parts[0]?.blobId, 'u0');
+    });
+
+    test('update_object_version_changes_one_version_and_may_refuse', async () => {
+      const b = await fresh();
+      const v1 = await store.putObject(obj(b, 'k', ['w1'], 'e1'), undefined, { versioning: 'Enabled' });
+      const v2 = await store.putObject(obj(b, 'k', ['w2'], 'e2'), undefined, { versioning: 'Enabled' });
+      assert.equal(await store.updateObjectVersion(b, 'k', v1.versionId, (o) => ({ ...o, tags: [['a', 'old']] })), 'updated');
+      assert.equal(await store.updateObjectVersion(b, 'k', undefined, (o) => ({ ...o, legalHold: true })), 'updated');
+      assert.equal(await store.updateObjectVersion(b, 'k', v2.versionId, () => undefined), 'unchanged');
+      assert.equal(await store.updateObjectVersion(b, 'k', 'ffffffffffffffff0000000000000000', (o) => o), 'missing');
+      await assert.rejects(store.updateObjectVersion(b, 'k', v1.versionId, () => { throw new S3Error('AccessDenied'); }), code('AccessDenied'));
+      assert.deepEqual((await store.getObjectVersion(b, 'k', v1.versionId!))?.tags, [['a', 'old']]);
+      assert.equal((await store.getObjectVersion(b, 'k', v1.versionId!))?.legalHold, undefined);
+      assert.equal((await store.getObject(b, 'k'))?.legalHold, true);
+      assert.deepEqual((await store.getObject(b, 'k'))?.tags, []);
+    });
+
+    test('list_object_versions_orders_keys_ascending_versions_newest_first_and_resumes_at_markers', async () => {
+      const b = await fresh();
+      const put = (k: string, e: string) => store.putObject(obj(b, k, [`${b}-${k}-${e}`], e), undefined, { versioning: 'Enabled' });
+      await put('b', '1');
+      await put('a', '1');
+      await put('b', '2');
+      await store.deleteObject(b, 'b', { versioning: 'Enabled' });
+      await put('a', '2');
+      await put('c/x', '1');
+      await put('\u00e9', '1'); // UTF-8 byte order: after every ASCII key
+      await put('b', '3');
+      const all = await ids(b);
+      assert.deepEqual(all, ['a:2*', 'a:1', 'b:3*', 'b:DM', 'b:2', 'b:1', 'c/x:1*', '\u00e9:1*']);
+      assert.deepEqual(await ids(b, 'b'), ['b:3*', 'b:DM', 'b:2', 'b:1']);
+      // Resuming page by page at (key, version id) gives the same sequence, none repeated, isLatest kept.
+      const seen: string[] = [];
+      let range: { start?: { key: string; inclusive: boolean }; afterVersionId?: string } = {};
+      for (let i = 0; i < 20; i++) {
+        const page = await store.listObjectVersions(b, { prefix: '', limit: 3, ...range });
+        if (page.length === 0) break;
+        seen.push(...page.map((e) => `${e.record.key}:${e.record.deleteMarker ? 'DM' : e.record.etag}${e.isLatest ? '*' : ''}`));
+        const last = page[page.length - 1]!.record;
+        range = { start: { key: last.key, inclusive: false }, afterVersionId: last.versionId ?? 'null' };
+      }
+      assert.deepEqual(seen, all);
+      // A crafted marker id beyond any seq (and beyond a BIGINT) is no error: the whole rest of its key follows.
+      const crafted = await store.listObjectVersions(b, { prefix: '', start: { key: 'b', inclusive: false }, afterVersionId: 'ffffffffffffffffffffffffffffffff', limit: 10 });
+      assert.deepEqual(crafted.map((e) => e.record.key), ['b', 'b', 'b', 'b', 'c/x', '\u00e9']);
+      // key-marker alone: the keys after it.
+      assert.deepEqual((await store.listObjectVersions(b, { prefix: '', start: { key: 'b', inclusive: false }, limit: 10 })).map((e) => e.record.key), ['c/x', '\u00e9']);
+      // The marker version deleted between pages: the version that became current is still listed, as latest.
+      const d = await fresh();
+      const d1 = await store.putObject(obj(d, 'k', ['dd1'], 'e1'), undefined, { versioning: 'Enabled' });
+      const d2 = await store.putObject(obj(d, 'k', ['dd2'], 'e2'), undefined, { versioning: 'Enabled' });
+      const first = await store.listObjectVersions(d, { prefix: '', limit: 1 });
+      assert.equal(first[0]!.record.versionId, d2.versionId);
+      await store.deleteObjectVersion(d, 'k', d2.versionId!);
+      const rest = await store.listObjectVersions(d, { prefix: '', start: { key: 'k', inclusive: false }, afterVersionId: d2.versionId!, limit: 10 });
+      assert.deepEqual(rest.map((e) => [e.record.versionId, e.isLatest]), [[d1.versionId, true]]);
+      // A version-id-marker that is the null version of its key.
+      const c = await fresh();
+      await store.putObject(obj(c, 'k', ['nn0'], 'e0'));
+      await store.putObject(obj(c, 'k', ['nn1'], 'e1'), undefined, { versioning: 'Enabled' });
+      await store.putObject(obj(c, 'l', ['nn2'], 'e2'), undefined, { versioning: 'Enabled' });
+      const after = await store.listObjectVersions(c, { prefix: '', start: { key: 'k', inclusive: false }, afterVersionId: 'null', limit: 10 });
+      assert.deepEqual(after.map((e) => `${e.record.key}:${e.record.etag}${e.isLatest ? '*' : ''}`), ['l:e2*']);
+    });
+
     test('kms_key_create_get_list_and_revisioned_update', async () => {
       const k = kmsKey();
       assert.equal(await store.createKmsKey(k, kmsVersion(k.keyId, 1)), true);

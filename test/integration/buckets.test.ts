@@ -18,13 +18,10 @@ import {
   GetBucketLocationCommand,
   GetBucketTaggingCommand,
   GetBucketVersioningCommand,
-  GetObjectLegalHoldCommand,
   GetObjectCommand,
   HeadBucketCommand,
   ListBucketsCommand,
   ListObjectsV2Command,
-  ListObjectVersionsCommand,
-  PutBucketVersioningCommand,
   PutObjectCommand,
   S3Client,
   type BucketLocationConstraint,
@@ -263,9 +260,6 @@ describe('buckets', () => {
       ['GetBucketLifecycleConfiguration', () => s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket }))],
       ['GetBucketTagging', () => s3.send(new GetBucketTaggingCommand({ Bucket }))],
       ['GetBucketWebsite', () => s3.send(new GetBucketWebsiteCommand({ Bucket }))],
-      ['PutBucketVersioning', () => s3.send(new PutBucketVersioningCommand({ Bucket, VersioningConfiguration: { Status: 'Enabled' } }))],
-      ['ListObjectVersions', () => s3.send(new ListObjectVersionsCommand({ Bucket }))],
-      ['GetObjectLegalHold', () => s3.send(new GetObjectLegalHoldCommand({ Bucket, Key: 'obj' }))],
     ];
     for (const [operation, send] of CASES) {
       test(`${operation}_is_NotImplemented`, async () => {

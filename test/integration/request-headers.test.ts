@@ -13,6 +13,7 @@ import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
   CreateBucketCommand,
+  GetObjectLockConfigurationCommand,
   CreateMultipartUploadCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -135,8 +136,8 @@ describe('x-amz-* request headers: honoured or refused (issue 21 item 1)', () =>
       headers: { 'x-amz-copy-source': `/${B}/obj`, 'x-amz-source-expected-bucket-owner': owner, 'x-amz-expected-bucket-owner': owner },
       expect: 200,
     },
-    // Object Lock: not built yet. CreateBucket answers 501; object writes answer what S3 answers on a bucket without it.
-    { name: 'CreateBucket x-amz-bucket-object-lock-enabled=true: 501 NotImplemented', method: 'PUT', path: '-locked', headers: { 'x-amz-bucket-object-lock-enabled': 'true' }, expect: 'NotImplemented' },
+    // Object Lock (object-lock.ts): CreateBucket makes a bucket with it; object writes on a bucket without it answer what S3 answers.
+    { name: 'CreateBucket x-amz-bucket-object-lock-enabled=true: 200, a bucket with Object Lock', method: 'PUT', path: '-locked', headers: { 'x-amz-bucket-object-lock-enabled': 'true' }, expect: 200 },
     { name: 'CreateBucket x-amz-bucket-object-lock-enabled=maybe: 400 InvalidArgument', method: 'PUT', path: '-locked', headers: { 'x-amz-bucket-object-lock-enabled': 'maybe' }, expect: 'InvalidArgument' },
     { name: 'CreateBucket x-amz-bucket-object-lock-enabled=false: 200', method: 'PUT', path: '-unlocked', headers: { 'x-amz-bucket-object-lock-enabled': 'false' }, expect: 200 },
     {
@@ -217,9 +218,10 @@ describe('x-amz-* request headers: honoured or refused (issue 21 item 1)', () =>
     assert.ok(done.ETag?.endsWith('-1"'), 'x-amz-mp-object-size equal to the parts total completes');
   });
 
-  test('CreateBucket with ObjectLockEnabledForBucket: 501 NotImplemented through the SDK, and no bucket made', async () => {
-    await expectS3Error(s3.send(new CreateBucketCommand({ Bucket: 'locked-sdk', ObjectLockEnabledForBucket: true })), 'NotImplemented', 501);
-    await expectS3Error(s3.send(new HeadObjectCommand({ Bucket: 'locked-sdk', Key: 'x' })), 'NotFound', 404);
+  test('CreateBucket with ObjectLockEnabledForBucket through the SDK makes a bucket with Object Lock (honoured, not ignored)', async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: 'locked-sdk', ObjectLockEnabledForBucket: true }));
+    const lock = await s3.send(new GetObjectLockConfigurationCommand({ Bucket: 'locked-sdk' }));
+    assert.equal(lock.ObjectLockConfiguration?.ObjectLockEnabled, 'Enabled');
   });
 
   test('PutObject with ObjectLockMode through the SDK: 400 InvalidRequest "Bucket is missing ObjectLockConfiguration", nothing stored', async () => {

@@ -154,4 +154,17 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE TRIGGER bucket_usage_delta AFTER INSERT OR UPDATE OF doc OR DELETE ON objects
     FOR EACH ROW EXECUTE FUNCTION bucket_usage_delta();
   `,
+  // 3: S3 versioning (SQLite's migration 8). A key's current object stays in `objects`; its
+  //    other versions and delete markers live here, newest first within a key.
+  `
+  CREATE TABLE object_versions (
+    bucket TEXT COLLATE "C" NOT NULL,
+    key BYTEA NOT NULL,
+    seq BIGINT NOT NULL,
+    version_id TEXT COLLATE "C" NOT NULL,
+    doc TEXT NOT NULL
+  );
+  CREATE UNIQUE INDEX object_versions_newest_first ON object_versions (bucket, key, seq DESC);
+  CREATE UNIQUE INDEX object_versions_by_id ON object_versions (bucket, key, version_id);
+  `,
 ];

@@ -40,6 +40,9 @@ import type {
   UploadRecord,
   UserPolicyRecord,
   WriteCondition,
+  ObjectVersionEntry,
+  VersionListRange,
+  VersioningOptions,
 } from '../metadata-store.js';
 import {
   accessKeyFromRow,
@@ -52,6 +55,7 @@ import {
   policyFromRow,
   uploadFromRow,
   userFromRow,
+  versionColumns,
   type AccessKeyRow,
   type AccountRow,
   type KmsAliasRow,
@@ -63,7 +67,22 @@ import {
   type UploadRow,
   type UserRow,
 } from '../metadata-rows.js';
-import { blobsFreedByReplace, checkWriteCondition, keyScanBounds, kmsKeyDoc, kmsKeySchedule } from '../metadata-rules.js';
+import {
+  blobsFreedByReplace,
+  checkWriteCondition,
+  deleteMarkerRecord,
+  keyScanBounds,
+  kmsKeyDoc,
+  kmsKeySchedule,
+  mergeVersionPage,
+  newVersionId,
+  nextVersionSeq,
+  NULL_VERSION_ID,
+  seqOfVersionId,
+  stampVersion,
+  versionIdOf,
+  versionSeqOf,
+} from '../metadata-rules.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import { NOW_MS, asUnavailable, types } from '../../util/postgres.js';
 
@@ -264,6 +283,7 @@ export class PostgresMetadataStore implements MetadataStore {
       // FOR UPDATE: writers into the bucket hold it FOR SHARE, so none is half-way through.
       if ((await tx.query('SELECT 1 FROM buckets WHERE name = $1 FOR UPDATE', [name])).rowCount === 0) return 'missing';
       if ((await tx.query('SELECT 1 FROM objects WHERE bucket = $1 LIMIT 1', [name])).rowCount !== 0) return 'not-empty';
+      if ((await tx.query('SELECT 1 FROM object_versions WHERE bucket = $1 LIMIT 1', [name])).rowCount !== 0) return 'not-empty';
       if ((await tx.query('SELECT 1 FROM uploads WHERE bucket = $1 LIMIT 1', [name])).rowCount !== 0) return 'not-empty';
       await tx.query('DELETE FROM buckets WHERE name = $1', [name]);
       await tx.query('DELETE FROM bucket_configs WHERE bucket = $1', [name]);
@@ -343,25 +363,225 @@ export class PostgresMetadataStore implements MetadataStore {
     return row && objectFromRow(row);
   }
 
-  async putObject(object: ObjectRecord, condition?: WriteCondition): Promise<void> {
-    await this.#tx(async (tx) => {
+  async #newestOlder(tx: Tx, bucket: string, key: string): Promise<ObjectRecord | undefined> {
+    const [row] = await tx.rows<ObjectRow>('SELECT bucket, key, doc FROM object_versions WHERE bucket = $1 AND key = $2 ORDER BY seq DESC LIMIT 1 FOR UPDATE', [bucket, utf8(key)]);
+    return row && objectFromRow(row);
+  }
+
+  async #olderVersion(tx: Tx, bucket: string, key: string, versionId: string): Promise<ObjectRecord | undefined> {
+    const [row] = await tx.rows<ObjectRow>('SELECT bucket, key, doc FROM object_versions WHERE bucket = $1 AND key = $2 AND version_id = $3 FOR UPDATE', [bucket, utf8(key), versionId]);
+    return row && objectFromRow(row);
+  }
+
+  async #insertOlder(tx: Tx, record: ObjectRecord): Promise<void> {
+    const c = versionColumns(record);
+    await tx.query('INSERT INTO object_versions (bucket, key, seq, version_id, doc) VALUES ($1, $2, $3, $4, $5)', [record.bucket, utf8(record.key), c.seq, c.versionId, c.doc]);
+  }
+
+  async #deleteOlder(tx: Tx, record: ObjectRecord): Promise<void> {
+    await tx.query('DELETE FROM object_versions WHERE bucket = $1 AND key = $2 AND version_id = $3', [record.bucket, utf8(record.key), versionIdOf(record)]);
+  }
+
+  async #deleteCurrent(tx: Tx, bucket: string, key: string): Promise<void> {
+    await tx.query('DELETE FROM objects WHERE bucket = $1 AND key = $2', [bucket, utf8(key)]);
+  }
+
+  /** With no current object left, the newest other version becomes current unless it is a delete marker. */
+  async #promote(tx: Tx, bucket: string, key: string): Promise<void> {
+    if (await this.#lockObject(tx, bucket, key)) return;
+    const newest = await this.#newestOlder(tx, bucket, key);
+    if (!newest || newest.deleteMarker) return;
+    await this.#deleteOlder(tx, newest);
+    await this.#writeObject(tx, newest, undefined);
+  }
+
+  /** The SQLite driver's #retireLatestSync: room for a new latest version; returns its seq. */
+  async #retireLatest(tx: Tx, bucket: string, key: string, existing: ObjectRecord | undefined, versioning: VersioningOptions['versioning'], keep: readonly string[]): Promise<number> {
+    const newestOlder = versioning ? await this.#newestOlder(tx, bucket, key) : undefined;
+    const seq = nextVersionSeq(Math.max(existing ? versionSeqOf(existing) : 0, newestOlder ? versionSeqOf(newestOlder) : 0));
+    const kept = new Set(keep);
+    if (existing) {
+      if (versioning === 'Enabled' || (versioning === 'Suspended' && existing.versionId !== undefined)) await this.#insertOlder(tx, existing);
+      else await tx.queueGarbage(existing.parts.map((p) => p.blobId).filter((id) => !kept.has(id)));
+      await this.#deleteCurrent(tx, bucket, key);
+    }
+    if (versioning === 'Suspended') {
+      const oldNull = await this.#olderVersion(tx, bucket, key, NULL_VERSION_ID);
+      if (oldNull) {
+        await this.#deleteOlder(tx, oldNull);
+        await tx.queueGarbage(oldNull.parts.map((p) => p.blobId).filter((id) => !kept.has(id)));
+      }
+    }
+    return seq;
+  }
+
+  /** Writes the object as the key's new current version over `existing` (locked); queues what it replaces for good. */
+  async #putVersion(tx: Tx, object: ObjectRecord, existing: ObjectRecord | undefined, versioning: VersioningOptions['versioning']): Promise<ObjectRecord> {
+    if (!versioning) {
+      await this.#writeObject(tx, object, existing);
+      return object;
+    }
+    const seq = await this.#retireLatest(tx, object.bucket, object.key, existing, versioning, object.parts.map((p) => p.blobId));
+    const stored = stampVersion(object, seq, versioning === 'Enabled');
+    await this.#writeObject(tx, stored, undefined);
+    return stored;
+  }
+
+  async putObject(object: ObjectRecord, condition?: WriteCondition, options: VersioningOptions = {}): Promise<ObjectRecord> {
+    return this.#tx(async (tx) => {
       if ((await tx.query('SELECT 1 FROM buckets WHERE name = $1 FOR SHARE', [object.bucket])).rowCount === 0) throw new S3Error('NoSuchBucket');
       // A key no row holds yet locks nothing: two If-None-Match writers of a new key both
       // get here, and SERIALIZABLE fails one of them (40001), whose retry then sees the other's object.
       const existing = await this.#lockObject(tx, object.bucket, object.key);
       checkWriteCondition(existing, condition);
-      await this.#writeObject(tx, object, existing);
+      return this.#putVersion(tx, object, existing, options.versioning);
     });
   }
 
-  async deleteObject(bucket: string, key: string): Promise<ObjectRecord | undefined> {
+  async deleteObject(bucket: string, key: string, options: VersioningOptions & { markerOwnerId?: string } = {}): Promise<ObjectRecord | undefined> {
     return this.#tx(async (tx) => {
       const existing = await this.#lockObject(tx, bucket, key);
-      if (!existing) return undefined;
-      await tx.query('DELETE FROM objects WHERE bucket = $1 AND key = $2', [bucket, utf8(key)]);
-      await tx.queueGarbage(existing.parts.map((p) => p.blobId));
-      return existing;
+      if (!options.versioning) {
+        if (!existing) return undefined;
+        await this.#deleteCurrent(tx, bucket, key);
+        await tx.queueGarbage(existing.parts.map((p) => p.blobId));
+        return existing;
+      }
+      // A delete marker is a new row: never one in a bucket a DeleteBucket is removing (FOR SHARE, as putObject).
+      if ((await tx.query('SELECT 1 FROM buckets WHERE name = $1 FOR SHARE', [bucket])).rowCount === 0) throw new S3Error('NoSuchBucket');
+      const seq = await this.#retireLatest(tx, bucket, key, existing, options.versioning, []);
+      const marker = deleteMarkerRecord(bucket, key, options.markerOwnerId ?? '', {
+        ...(options.versioning === 'Enabled' ? { versionId: newVersionId(seq) } : {}),
+        versionSeq: seq,
+      });
+      await this.#insertOlder(tx, marker);
+      return marker;
     });
+  }
+
+  async #version(tx: Tx, bucket: string, key: string, versionId: string): Promise<{ record: ObjectRecord; current: boolean } | undefined> {
+    const current = await this.#lockObject(tx, bucket, key);
+    if (current && versionIdOf(current) === versionId) return { record: current, current: true };
+    const older = await this.#olderVersion(tx, bucket, key, versionId);
+    return older && { record: older, current: false };
+  }
+
+  async getObjectVersion(bucket: string, key: string, versionId: string): Promise<ObjectRecord | undefined> {
+    const [row] = await this.#rows<ObjectRow>(
+      `SELECT bucket, key, doc FROM objects WHERE bucket = $1 AND key = $2 AND coalesce(doc::jsonb->>'versionId', 'null') = $3
+       UNION ALL SELECT bucket, key, doc FROM object_versions WHERE bucket = $1 AND key = $2 AND version_id = $3 LIMIT 1`,
+      [bucket, utf8(key), versionId],
+    );
+    return row && objectFromRow(row);
+  }
+
+  async getLatestVersion(bucket: string, key: string): Promise<ObjectRecord | undefined> {
+    const [row] = await this.#rows<ObjectRow>(
+      `(SELECT bucket, key, doc, 1 AS current FROM objects WHERE bucket = $1 AND key = $2)
+       UNION ALL (SELECT bucket, key, doc, 0 AS current FROM object_versions WHERE bucket = $1 AND key = $2 ORDER BY seq DESC LIMIT 1)
+       ORDER BY current DESC LIMIT 1`,
+      [bucket, utf8(key)],
+    );
+    return row && objectFromRow(row);
+  }
+
+  async deleteObjectVersion(bucket: string, key: string, versionId: string, options: { check?: (version: ObjectRecord) => void } = {}): Promise<ObjectRecord | undefined> {
+    return this.#tx(async (tx) => {
+      const found = await this.#version(tx, bucket, key, versionId);
+      if (!found) return undefined;
+      options.check?.(found.record);
+      if (found.current) await this.#deleteCurrent(tx, bucket, key);
+      else await this.#deleteOlder(tx, found.record);
+      await tx.queueGarbage(found.record.parts.map((p) => p.blobId));
+      await this.#promote(tx, bucket, key);
+      return found.record;
+    });
+  }
+
+  async updateObjectVersion(
+    bucket: string,
+    key: string,
+    versionId: string | undefined,
+    patch: (version: ObjectRecord) => ObjectRecord | undefined,
+  ): Promise<'updated' | 'unchanged' | 'missing'> {
+    return this.#tx(async (tx): Promise<'updated' | 'unchanged' | 'missing'> => {
+      let found: { record: ObjectRecord; current: boolean } | undefined;
+      if (versionId === undefined) {
+        const current = await this.#lockObject(tx, bucket, key);
+        found = current && { record: current, current: true };
+      } else {
+        found = await this.#version(tx, bucket, key, versionId);
+      }
+      if (!found) return 'missing';
+      const next = patch(found.record);
+      if (!next) return 'unchanged';
+      if (found.current) {
+        await this.#updateObjectDoc(tx, next);
+      } else {
+        const c = versionColumns(next);
+        await tx.query('UPDATE object_versions SET doc = $1 WHERE bucket = $2 AND key = $3 AND version_id = $4', [c.doc, bucket, utf8(key), versionIdOf(found.record)]);
+      }
+      return 'updated';
+    });
+  }
+
+  async listObjectVersions(bucket: string, range: VersionListRange): Promise<ObjectVersionEntry[]> {
+    // One snapshot for the page's reads (REPEATABLE READ, read only): no writer is blocked.
+    const client = await this.#connect();
+    const tx = new Tx(client);
+    try {
+      await tx.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const continuing = range.start && !range.start.inclusive && range.afterVersionId !== undefined ? range.start.key : undefined;
+      const older: ObjectRecord[] = [];
+      let markerSeq: number | undefined;
+      if (continuing !== undefined) {
+        let below = seqOfVersionId(range.afterVersionId!);
+        if (below === undefined) {
+          const [row] = await tx.rows<ObjectRow>(
+            `SELECT bucket, key, doc FROM objects WHERE bucket = $1 AND key = $2 AND NOT (doc::jsonb ? 'versionId')
+             UNION ALL SELECT bucket, key, doc FROM object_versions WHERE bucket = $1 AND key = $2 AND version_id = 'null' LIMIT 1`,
+            [bucket, utf8(continuing)],
+          );
+          below = row ? versionSeqOf(objectFromRow(row)) : -1;
+        }
+        markerSeq = below;
+        const rows = await tx.rows<ObjectRow>('SELECT bucket, key, doc FROM object_versions WHERE bucket = $1 AND key = $2 AND seq < $3 ORDER BY seq DESC LIMIT $4', [
+          bucket,
+          utf8(continuing),
+          below,
+          range.limit,
+        ]);
+        older.push(...rows.map((r) => objectFromRow(r)));
+      }
+      const { sql, params } = this.#rangeSql('key', range.prefix, range.start, 2);
+      if (older.length < range.limit) {
+        const rows = await tx.rows<ObjectRow>(`SELECT bucket, key, doc FROM object_versions WHERE bucket = $1 AND ${sql} ORDER BY key, seq DESC LIMIT $${params.length + 2}`, [
+          bucket,
+          ...params,
+          range.limit - older.length,
+        ]);
+        older.push(...rows.map((r) => objectFromRow(r)));
+      }
+      const current: ObjectRecord[] = [];
+      if (continuing !== undefined) {
+        // The marker key's current object, when it is older than the marker (the marker version was deleted meanwhile).
+        const [row] = await tx.rows<ObjectRow>('SELECT bucket, key, doc FROM objects WHERE bucket = $1 AND key = $2', [bucket, utf8(continuing)]);
+        const c = row && objectFromRow(row);
+        if (c && versionSeqOf(c) < markerSeq!) current.push(c);
+      }
+      current.push(
+        ...(
+          await tx.rows<ObjectRow>(`SELECT bucket, key, doc FROM objects WHERE bucket = $1 AND ${sql} ORDER BY key LIMIT $${params.length + 2}`, [bucket, ...params, range.limit])
+        ).map((r) => objectFromRow(r)),
+      );
+      await tx.query('COMMIT');
+      client.release();
+      return mergeVersionPage(current, older, range.limit, continuing);
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      client.release(true);
+      throw err;
+    }
   }
 
   async putObjectTags(bucket: string, key: string, tags: [string, string][]): Promise<boolean> {
@@ -486,14 +706,14 @@ export class PostgresMetadataStore implements MetadataStore {
     return true;
   }
 
-  async completeUpload(uploadId: string, object: ObjectRecord, condition?: WriteCondition): Promise<void> {
-    await this.#tx(async (tx) => {
+  async completeUpload(uploadId: string, object: ObjectRecord, condition?: WriteCondition, options: VersioningOptions = {}): Promise<ObjectRecord> {
+    return this.#tx(async (tx) => {
       if ((await tx.query('SELECT 1 FROM uploads WHERE upload_id = $1 FOR UPDATE', [uploadId])).rowCount === 0) throw new S3Error('NoSuchUpload');
       // The condition is checked before anything changes, so a failed Complete leaves the upload intact.
       const existing = await this.#lockObject(tx, object.bucket, object.key);
       checkWriteCondition(existing, condition);
       await this.#removeUpload(tx, uploadId, new Set(object.parts.map((p) => p.blobId)));
-      await this.#writeObject(tx, object, existing);
+      return this.#putVersion(tx, object, existing, options.versioning);
     });
   }
 
@@ -556,6 +776,7 @@ export class PostgresMetadataStore implements MetadataStore {
     // Crash recovery only: a full scan is acceptable here (done by the server), never on a request path.
     const rows = await this.#rows<{ id: string }>(
       `SELECT p->>'blobId' AS id FROM objects, jsonb_array_elements(doc::jsonb->'parts') AS p WHERE p->>'blobId' = ANY($1::text[])
+       UNION SELECT p->>'blobId' AS id FROM object_versions, jsonb_array_elements(doc::jsonb->'parts') AS p WHERE p->>'blobId' = ANY($1::text[])
        UNION SELECT doc::jsonb->>'blobId' AS id FROM parts WHERE doc::jsonb->>'blobId' = ANY($1::text[])`,
       [blobIds],
     );

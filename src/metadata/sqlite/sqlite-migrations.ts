@@ -166,4 +166,18 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     DELETE FROM bucket_usage WHERE bucket = OLD.name;
   END;
   `,
+  // 8: S3 versioning. A key's current object stays in `objects` (listings and GETs unchanged);
+  //    its other versions and its delete markers live here, newest first within a key (seq DESC),
+  //    so ListObjectVersions is one index range scan per table.
+  `
+  CREATE TABLE object_versions (
+    bucket TEXT NOT NULL,
+    key BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    version_id TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (bucket, key, seq DESC)
+  ) WITHOUT ROWID;
+  CREATE UNIQUE INDEX object_versions_by_id ON object_versions (bucket, key, version_id);
+  `,
 ];

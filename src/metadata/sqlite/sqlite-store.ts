@@ -33,6 +33,9 @@ import type {
   UploadListRange,
   UploadRecord,
   WriteCondition,
+  ObjectVersionEntry,
+  VersionListRange,
+  VersioningOptions,
 } from '../metadata-store.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import {
@@ -46,6 +49,7 @@ import {
   policyFromRow,
   uploadFromRow,
   userFromRow,
+  versionColumns,
   type AccessKeyRow,
   type AccountRow,
   type KmsAliasRow,
@@ -58,7 +62,22 @@ import {
   type UploadRow,
   type UserRow,
 } from '../metadata-rows.js';
-import { blobsFreedByReplace, checkWriteCondition, keyScanBounds, kmsKeyDoc, kmsKeySchedule } from '../metadata-rules.js';
+import {
+  blobsFreedByReplace,
+  checkWriteCondition,
+  deleteMarkerRecord,
+  keyScanBounds,
+  kmsKeyDoc,
+  kmsKeySchedule,
+  mergeVersionPage,
+  newVersionId,
+  nextVersionSeq,
+  NULL_VERSION_ID,
+  seqOfVersionId,
+  stampVersion,
+  versionIdOf,
+  versionSeqOf,
+} from '../metadata-rules.js';
 import { PathSync } from '../../util/group-sync.js';
 import { retryBusy } from '../../util/sqlite-busy.js';
 import { closeConnection, fileIdentity, type FileIdentity } from '../../util/sqlite-connection.js';
@@ -81,7 +100,7 @@ export interface SqliteStoreOptions {
  * a few WAL pages to commit; they may use the reserve (reclaimSpace), so that a
  * full disk can be emptied through the API. Writes that add data may not.
  */
-const FREES_SPACE = new Set(['deleteObject', 'abortUpload', 'garbageCollected', 'deleteBucket']);
+const FREES_SPACE = new Set(['deleteObject', 'deleteObjectVersion', 'abortUpload', 'garbageCollected', 'deleteBucket']);
 
 const utf8 = (s: string): Buffer => Buffer.from(s, 'utf8');
 
@@ -326,6 +345,8 @@ export class SqliteMetadataStore implements MetadataStore {
       .transaction((): 'deleted' | 'not-empty' | 'missing' => {
         if (!this.#stmt('SELECT 1 FROM buckets WHERE name = ?').get(name)) return 'missing';
         if (this.#stmt('SELECT 1 FROM objects WHERE bucket = ? LIMIT 1').get(name)) return 'not-empty';
+        // S3: a bucket with versions or delete markers left is not empty (BucketNotEmpty).
+        if (this.#stmt('SELECT 1 FROM object_versions WHERE bucket = ? LIMIT 1').get(name)) return 'not-empty';
         if (this.#stmt('SELECT 1 FROM uploads WHERE bucket = ? LIMIT 1').get(name)) return 'not-empty';
         this.#stmt('DELETE FROM buckets WHERE name = ?').run(name);
         this.#stmt('DELETE FROM bucket_configs WHERE bucket = ?').run(name);
@@ -400,40 +421,212 @@ export class SqliteMetadataStore implements MetadataStore {
     for (const id of blobIds) if (ins.run(id, now).changes > 0) this.#garbageQueued = true;
   }
 
-  /** Writes the object row; queues the replaced object's blobs unless the new object reuses them. */
-  #putObjectSync(object: ObjectRecord, condition: WriteCondition | undefined): void {
+  /** The key's newest row in `object_versions` (a non-current version or a delete marker). */
+  #newestOlderSync(bucket: string, key: string): ObjectRecord | undefined {
+    const row = this.#stmt('SELECT bucket, key, doc FROM object_versions WHERE bucket = ? AND key = ? ORDER BY seq DESC LIMIT 1').get(bucket, utf8(key)) as
+      | ObjectRow
+      | undefined;
+    return row && objectFromRow(row);
+  }
+
+  #olderVersionSync(bucket: string, key: string, versionId: string): ObjectRecord | undefined {
+    const row = this.#stmt('SELECT bucket, key, doc FROM object_versions WHERE bucket = ? AND key = ? AND version_id = ?').get(bucket, utf8(key), versionId) as
+      | ObjectRow
+      | undefined;
+    return row && objectFromRow(row);
+  }
+
+  #insertOlderSync(record: ObjectRecord): void {
+    const c = versionColumns(record);
+    this.#stmt('INSERT INTO object_versions (bucket, key, seq, version_id, doc) VALUES (?, ?, ?, ?, ?)').run(record.bucket, utf8(record.key), c.seq, c.versionId, c.doc);
+  }
+
+  #deleteOlderSync(record: ObjectRecord): void {
+    this.#stmt('DELETE FROM object_versions WHERE bucket = ? AND key = ? AND version_id = ?').run(record.bucket, utf8(record.key), versionIdOf(record));
+  }
+
+  #writeCurrentSync(object: ObjectRecord): void {
+    const { bucket, key, ...doc } = object;
+    this.#stmt('INSERT INTO objects (bucket, key, doc) VALUES (?, ?, ?) ON CONFLICT (bucket, key) DO UPDATE SET doc = excluded.doc').run(bucket, utf8(key), JSON.stringify(doc));
+  }
+
+  /** With no current object left, the newest other version becomes current unless it is a delete marker. */
+  #promoteSync(bucket: string, key: string): void {
+    if (this.#getObjectSync(bucket, key)) return;
+    const newest = this.#newestOlderSync(bucket, key);
+    if (!newest || newest.deleteMarker) return;
+    this.#deleteOlderSync(newest);
+    this.#writeCurrentSync(newest);
+  }
+
+  /**
+   * Makes room for a new latest version of the key under `versioning` and returns its seq:
+   * the current object is kept as an older version, except a null version that Suspended
+   * replaces (queued, as is a null version among the older ones). Unversioned: the current
+   * object is replaced by the caller's write (or deleted) and queued.
+   */
+  #retireLatestSync(bucket: string, key: string, existing: ObjectRecord | undefined, versioning: VersioningOptions['versioning'], keep: readonly string[]): number {
+    const newestOlder = versioning ? this.#newestOlderSync(bucket, key) : undefined;
+    const seq = nextVersionSeq(Math.max(existing ? versionSeqOf(existing) : 0, newestOlder ? versionSeqOf(newestOlder) : 0));
+    const kept = new Set(keep);
+    if (existing) {
+      if (versioning === 'Enabled' || (versioning === 'Suspended' && existing.versionId !== undefined)) this.#insertOlderSync(existing);
+      else this.#queueGarbage(existing.parts.map((p) => p.blobId).filter((id) => !kept.has(id)));
+      this.#stmt('DELETE FROM objects WHERE bucket = ? AND key = ?').run(bucket, utf8(key));
+    }
+    if (versioning === 'Suspended') {
+      const oldNull = this.#olderVersionSync(bucket, key, NULL_VERSION_ID);
+      if (oldNull) {
+        this.#deleteOlderSync(oldNull);
+        this.#queueGarbage(oldNull.parts.map((p) => p.blobId).filter((id) => !kept.has(id)));
+      }
+    }
+    return seq;
+  }
+
+  /** Writes the object as the key's new current version; queues what it replaces for good. */
+  #putObjectSync(object: ObjectRecord, condition: WriteCondition | undefined, versioning: VersioningOptions['versioning']): ObjectRecord {
     const existing = this.#getObjectSync(object.bucket, object.key);
     checkWriteCondition(existing, condition);
-    const { bucket, key, ...doc } = object;
-    this.#stmt('INSERT INTO objects (bucket, key, doc) VALUES (?, ?, ?) ON CONFLICT (bucket, key) DO UPDATE SET doc = excluded.doc').run(
-      bucket,
-      utf8(key),
-      JSON.stringify(doc),
-    );
-    if (existing) this.#queueGarbage(blobsFreedByReplace(existing, object));
+    if (!versioning) {
+      // A bucket that never had versioning: one object per key, replaced in place.
+      this.#writeCurrentSync(object);
+      if (existing) this.#queueGarbage(blobsFreedByReplace(existing, object));
+      return object;
+    }
+    const seq = this.#retireLatestSync(object.bucket, object.key, existing, versioning, object.parts.map((p) => p.blobId));
+    const stored = stampVersion(object, seq, versioning === 'Enabled');
+    this.#writeCurrentSync(stored);
+    return stored;
   }
 
   async getObject(bucket: string, key: string): Promise<ObjectRecord | undefined> {
     return this.#getObjectSync(bucket, key);
   }
 
-  async putObject(object: ObjectRecord, condition?: WriteCondition): Promise<void> {
-    this.#db.transaction(() => {
+  async putObject(object: ObjectRecord, condition?: WriteCondition, options: VersioningOptions = {}): Promise<ObjectRecord> {
+    return this.#db.transaction(() => {
       if (!this.#stmt('SELECT 1 FROM buckets WHERE name = ?').get(object.bucket)) throw new S3Error('NoSuchBucket');
-      this.#putObjectSync(object, condition);
+      return this.#putObjectSync(object, condition, options.versioning);
     }).immediate();
   }
 
-  async deleteObject(bucket: string, key: string): Promise<ObjectRecord | undefined> {
+  async deleteObject(bucket: string, key: string, options: VersioningOptions & { markerOwnerId?: string } = {}): Promise<ObjectRecord | undefined> {
     return this.#db
       .transaction(() => {
         const existing = this.#getObjectSync(bucket, key);
-        if (!existing) return undefined;
-        this.#stmt('DELETE FROM objects WHERE bucket = ? AND key = ?').run(bucket, utf8(key));
-        this.#queueGarbage(existing.parts.map((p) => p.blobId));
-        return existing;
+        if (!options.versioning) {
+          if (!existing) return undefined;
+          this.#stmt('DELETE FROM objects WHERE bucket = ? AND key = ?').run(bucket, utf8(key));
+          this.#queueGarbage(existing.parts.map((p) => p.blobId));
+          return existing;
+        }
+        // A delete marker is a new row: never one in a bucket a DeleteBucket just removed.
+        if (!this.#stmt('SELECT 1 FROM buckets WHERE name = ?').get(bucket)) throw new S3Error('NoSuchBucket');
+        const seq = this.#retireLatestSync(bucket, key, existing, options.versioning, []);
+        const marker = deleteMarkerRecord(bucket, key, options.markerOwnerId ?? '', {
+          ...(options.versioning === 'Enabled' ? { versionId: newVersionId(seq) } : {}),
+          versionSeq: seq,
+        });
+        this.#insertOlderSync(marker);
+        return marker;
       })
       .immediate();
+  }
+
+  #versionSync(bucket: string, key: string, versionId: string): { record: ObjectRecord; current: boolean } | undefined {
+    const current = this.#getObjectSync(bucket, key);
+    if (current && versionIdOf(current) === versionId) return { record: current, current: true };
+    const older = this.#olderVersionSync(bucket, key, versionId);
+    return older && { record: older, current: false };
+  }
+
+  async getObjectVersion(bucket: string, key: string, versionId: string): Promise<ObjectRecord | undefined> {
+    return this.#db.transaction(() => this.#versionSync(bucket, key, versionId)?.record)();
+  }
+
+  async getLatestVersion(bucket: string, key: string): Promise<ObjectRecord | undefined> {
+    return this.#db.transaction(() => this.#getObjectSync(bucket, key) ?? this.#newestOlderSync(bucket, key))();
+  }
+
+  async deleteObjectVersion(bucket: string, key: string, versionId: string, options: { check?: (version: ObjectRecord) => void } = {}): Promise<ObjectRecord | undefined> {
+    return this.#db
+      .transaction(() => {
+        const found = this.#versionSync(bucket, key, versionId);
+        if (!found) return undefined;
+        options.check?.(found.record);
+        if (found.current) this.#stmt('DELETE FROM objects WHERE bucket = ? AND key = ?').run(bucket, utf8(key));
+        else this.#deleteOlderSync(found.record);
+        this.#queueGarbage(found.record.parts.map((p) => p.blobId));
+        this.#promoteSync(bucket, key);
+        return found.record;
+      })
+      .immediate();
+  }
+
+  async updateObjectVersion(
+    bucket: string,
+    key: string,
+    versionId: string | undefined,
+    patch: (version: ObjectRecord) => ObjectRecord | undefined,
+  ): Promise<'updated' | 'unchanged' | 'missing'> {
+    return this.#db
+      .transaction((): 'updated' | 'unchanged' | 'missing' => {
+        const found = versionId === undefined ? ((o) => o && { record: o, current: true })(this.#getObjectSync(bucket, key)) : this.#versionSync(bucket, key, versionId);
+        if (!found) return 'missing';
+        const next = patch(found.record);
+        if (!next) return 'unchanged';
+        const { bucket: _b, key: _k, ...doc } = next;
+        if (found.current) this.#stmt('UPDATE objects SET doc = ? WHERE bucket = ? AND key = ?').run(JSON.stringify(doc), bucket, utf8(key));
+        else this.#stmt('UPDATE object_versions SET doc = ? WHERE bucket = ? AND key = ? AND version_id = ?').run(JSON.stringify(doc), bucket, utf8(key), versionIdOf(found.record));
+        return 'updated';
+      })
+      .immediate();
+  }
+
+  async listObjectVersions(bucket: string, range: VersionListRange): Promise<ObjectVersionEntry[]> {
+    return this.#db.transaction(() => {
+      const continuing = range.start && !range.start.inclusive && range.afterVersionId !== undefined ? range.start.key : undefined;
+      const older: ObjectRecord[] = [];
+      let markerSeq: number | undefined;
+      if (continuing !== undefined) {
+        // The rest of the marker key: its versions older than the marker version.
+        let below = seqOfVersionId(range.afterVersionId!);
+        if (below === undefined) {
+          const marker = this.#versionSync(bucket, continuing, NULL_VERSION_ID);
+          below = marker ? versionSeqOf(marker.record) : -1;
+        }
+        markerSeq = below;
+        const rows = this.#stmt('SELECT bucket, key, doc FROM object_versions WHERE bucket = ? AND key = ? AND seq < ? ORDER BY seq DESC LIMIT ?').all(
+          bucket,
+          utf8(continuing),
+          below,
+          range.limit,
+        ) as ObjectRow[];
+        older.push(...rows.map((r) => objectFromRow(r)));
+      }
+      const { sql, params } = this.#rangeSql('key', range.prefix, range.start);
+      if (older.length < range.limit) {
+        const rows = this.#stmt(`SELECT bucket, key, doc FROM object_versions WHERE bucket = ? AND ${sql} ORDER BY key, seq DESC LIMIT ?`).all(
+          bucket,
+          ...params,
+          range.limit - older.length,
+        ) as ObjectRow[];
+        older.push(...rows.map((r) => objectFromRow(r)));
+      }
+      const current: ObjectRecord[] = [];
+      if (continuing !== undefined) {
+        // The marker key's current object, when it is older than the marker (the marker version was deleted meanwhile).
+        const c = this.#getObjectSync(bucket, continuing);
+        if (c && versionSeqOf(c) < markerSeq!) current.push(c);
+      }
+      current.push(
+        ...(this.#stmt(`SELECT bucket, key, doc FROM objects WHERE bucket = ? AND ${sql} ORDER BY key LIMIT ?`).all(bucket, ...params, range.limit) as ObjectRow[]).map((r) =>
+          objectFromRow(r),
+        ),
+      );
+      return mergeVersionPage(current, older, range.limit, continuing);
+    })();
   }
 
   async putObjectTags(bucket: string, key: string, tags: [string, string][]): Promise<boolean> {
@@ -562,13 +755,13 @@ export class SqliteMetadataStore implements MetadataStore {
     return true;
   }
 
-  async completeUpload(uploadId: string, object: ObjectRecord, condition?: WriteCondition): Promise<void> {
-    this.#db.transaction(() => {
+  async completeUpload(uploadId: string, object: ObjectRecord, condition?: WriteCondition, options: VersioningOptions = {}): Promise<ObjectRecord> {
+    return this.#db.transaction(() => {
       if (!this.#stmt('SELECT 1 FROM uploads WHERE upload_id = ?').get(uploadId)) throw new S3Error('NoSuchUpload');
       // The condition is checked before anything changes, so a failed Complete leaves the upload intact.
       checkWriteCondition(this.#getObjectSync(object.bucket, object.key), condition);
       this.#removeUploadSync(uploadId, new Set(object.parts.map((p) => p.blobId)));
-      this.#putObjectSync(object, undefined);
+      return this.#putObjectSync(object, undefined, options.versioning);
     }).immediate();
   }
 
@@ -629,6 +822,9 @@ export class SqliteMetadataStore implements MetadataStore {
     if (wanted.size === 0) return found;
     // Crash recovery only: a full scan is acceptable here, never on a request path.
     for (const row of this.#stmt('SELECT doc FROM objects').iterate() as Iterable<{ doc: string }>) {
+      for (const p of (JSON.parse(row.doc) as ObjectDoc).parts) if (wanted.has(p.blobId)) found.add(p.blobId);
+    }
+    for (const row of this.#stmt('SELECT doc FROM object_versions').iterate() as Iterable<{ doc: string }>) {
       for (const p of (JSON.parse(row.doc) as ObjectDoc).parts) if (wanted.has(p.blobId)) found.add(p.blobId);
     }
     for (const row of this.#stmt('SELECT doc FROM parts').iterate() as Iterable<{ doc: string }>) {
