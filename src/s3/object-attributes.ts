@@ -14,7 +14,7 @@ import { buildS3Xml, type XmlNode } from '../xml/xml.js';
 import { mayActOnObject, requireBucket } from './access.js';
 import type { S3Context } from './context.js';
 import { httpDate } from './headers.js';
-import { bucketVersioning, resolveObjectVersion, versionIdHeader } from './versioning.js';
+import { bucketVersioning, requestedVersionId, resolveObjectVersion, versionIdHeader } from './versioning.js';
 import { keysForRead } from './object-encryption.js';
 
 const ATTRIBUTES = ['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize'] as const;
@@ -43,7 +43,7 @@ function integerHeader(req: S3Request, name: string, fallback: number, max: numb
 
 export async function getObjectAttributes(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
   const { bucket, key } = req.endpoint;
-  const versionId = req.query.get('versionId') ?? undefined;
+  const versionId = requestedVersionId(req);
   const bucketRecord = await requireBucket(ctx, req, bucket);
   // S3 needs s3:GetObject (s3:GetObjectVersion for a named version) as well as s3:GetObjectAttributes (checked before the handler).
   if (!(await mayActOnObject(ctx, req, bucketRecord, key, versionId !== undefined ? 's3:GetObjectVersion' : 's3:GetObject'))) throw new S3Error('AccessDenied');

@@ -128,7 +128,7 @@ describe('GetObjectAttributes (issue 21 item 3)', () => {
     assert.equal(out.ObjectSize, 6);
   });
 
-  test('errors: no such key 404 NoSuchKey; an unknown attribute 400 InvalidArgument; a version id 400', async () => {
+  test('errors: no such key 404 NoSuchKey; an unknown attribute 400 InvalidArgument; a malformed version id 400 InvalidArgument (S3: Invalid version id specified)', async () => {
     await expectS3Error(s3.send(new GetObjectAttributesCommand({ Bucket: B, Key: 'missing', ObjectAttributes: ['ETag'] })), 'NoSuchKey', 404);
     await expectS3Error(s3.send(new GetObjectAttributesCommand({ Bucket: B, Key: 'mp', ObjectAttributes: ['Colour' as never] })), 'InvalidArgument', 400);
     await expectS3Error(s3.send(new GetObjectAttributesCommand({ Bucket: B, Key: 'mp', ObjectAttributes: ['ETag'], VersionId: 'v1' })), 'InvalidArgument', 400);
