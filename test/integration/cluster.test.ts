@@ -339,6 +339,10 @@ if (!bins) {
           assert.equal(err.name, 'ServiceUnavailable');
           return true;
         });
+        // Readiness says so (a load balancer takes the node out); liveness stays 200.
+        assert.equal((await fetch(`${cut.url}/_coffer/health/ready`)).status, 503, 'not ready while the blob backend is away');
+        assert.equal((await fetch(`${cut.url}/_coffer/health`)).status, 200, 'alive');
+        assert.equal((await fetch(`${nodes[0]!.url}/_coffer/health/ready`)).status, 200, 'a node with both engines is ready');
         const head = await client.send(new HeadObjectCommand({ Bucket: 'shared', Key: 'large' }));
         assert.equal(head.ContentLength, 9 * MiB + 17 + marker.length, 'metadata is still served');
         // Small objects' blobs are rows in PostgreSQL: they are still read.
@@ -395,6 +399,19 @@ if (!bins) {
       }
       // The check finds what it looks for.
       assert.throws(() => findIn('a probe', Buffer.concat([Buffer.from('xx'), marker])));
+    });
+
+    // Last: it stops the shared database.
+    test('with_PostgreSQL_stopped_every_node_answers_503_and_reports_not_ready_never_500', async () => {
+      await postgres.stop();
+      for (const [i, c] of clients.entries()) {
+        await assert.rejects(c.send(new HeadObjectCommand({ Bucket: 'shared', Key: 'small' })), (err: { $metadata?: { httpStatusCode?: number } }) => {
+          assert.equal(err.$metadata?.httpStatusCode, 503, `node ${i}: ${String(err)}`);
+          return true;
+        });
+        await until(`node ${i} not ready`, async () => (await fetch(`${nodes[i]!.url}/_coffer/health/ready`)).status === 503, 10_000);
+        assert.equal((await fetch(`${nodes[i]!.url}/_coffer/health`)).status, 200, `node ${i} alive`);
+      }
     });
   });
 }
