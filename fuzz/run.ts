@@ -140,6 +140,14 @@ async function main(): Promise<void> {
       }
     }
     if (contentType?.includes('xml')) return /<Error>[\s\S]*<Code>[^<]+<\/Code>/.test(text);
+    // Coffer's own paths (/_coffer/: metrics, readiness, the console's API) answer errors as {"error": "...", "message": "..."}.
+    if (contentType?.startsWith('application/json')) {
+      try {
+        return typeof (JSON.parse(text) as { error?: unknown }).error === 'string';
+      } catch {
+        return false;
+      }
+    }
     // A 3xx redirect without a body is fine; anything else must be a document.
     return status < 400 && body.length === 0;
   };
