@@ -232,11 +232,11 @@ export class ObjectKeys {
     const arnContext: EncryptionContext = { 'aws:s3:arn': objectArn(target) };
     switch (encryption.mode) {
       case 'AES256':
-        if (encryption.bucketKeyId !== undefined) return [await this.#openUnderBucketKey(encryption.bucketKeyId, encryption.wrappedKeys[0]!, caller)];
+        if (encryption.bucketKeyId !== undefined) return [await this.#openUnderBucketKey(encryption.bucketKeyId, encryption.wrappedKeys[0]!, caller, false)];
         return [await kmsCall(() => this.#o.serviceKeys.unwrap(encryption.wrappedKeys[0]!, arnContext, caller))];
       case 'aws:kms':
       case 'aws:kms:dsse': {
-        if (encryption.bucketKeyId !== undefined) return [await this.#openUnderBucketKey(encryption.bucketKeyId, encryption.wrappedKeys[0]!, caller)];
+        if (encryption.bucketKeyId !== undefined) return [await this.#openUnderBucketKey(encryption.bucketKeyId, encryption.wrappedKeys[0]!, caller, true)];
         const context: EncryptionContext = { ...encryption.context, ...arnContext };
         const keys: Buffer[] = [];
         for (const w of encryption.wrappedKeys) {
@@ -286,8 +286,9 @@ export class ObjectKeys {
     return bytesEqual(expected, actual);
   }
 
-  async #openUnderBucketKey(bucketKeyId: string, wrapped: string, caller: KmsCaller): Promise<Buffer> {
-    const bucketKey = await this.#bucketKeyById(bucketKeyId, caller);
+  /** `recheck`: whether the bucket key's KMS key may have been disabled (a customer's key: yes; Coffer's own S3 service key of SSE-S3: no). */
+  async #openUnderBucketKey(bucketKeyId: string, wrapped: string, caller: KmsCaller, recheck: boolean): Promise<Buffer> {
+    const bucketKey = await this.#bucketKeyById(bucketKeyId, caller, recheck);
     const dataKey = unwrapLocal(bucketKey, wrapped);
     if (!dataKey) throw new Error('a data key does not unwrap under its bucket key');
     return dataKey;
@@ -352,7 +353,8 @@ export class ObjectKeys {
     const waitUntil = Date.now() + CLAIM_WAIT_MS;
     for (;;) {
       const record = await this.#o.metadata.getBucketKey(id);
-      if (record && record.wrapped !== '') return entry(await this.#bucketKeyById(id, caller));
+      // The PUT resolved its KMS key (usable) within the last second: no second check.
+      if (record && record.wrapped !== '') return entry(await this.#bucketKeyById(id, caller, false));
       if (!record) {
         if (await this.#o.metadata.claimBucketKey({ id, bucket, kmsKeyArn, createdAt: periodStart })) {
           let r: { plaintext: Buffer; ciphertextBlob: Buffer };
@@ -390,12 +392,14 @@ export class ObjectKeys {
    * deletion — on any node — stops reads under its bucket keys within that second, as it
    * stops bucket-key PUTs.
    */
-  async #bucketKeyById(id: string, caller: KmsCaller): Promise<Buffer> {
+  async #bucketKeyById(id: string, caller: KmsCaller, recheck: boolean): Promise<Buffer> {
     const hit = this.#byId.get(id);
     if (hit) {
       this.bucketKeyCacheHits++;
       const now = this.#now();
-      if (now - hit.checkedAt >= RESOLVED_TTL_MS) {
+      // Not for SSE-S3's service key: nobody can disable it, and the check is an audited KMS
+      // call, which a read that needs no write must not depend on (a read-only volume).
+      if (recheck && now - hit.checkedAt >= RESOLVED_TTL_MS) {
         await this.resolveKmsKeyArn(hit.kmsKeyArn, caller);
         hit.checkedAt = now;
       }
