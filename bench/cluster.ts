@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { findPostgres, startPostgres, type TestPostgres } from '../test/helpers/postgres.js';
 import { S3Client } from './lib/client.js';
+import { createBucket } from './lib/setup.js';
 import { runLoad } from './lib/load.js';
 import { BodyVerifier, PayloadPool } from './lib/payload.js';
 import { CLUSTER_END, CLUSTER_START, markdownTable } from './lib/report.js';
@@ -128,7 +129,7 @@ export async function clusterBench(argv: string[]): Promise<number> {
       const backend = await startCoffer({ ...credentials, region, workers: 1 });
       stops.push(() => backend.stop());
       const setup = new S3Client({ endpoint: backend.url, credentials, region, maxSockets: 1 });
-      await setup.ok({ method: 'PUT', path: '/cluster-blobs', body: [] }, 'CreateBucket on the blob backend');
+      await createBucket(setup, 'cluster-blobs');
       setup.close();
       blobUrl = 's3://cluster-blobs/bench';
       blobEndpoint = backend.url.href;
@@ -157,7 +158,7 @@ export async function clusterBench(argv: string[]): Promise<number> {
     stops.push(async () => topologies.forEach((t) => t.clients.forEach((c) => c.close())));
     // One bucket per topology (the two cluster topologies share the database, so their names differ).
     const bucketOf = (t: Topology) => `bench-${t.id.replace(/[^a-z0-9]+/g, '-').replace(/-$/, '')}`;
-    for (const t of topologies) await t.clients[0]!.ok({ method: 'PUT', path: `/${bucketOf(t)}`, body: [] }, `CreateBucket through ${t.id}`);
+    for (const t of topologies) await createBucket(t.clients[0]!, bucketOf(t));
     log(`Cluster benchmark: ${reps} repetition(s), ≤ ${seconds} s per measurement; ${engines}`);
 
     for (let rep = 0; rep < reps; rep++) {

@@ -65,3 +65,13 @@ export class BlobNotFoundError extends Error {
     this.name = 'BlobNotFoundError';
   }
 }
+
+/** A whole (small) blob's bytes from its source, for stores that write it in one piece. */
+export async function collectBlob(source: AsyncIterable<Buffer>, signal?: AbortSignal): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of source) {
+    signal?.throwIfAborted();
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}

@@ -8,7 +8,6 @@
  * its URL was made for.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { S3Error } from '../errors/s3-errors.js';
 
 /** The presigned authentication parameters themselves: not headers. */
 const AUTH_PARAMS = new Set(['x-amz-algorithm', 'x-amz-credential', 'x-amz-date', 'x-amz-expires', 'x-amz-signedheaders', 'x-amz-signature', 'x-amz-security-token']);
@@ -32,8 +31,9 @@ function isPresigned(query: URLSearchParams): boolean {
 
 /**
  * The request's headers with a presigned URL's hoisted `x-amz-*` query parameters added
- * (the request's own headers untouched when there are none). A parameter that is also
- * sent as a header with another value is refused: which one was meant cannot be known.
+ * (the request's own headers untouched when there are none). A name sent as a header too
+ * keeps the header: SigV4 verification then refuses it unless it was signed (403
+ * AccessDenied, HeadersNotSigned, as S3 answers a header added to a presigned URL).
  */
 export function withHoistedHeaders(headers: IncomingHttpHeaders, query: URLSearchParams): IncomingHttpHeaders {
   if (!isPresigned(query)) return headers;
@@ -41,13 +41,7 @@ export function withHoistedHeaders(headers: IncomingHttpHeaders, query: URLSearc
   for (const [rawName, value] of query) {
     const name = rawName.toLowerCase();
     if (!name.startsWith('x-amz-') || AUTH_PARAMS.has(name) || isChecksumParam(name)) continue;
-    const sent = headers[name];
-    if (sent !== undefined) {
-      if ((Array.isArray(sent) ? sent.join(',') : sent) !== value) {
-        throw new S3Error('InvalidRequest', `The ${name} query parameter and header of this presigned request differ.`);
-      }
-      continue;
-    }
+    if (headers[name] !== undefined) continue;
     merged ??= { ...headers };
     const already = merged[name];
     merged[name] = already === undefined ? value : `${Array.isArray(already) ? already.join(',') : already},${value}`;

@@ -26,3 +26,28 @@ export function asUnavailable(err: unknown): unknown {
   if (err instanceof pg.DatabaseError) return err;
   return new BackendUnavailableError(`PostgreSQL unavailable: ${(err as Error)?.message ?? String(err)}`, { cause: err });
 }
+
+/** A pool of this process (one per store): BIGINTs as numbers; an idle connection the server dropped is discarded, the next call opens another. */
+export function createPool(url: string, options: { max: number; connectTimeoutMs: number }): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max: options.max, connectionTimeoutMillis: options.connectTimeoutMs, types });
+  pool.on('error', () => {});
+  return pool;
+}
+
+/** One statement outside a transaction (autocommit); a database that cannot be reached is BackendUnavailableError (503). */
+export async function poolQuery<R extends pg.QueryResultRow = Record<string, unknown>>(pool: pg.Pool, sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+  try {
+    return await pool.query<R>(sql, params);
+  } catch (err) {
+    throw asUnavailable(err);
+  }
+}
+
+/** A pooled connection; a database that cannot be reached is BackendUnavailableError (503). */
+export async function poolConnect(pool: pg.Pool): Promise<pg.PoolClient> {
+  try {
+    return await pool.connect();
+  } catch (err) {
+    throw asUnavailable(err);
+  }
+}

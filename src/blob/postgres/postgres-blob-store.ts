@@ -19,8 +19,8 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { BlobStats, BlobStore, ByteRange, PendingBlob } from '../blob-store.js';
-import { BlobNotFoundError } from '../blob-store.js';
-import { NOW_MS, asUnavailable, types } from '../../util/postgres.js';
+import { BlobNotFoundError, collectBlob } from '../blob-store.js';
+import { NOW_MS, asUnavailable, createPool, poolConnect, poolQuery } from '../../util/postgres.js';
 
 /** Ids of this store: `p` + 32 hex digits, so a router can tell them from other stores' ids. */
 const ID_RE = /^p[0-9a-f]{32}$/;
@@ -49,31 +49,16 @@ export class PostgresBlobStore implements BlobStore {
 
   constructor(options: PostgresBlobStoreOptions) {
     this.#leaseMs = options.stagingLeaseMs ?? 15 * 60 * 1000;
-    this.#pool = new pg.Pool({
-      connectionString: options.url,
-      max: options.maxConnections ?? 4,
-      connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
-      types,
-    });
-    this.#pool.on('error', () => {});
+    this.#pool = createPool(options.url, { max: options.maxConnections ?? 4, connectTimeoutMs: options.connectTimeoutMs ?? 5000 });
   }
 
-  async #query<R extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
-    try {
-      return await this.#pool.query<R>(sql, params);
-    } catch (err) {
-      throw asUnavailable(err);
-    }
+  #query<R extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+    return poolQuery<R>(this.#pool, sql, params);
   }
 
   /** Creates the table once (idempotent; serialized across nodes by an advisory lock). */
   async migrate(): Promise<void> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.#pool.connect();
-    } catch (err) {
-      throw asUnavailable(err);
-    }
+    const client = await poolConnect(this.#pool);
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock($1)', [CREATE_LOCK]);
@@ -91,12 +76,7 @@ export class PostgresBlobStore implements BlobStore {
   }
 
   async write(source: AsyncIterable<Buffer>, options: { signal?: AbortSignal } = {}): Promise<PendingBlob> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of source) {
-      options.signal?.throwIfAborted();
-      chunks.push(chunk);
-    }
-    const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    const data = await collectBlob(source, options.signal);
     const blobId = `p${randomUUID().replaceAll('-', '')}`;
     // Durable once the INSERT's commit returns (synchronous_commit=on): before the caller commits metadata naming it.
     await this.#query(`INSERT INTO small_blobs (id, staged_at, data) VALUES ($1, ${NOW_MS}, $2)`, [blobId, data]);

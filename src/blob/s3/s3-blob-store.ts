@@ -189,11 +189,11 @@ export class S3BlobStore implements BlobStore {
     const Bucket = this.#bucket;
     const send = <T>(what: string, run: () => Promise<T>): Promise<T> => this.#send(what, run, signal);
     const sendOpts = signal ? { abortSignal: signal } : {};
-    const putMarker = () => this.#client.send(new PutObjectCommand({ Bucket, Key: this.#markerKey(blobId), Body: Buffer.alloc(0) }));
-    const marker = send('staging a blob', () => this.#client.send(new PutObjectCommand({ Bucket, Key: this.#markerKey(blobId), Body: Buffer.alloc(0) }), sendOpts));
+    const putMarker = (opts: { abortSignal?: AbortSignal } = {}) => this.#client.send(new PutObjectCommand({ Bucket, Key: this.#markerKey(blobId), Body: Buffer.alloc(0) }), opts);
+    const marker = send('staging a blob', () => putMarker(sendOpts));
     // Awaited before the blob can exist; until then a failure is only noted here.
     marker.catch(() => {});
-    const lease = new StagingLease(putMarker, this.#heartbeatMs, this.#leases);
+    const lease = new StagingLease(() => putMarker(), this.#heartbeatMs, this.#leases);
     let size = 0;
     let uploadId: string | undefined;
     let blobPut = false;

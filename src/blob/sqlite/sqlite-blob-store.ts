@@ -14,7 +14,7 @@ import { chmodSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import type { BlobStats, BlobStore, ByteRange, PendingBlob } from '../blob-store.js';
-import { BlobNotFoundError } from '../blob-store.js';
+import { BlobNotFoundError, collectBlob } from '../blob-store.js';
 import { PathSync } from '../../util/group-sync.js';
 import { retryBusy } from '../../util/sqlite-busy.js';
 import { closeConnection, fileIdentity, type FileIdentity } from '../../util/sqlite-connection.js';
@@ -159,12 +159,7 @@ export class SqliteBlobStore implements BlobStore {
   }
 
   async write(source: AsyncIterable<Buffer>, options: { signal?: AbortSignal } = {}): Promise<PendingBlob> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of source) {
-      options.signal?.throwIfAborted();
-      chunks.push(chunk);
-    }
-    const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    const data = await collectBlob(source, options.signal);
     const blobId = `s${randomUUID().replaceAll('-', '')}`;
     this.#inserts.push({ id: blobId, data });
     await this.#flush();

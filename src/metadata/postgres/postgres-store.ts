@@ -84,7 +84,7 @@ import {
   versionSeqOf,
 } from '../metadata-rules.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
-import { NOW_MS, asUnavailable, types } from '../../util/postgres.js';
+import { NOW_MS, asUnavailable, createPool, poolConnect, poolQuery } from '../../util/postgres.js';
 
 export interface PostgresStoreOptions {
   /** A libpq-style connection string: `postgres://user:pass@host:port/db` (or `?host=/socket/dir`). */
@@ -136,36 +136,16 @@ export class PostgresMetadataStore implements MetadataStore {
 
   constructor(options: PostgresStoreOptions) {
     this.#config = Object.freeze({ maxConnections: 10, connectTimeoutMs: 5000, maxRetries: 30, ...options });
-    this.#pool = new pg.Pool({
-      connectionString: this.#config.url,
-      max: this.#config.maxConnections,
-      connectionTimeoutMillis: this.#config.connectTimeoutMs,
-      types,
-    });
-    // An idle connection the server dropped: the pool discards it, the next call opens another.
-    this.#pool.on('error', () => {});
+    this.#pool = createPool(this.#config.url, { max: this.#config.maxConnections, connectTimeoutMs: this.#config.connectTimeoutMs });
   }
 
   /** One statement outside a transaction (autocommit). */
-  async #query<R extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
-    try {
-      return await this.#pool.query<R>(sql, params);
-    } catch (err) {
-      throw asUnavailable(err);
-    }
+  #query<R extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+    return poolQuery<R>(this.#pool, sql, params);
   }
 
   async #rows<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
     return (await this.#query<R>(sql, params)).rows;
-  }
-
-  /** A pooled connection; a database that cannot be reached is BackendUnavailableError (503). */
-  async #connect(): Promise<pg.PoolClient> {
-    try {
-      return await this.#pool.connect();
-    } catch (err) {
-      throw asUnavailable(err);
-    }
   }
 
   /**
@@ -176,7 +156,7 @@ export class PostgresMetadataStore implements MetadataStore {
    */
   async #tx<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
-      const client = await this.#connect();
+      const client = await poolConnect(this.#pool);
       const tx = new Tx(client);
       let result: T;
       try {
@@ -211,7 +191,7 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   async migrate(): Promise<void> {
-    const client = await this.#connect();
+    const client = await poolConnect(this.#pool);
     const tx = new Tx(client);
     try {
       for (const [i, sql] of POSTGRES_MIGRATIONS.entries()) {
@@ -527,7 +507,7 @@ export class PostgresMetadataStore implements MetadataStore {
 
   async listObjectVersions(bucket: string, range: VersionListRange): Promise<ObjectVersionEntry[]> {
     // One snapshot for the page's reads (REPEATABLE READ, read only): no writer is blocked.
-    const client = await this.#connect();
+    const client = await poolConnect(this.#pool);
     const tx = new Tx(client);
     try {
       await tx.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
