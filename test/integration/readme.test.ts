@@ -139,7 +139,15 @@ describe('README shell blocks run in order (issue 21 item 5)', () => {
   });
 
   test('`npx coffer` runs this package\'s bin in the clone (README), without the registry', () => {
-    const r = spawnSync('npx', ['--offline', 'coffer', '--help'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000, env: { ...process.env, npm_config_update_notifier: 'false' } });
+    // npx links the package folder as a dependency and so runs its `prepare` (tsc), rewriting
+    // dist/ under the tests running beside this one (a worker once failed to load a half-written
+    // module). `npm test` has built dist/ already: skip the scripts, keep the bin check.
+    const r = spawnSync('npx', ['--offline', 'coffer', '--help'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, npm_config_update_notifier: 'false', npm_config_ignore_scripts: 'true' },
+    });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout + r.stderr, /Usage: coffer serve/);
   });
