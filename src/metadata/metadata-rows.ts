@@ -11,6 +11,7 @@ import type {
   KmsKeyRecord,
   KmsKeyVersionRecord,
   ObjectRecord,
+  ObjectSummary,
   PartRecord,
   UploadRecord,
   UserPolicyRecord,
@@ -36,6 +37,44 @@ export interface PolicyRow { account_id: string; user_name: string; policy_name:
 
 export function objectFromRow(row: ObjectRow): ObjectRecord {
   return { bucket: row.bucket, key: row.key.toString('utf8'), ...(JSON.parse(row.doc) as ObjectDoc) };
+}
+
+/**
+ * The `objects` columns that repeat, beside the document, what a listing shows
+ * (ObjectSummary), in the order objectSummaryValues gives them. Every write of an
+ * object row writes them with its document.
+ */
+export const OBJECT_SUMMARY_COLUMNS = ['size', 'etag', 'last_modified', 'checksum_algorithm', 'checksum_type', 'storage_class', 'owner_id'] as const;
+
+export function objectSummaryValues(o: Omit<ObjectRecord, 'bucket' | 'key'>): (string | number | null)[] {
+  return [o.size, o.etag, o.lastModified, o.checksum?.algorithm ?? null, o.checksum?.type ?? null, o.storageClass, o.ownerId];
+}
+
+/** A listing row: the key and the summary columns, as the engines return them. */
+export interface ObjectSummaryRow {
+  key: Buffer;
+  size: number | string;
+  etag: string;
+  last_modified: number | string;
+  checksum_algorithm: string | null;
+  checksum_type: string | null;
+  storage_class: string;
+  owner_id: string;
+}
+
+/** The same as an array: the key as text, then the summary columns in their order. */
+export type ObjectSummaryTuple = [key: string, size: number | string, etag: string, lastModified: number | string, checksumAlgorithm: string | null, checksumType: string | null, storageClass: string, ownerId: string];
+
+export function objectSummaryFromTuple([key, size, etag, lastModified, checksumAlgorithm, checksumType, storageClass, ownerId]: ObjectSummaryTuple): ObjectSummary {
+  // PostgreSQL's BIGINT arrives as a string.
+  const s: ObjectSummary = { key, size: Number(size), etag, lastModified: Number(lastModified), storageClass, ownerId };
+  if (checksumAlgorithm !== null) s.checksumAlgorithm = checksumAlgorithm as NonNullable<ObjectSummary['checksumAlgorithm']>;
+  if (checksumType !== null) s.checksumType = checksumType as NonNullable<ObjectSummary['checksumType']>;
+  return s;
+}
+
+export function objectSummaryFromRow(r: ObjectSummaryRow): ObjectSummary {
+  return objectSummaryFromTuple([r.key.toString('utf8'), r.size, r.etag, r.last_modified, r.checksum_algorithm, r.checksum_type, r.storage_class, r.owner_id]);
 }
 
 /** The document and columns a version is stored with in `object_versions`. */

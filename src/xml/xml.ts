@@ -9,9 +9,18 @@ import { S3Error } from '../errors/s3-errors.js';
 export const S3_XMLNS = 'http://s3.amazonaws.com/doc/2006-03-01/';
 
 /** A node value: text, a nested element list, or omitted when undefined. */
-export type XmlValue = string | number | boolean | bigint | Date | XmlNode[] | undefined | null;
+export type XmlValue = string | number | boolean | bigint | Date | (XmlNode | RawXml)[] | undefined | null;
 /** One element: `[name, value]`, or `[name, value, attributes]`. */
 export type XmlNode = [string, XmlValue] | [string, XmlValue, Record<string, string>];
+
+/**
+ * Markup rendered elsewhere, already escaped and well-formed, written as it is among an
+ * element's children: for the long runs of one element that a template writes faster than
+ * a node tree (a listing's 1000 `<Contents>`, s3/list.ts).
+ */
+export class RawXml {
+  constructor(readonly xml: string) {}
+}
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\r': '&#13;' };
 
@@ -21,6 +30,8 @@ const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;'
  */
 const NOT_XML_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const NOT_XML_CHARS = new RegExp(NOT_XML_CHAR.source, 'g');
+/** Text with none of these is written as it is: one test, where most text (keys, ids, ETags) has nothing to escape. */
+const NEEDS_ESCAPING = /[&<>"'\r\u0000-\u0008\u000B\u000C\u000E-\u001F\uD800-\uDFFF\uFFFE\uFFFF]/;
 
 /** Whether `text` can appear in an XML 1.0 document (escaped) as it is. */
 export function isXmlText(text: string): boolean {
@@ -35,20 +46,29 @@ export function isXmlText(text: string): boolean {
  * instead (s3/list.ts); only echoes of a name the client sent (an error's Key) are lossy.
  */
 export function escapeXml(text: string): string {
+  if (!NEEDS_ESCAPING.test(text)) return text;
   const escaped = text.replace(/[&<>"'\r]/g, (c) => ESCAPES[c]!);
   return isXmlText(escaped) ? escaped : escaped.replace(NOT_XML_CHARS, '\uFFFD');
 }
 
 function renderValue(value: Exclude<XmlValue, undefined | null>): string {
-  if (Array.isArray(value)) return value.map(renderNode).join('');
+  if (typeof value === 'string') return escapeXml(value);
+  if (Array.isArray(value)) {
+    let out = '';
+    for (const child of value) out += child instanceof RawXml ? child.xml : renderNode(child);
+    return out;
+  }
   if (value instanceof Date) return value.toISOString();
-  return escapeXml(String(value));
+  // Numbers, bigints and booleans have nothing to escape.
+  return String(value);
 }
 
-function renderNode(node: XmlNode): string {
+/** One element and its children, without the XML declaration. */
+export function renderNode(node: XmlNode): string {
   const [name, value, attrs] = node;
   if (value === undefined || value === null) return '';
-  const attrText = attrs ? Object.entries(attrs).map(([k, v]) => ` ${k}="${escapeXml(v)}"`).join('') : '';
+  let attrText = '';
+  if (attrs) for (const k in attrs) attrText += ` ${k}="${escapeXml(attrs[k]!)}"`;
   return `<${name}${attrText}>${renderValue(value)}</${name}>`;
 }
 
@@ -58,7 +78,7 @@ export function buildXml(root: XmlNode): string {
 }
 
 /** Same, with the S3 namespace on the root element. */
-export function buildS3Xml(name: string, children: XmlNode[]): string {
+export function buildS3Xml(name: string, children: (XmlNode | RawXml)[]): string {
   return buildXml([name, children, { xmlns: S3_XMLNS }]);
 }
 

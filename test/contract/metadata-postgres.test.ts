@@ -10,7 +10,9 @@ import { isBackendUnavailable } from '../../src/errors/backend-unavailable.js';
 import { S3Error } from '../../src/errors/s3-errors.js';
 import { toS3Error } from '../../src/http/render.js';
 import type { ObjectRecord } from '../../src/metadata/metadata-store.js';
+import { POSTGRES_MIGRATIONS } from '../../src/metadata/postgres/postgres-migrations.js';
 import { PostgresMetadataStore } from '../../src/metadata/postgres/postgres-store.js';
+import pg from 'pg';
 import { findPostgres, startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { metadataStoreContract } from './metadata-store.contract.js';
 
@@ -165,6 +167,36 @@ if (!bins) {
       assert.equal((await b.getLatestVersion('vb', 'k'))?.versionId, next.versionId);
       assert.equal((await b.getObject('vb', 'k'))?.versionId, next.deleteMarker ? undefined : next.versionId);
     }));
+
+  // Migration 4 (the listing's summary columns) fills them in from the documents a database holds.
+  test('postgres_migration_4_fills_the_listing_columns_of_existing_objects', async () => {
+    server ??= await startPostgres(bins);
+    const url = await server.newDatabase();
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query('CREATE TABLE schema_version (version INTEGER NOT NULL)');
+      for (const [i, sql] of POSTGRES_MIGRATIONS.slice(0, 3).entries()) {
+        await client.query(sql);
+        await client.query('INSERT INTO schema_version (version) VALUES ($1)', [i + 1]);
+      }
+      await client.query("INSERT INTO buckets (name, created_at, owner_id, region) VALUES ('b', 1, 'o', 'us-east-1')");
+      const doc = { ...object('b', 'k', 'x'), lastModified: 1_700_000_000_123, checksum: { algorithm: 'CRC32C', value: 'x', type: 'FULL_OBJECT' } };
+      const { bucket: _b, key: _k, ...rest } = doc;
+      await client.query("INSERT INTO objects (bucket, key, doc) VALUES ('b', $1, $2)", [Buffer.from('k'), JSON.stringify(rest)]);
+    } finally {
+      await client.end();
+    }
+    const store = new PostgresMetadataStore({ url });
+    try {
+      await store.migrate();
+      assert.deepEqual(await store.listObjects('b', { prefix: '', limit: 10 }), [
+        { key: 'k', size: 10, etag: 'e', lastModified: 1_700_000_000_123, checksumAlgorithm: 'CRC32C', checksumType: 'FULL_OBJECT', storageClass: 'STANDARD', ownerId: 'o' },
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
 
   // The database going away under a running store: pooled connections die ("Connection
   // terminated"), new ones are refused. Every call is then 503, never a raw 500.

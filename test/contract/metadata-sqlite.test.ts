@@ -70,6 +70,35 @@ test('sqlite_migration_7_counts_existing_objects_into_bucket_usage', async () =>
   }
 });
 
+// Schema migration 9 (the listing's summary columns) fills them in from the documents a database holds.
+test('sqlite_migration_9_fills_the_listing_columns_of_existing_objects', async () => {
+  const old = mkdtempSync(join(tmpdir(), 'coffer-sqlite-old-'));
+  try {
+    const path = join(old, 'meta.db');
+    const db = new Database(path);
+    db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL)');
+    for (const [i, sql] of SQLITE_MIGRATIONS.slice(0, 8).entries()) {
+      db.exec(sql);
+      db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(i + 1);
+    }
+    db.prepare("INSERT INTO buckets (name, created_at, owner_id, region) VALUES ('b', 1, 'o', 'us-east-1')").run();
+    const put = db.prepare("INSERT INTO objects (bucket, key, doc) VALUES ('b', ?, ?)");
+    const doc = { size: 7, etag: 'e', lastModified: 1_700_000_000_123, headers: {}, userMetadata: {}, tags: [], parts: [], multipart: false, storageClass: 'STANDARD', ownerId: 'o' };
+    put.run(Buffer.from('plain'), JSON.stringify(doc));
+    put.run(Buffer.from('summed'), JSON.stringify({ ...doc, size: 9, checksum: { algorithm: 'SHA256', value: 'x', type: 'FULL_OBJECT' } }));
+    db.close();
+    const store = new SqliteMetadataStore({ path });
+    await store.migrate();
+    assert.deepEqual(await store.listObjects('b', { prefix: '', limit: 10 }), [
+      { key: 'plain', size: 7, etag: 'e', lastModified: 1_700_000_000_123, storageClass: 'STANDARD', ownerId: 'o' },
+      { key: 'summed', size: 9, etag: 'e', lastModified: 1_700_000_000_123, checksumAlgorithm: 'SHA256', checksumType: 'FULL_OBJECT', storageClass: 'STANDARD', ownerId: 'o' },
+    ]);
+    await store.close();
+  } finally {
+    rmSync(old, { recursive: true, force: true });
+  }
+});
+
 /** A migrated store on a fresh database file (at `path`), closed and removed afterwards. */
 async function withStore(fn: (store: SqliteMetadataStore, path: string) => Promise<void>): Promise<void> {
   const d = mkdtempSync(join(tmpdir(), 'coffer-sqlite-'));

@@ -167,4 +167,23 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE UNIQUE INDEX object_versions_newest_first ON object_versions (bucket, key, seq DESC);
   CREATE UNIQUE INDEX object_versions_by_id ON object_versions (bucket, key, version_id);
   `,
+  // 4: what a listing shows of an object, in columns beside its document (SQLite's migration 9).
+  `
+  ALTER TABLE objects
+    ADD COLUMN size BIGINT,
+    ADD COLUMN etag TEXT,
+    ADD COLUMN last_modified BIGINT,
+    ADD COLUMN checksum_algorithm TEXT,
+    ADD COLUMN checksum_type TEXT,
+    ADD COLUMN storage_class TEXT,
+    ADD COLUMN owner_id TEXT;
+  UPDATE objects SET
+    size = (doc::jsonb->>'size')::bigint,
+    etag = doc::jsonb->>'etag',
+    last_modified = (doc::jsonb->>'lastModified')::bigint,
+    checksum_algorithm = doc::jsonb->'checksum'->>'algorithm',
+    checksum_type = doc::jsonb->'checksum'->>'type',
+    storage_class = doc::jsonb->>'storageClass',
+    owner_id = doc::jsonb->>'ownerId';
+  `,
 ];

@@ -34,6 +34,7 @@ import type {
   MetadataStore,
   ObjectEncryption,
   ObjectRecord,
+  ObjectSummary,
   PartRecord,
   StoredAcl,
   UploadListRange,
@@ -51,6 +52,9 @@ import {
   kmsKeyFromRow,
   kmsVersionFromRow,
   objectFromRow,
+  objectSummaryFromRow,
+  objectSummaryValues,
+  OBJECT_SUMMARY_COLUMNS,
   partFromRow,
   policyFromRow,
   uploadFromRow,
@@ -62,6 +66,7 @@ import {
   type KmsKeyRow,
   type KmsVersionRow,
   type ObjectRow,
+  type ObjectSummaryRow,
   type PartRow,
   type PolicyRow,
   type UploadRow,
@@ -85,6 +90,12 @@ import {
 } from '../metadata-rules.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import { NOW_MS, asUnavailable, createPool, poolConnect, poolQuery } from '../../util/postgres.js';
+
+/** The object row's writes ($1 bucket, $2 key, $3 document, then the listing's columns), from one record. */
+const WRITE_OBJECT_SQL = `INSERT INTO objects (bucket, key, doc, ${OBJECT_SUMMARY_COLUMNS.join(', ')})
+  VALUES ($1, $2, $3, ${OBJECT_SUMMARY_COLUMNS.map((_, i) => `$${i + 4}`).join(', ')})
+  ON CONFLICT (bucket, key) DO UPDATE SET doc = excluded.doc, ${OBJECT_SUMMARY_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')}`;
+const UPDATE_OBJECT_SQL = `UPDATE objects SET doc = $3, ${OBJECT_SUMMARY_COLUMNS.map((c, i) => `${c} = $${i + 4}`).join(', ')} WHERE bucket = $1 AND key = $2`;
 
 export interface PostgresStoreOptions {
   /** A libpq-style connection string: `postgres://user:pass@host:port/db` (or `?host=/socket/dir`). */
@@ -328,14 +339,14 @@ export class PostgresMetadataStore implements MetadataStore {
   /** Writes the object row over `existing` (already locked); queues the replaced object's blobs unless the new object reuses them. */
   async #writeObject(tx: Tx, object: ObjectRecord, existing: ObjectRecord | undefined): Promise<void> {
     const { bucket, key, ...doc } = object;
-    await tx.query('INSERT INTO objects (bucket, key, doc) VALUES ($1, $2, $3) ON CONFLICT (bucket, key) DO UPDATE SET doc = excluded.doc', [bucket, utf8(key), JSON.stringify(doc)]);
+    await tx.query(WRITE_OBJECT_SQL, [bucket, utf8(key), JSON.stringify(doc), ...objectSummaryValues(doc)]);
     if (existing) await tx.queueGarbage(blobsFreedByReplace(existing, object));
   }
 
   /** Replaces the document of the object at the key (locked by the caller). */
   async #updateObjectDoc(tx: Tx, object: ObjectRecord): Promise<void> {
     const { bucket, key, ...doc } = object;
-    await tx.query('UPDATE objects SET doc = $1 WHERE bucket = $2 AND key = $3', [JSON.stringify(doc), bucket, utf8(key)]);
+    await tx.query(UPDATE_OBJECT_SQL, [bucket, utf8(key), JSON.stringify(doc), ...objectSummaryValues(doc)]);
   }
 
   async getObject(bucket: string, key: string): Promise<ObjectRecord | undefined> {
@@ -605,14 +616,13 @@ export class PostgresMetadataStore implements MetadataStore {
     return { sql: sql.join(' AND '), params };
   }
 
-  async listObjects(bucket: string, range: KeyRange): Promise<ObjectRecord[]> {
+  async listObjects(bucket: string, range: KeyRange): Promise<ObjectSummary[]> {
     const { sql, params } = this.#rangeSql('key', range.prefix, range.start, 2);
-    const rows = await this.#rows<ObjectRow>(`SELECT bucket, key, doc FROM objects WHERE bucket = $1 AND ${sql} ORDER BY key LIMIT $${params.length + 2}`, [
-      bucket,
-      ...params,
-      range.limit,
-    ]);
-    return rows.map((r) => objectFromRow(r));
+    const rows = await this.#rows<ObjectSummaryRow>(
+      `SELECT key, ${OBJECT_SUMMARY_COLUMNS.join(', ')} FROM objects WHERE bucket = $1 AND ${sql} ORDER BY key LIMIT $${params.length + 2}`,
+      [bucket, ...params, range.limit],
+    );
+    return rows.map(objectSummaryFromRow);
   }
 
   // ---- multipart

@@ -180,4 +180,23 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE UNIQUE INDEX object_versions_by_id ON object_versions (bucket, key, version_id);
   `,
+  // 9: what a listing shows of an object (metadata-rows.ts OBJECT_SUMMARY_COLUMNS), in columns
+  //    beside its document, so that a page of ListObjectsV2 reads no document (issue 18).
+  `
+  ALTER TABLE objects ADD COLUMN size INTEGER;
+  ALTER TABLE objects ADD COLUMN etag TEXT;
+  ALTER TABLE objects ADD COLUMN last_modified INTEGER;
+  ALTER TABLE objects ADD COLUMN checksum_algorithm TEXT;
+  ALTER TABLE objects ADD COLUMN checksum_type TEXT;
+  ALTER TABLE objects ADD COLUMN storage_class TEXT;
+  ALTER TABLE objects ADD COLUMN owner_id TEXT;
+  UPDATE objects SET
+    size = json_extract(doc, '$.size'),
+    etag = json_extract(doc, '$.etag'),
+    last_modified = json_extract(doc, '$.lastModified'),
+    checksum_algorithm = json_extract(doc, '$.checksum.algorithm'),
+    checksum_type = json_extract(doc, '$.checksum.type'),
+    storage_class = json_extract(doc, '$.storageClass'),
+    owner_id = json_extract(doc, '$.ownerId');
+  `,
 ];
