@@ -30,9 +30,14 @@ export interface FsBlobStoreOptions {
 
 const ID_RE = /^[0-9a-f]{32}$/;
 
-/** Scratch reads (ReadOptions.scratch) go through buffers of this size, at most SCRATCH_POOL of them kept idle. */
-const SCRATCH_CHUNK = Math.max(256 * 1024, SCRATCH_MIN_CHUNK);
-const SCRATCH_POOL = 16;
+/**
+ * Scratch reads (ReadOptions.scratch) go through buffers of this size, at most SCRATCH_POOL of
+ * them kept idle. A read is a round trip through libuv's thread pool: a GET of 1 MiB reads its
+ * whole blob (1 MiB, plus the header and 16 tags) in one, where 256 KiB chunks took five (server
+ * CPU per GET ~10% lower, bench/RESULTS.md).
+ */
+const SCRATCH_CHUNK = Math.max(1024 * 1024 + 4096, SCRATCH_MIN_CHUNK);
+const SCRATCH_POOL = 8;
 
 export class FsBlobStore implements BlobStore {
   readonly #root: string;
