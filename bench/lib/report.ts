@@ -273,6 +273,53 @@ export interface TargetCheck {
   met: boolean | undefined;
 }
 
+/**
+ * The targets of issue #18 (the same benchmark; medians of one sitting, ratios against the
+ * sinks measured beside them). Memory is issue #7's memory target, checked above.
+ */
+export function checkIssue18Targets(results: Results, plan: Plan): TargetCheck[] {
+  const s = (workload: string, target: Parameters<Results['get']>[1]) => {
+    const row = results.get(workload, target);
+    return row && row.reps.length > 0 ? summarize(results, row) : undefined;
+  };
+  const checks: TargetCheck[] = [];
+  const measured = (v: number | undefined) => v !== undefined && Number.isFinite(v);
+  const share = (target: string, v: number | undefined, min: number, what: string, extra = '') =>
+    checks.push({ target, measured: measured(v) ? `${pct(v!)} ${what}${extra}` : 'not measured', met: measured(v) ? v! >= min : undefined });
+  for (const size of plan.objectSizes.filter((z) => z.bytes >= MiB)) {
+    const put = s(`PUT ${size.label}`, 'SSE-S3');
+    const disk = s(`PUT ${size.label}`, 'sink+disk');
+    const both = put && disk ? `; sink+disk itself reaches ${pct(disk.vsCryptoSink)} of sink+crypto` : '';
+    share(`PUT ${size.label} SSE-S3 ≥ 85% of sink+disk`, put?.vsDiskSink, 0.85, 'of sink+disk');
+    share(`PUT ${size.label} SSE-S3 ≥ 70% of sink+crypto`, put?.vsCryptoSink, 0.7, 'of sink+crypto', both);
+  }
+  const small = plan.objectSizes[0];
+  const oneMiB = plan.objectSizes.find((z) => z.bytes === MiB);
+  if (oneMiB) share(`GET ${oneMiB.label} SSE-S3 ≥ 70% of sink`, s(`GET ${oneMiB.label}`, 'SSE-S3')?.vsSink, 0.7, 'of sink');
+  const multipart = multipartWorkloadName(plan);
+  share(`${multipart.split(',')[0]} SSE-S3 ≥ 85% of sink+disk`, s(multipart, 'SSE-S3')?.vsDiskSink, 0.85, 'of sink+disk');
+  const workers = Math.max(2, cpuCount);
+  for (const verb of ['PUT', 'GET'] as const) {
+    const v = workersSpeedup(results, verb, workers);
+    checks.push({
+      target: `${verb} ${small?.label ?? '4 KiB'} with \`--workers ${workers}\` ≥ 1.6× \`--workers 1\``,
+      measured: v === undefined ? 'not measured' : `${v.toFixed(2)}×`,
+      met: v === undefined ? undefined : v >= 1.6,
+    });
+  }
+  if (small) share(`PUT ${small.label} SSE-S3 ≥ 85% of sink+disk`, s(`PUT ${small.label}`, 'SSE-S3')?.vsDiskSink, 0.85, 'of sink+disk');
+  const big = plan.keys.count >= 1000 ? `${plan.keys.count / 1000}k` : String(plan.keys.count);
+  const head = s(`HEAD (${big} keys)`, 'SSE-S3');
+  share(`HEAD SSE-S3 ≥ 75% of sink (${big} keys)`, head?.vsSink, 0.75, 'of sink', head ? `; ${head.cpuMsPerOp.toFixed(3)} ms of server CPU per HEAD` : '');
+  const list = s(`ListObjectsV2 1000 (${big} keys)`, 'SSE-S3');
+  checks.push({
+    target: `ListObjectsV2 of 1000 keys ≤ 5 ms of server CPU per page (${big} keys)`,
+    measured: list ? `${list.cpuMsPerOp.toFixed(2)} ms per page; p50 ${ms(list.p50Ms)} ms` : 'not measured',
+    met: list ? list.cpuMsPerOp <= 5 : undefined,
+  });
+  return checks;
+}
+
 export function checkTargets(results: Results, plan: Plan, kmsTotals: readonly KmsTotals[] = [], servingProcesses?: number): TargetCheck[] {
   const s = (workload: string, target: Parameters<Results['get']>[1]) => {
     const row = results.get(workload, target);
@@ -471,6 +518,14 @@ export function markdownReport(r: ReportInput): string {
     markdownTable(
       ['target', 'measured', 'met'],
       checkTargets(results, plan, r.kmsTotals, r.servingProcesses).map((c) => [c.target, c.measured, c.met === undefined ? '—' : c.met ? 'yes' : '**no**']),
+    ),
+    '',
+  );
+  out.push('## Targets of issue #18', '');
+  out.push(
+    markdownTable(
+      ['target', 'measured', 'met'],
+      checkIssue18Targets(results, plan).map((c) => [c.target, c.measured, c.met === undefined ? '—' : c.met ? 'yes' : '**no**']),
     ),
     '',
   );

@@ -124,6 +124,11 @@ describe('npm run bench -- --smoke', () => {
     // The memory target was sampled while the concurrent uploads ran (shared pages counted once).
     const memory = readFileSync(out, 'utf8').split('\n').find((l) => l.startsWith('| Peak RSS'));
     assert.match(memory ?? '', /\| [1-9]\d* MB resident, all server processes together/, memory);
+    // Issue 18's targets are judged from the same run, each from its own workload.
+    const issue18 = readFileSync(out, 'utf8').split('## Targets of issue #18')[1]?.split('\n## ')[0] ?? '';
+    assert.match(issue18, /\| ListObjectsV2 of 1000 keys ≤ 5 ms of server CPU per page \(\S+ keys\) \| \d+\.\d\d ms per page; p50 [\d.]+ ms \| (yes|\*\*no\*\*) \|/, issue18);
+    assert.match(issue18, /\| PUT 4 KiB with `--workers \d+` ≥ 1\.6× `--workers 1` \| \d+\.\d\d× \| (yes|\*\*no\*\*) \|/, issue18);
+    assert.match(issue18, /\| PUT 1 MiB SSE-S3 ≥ 85% of sink\+disk \| \d+% of sink\+disk \| (yes|\*\*no\*\*) \|/, issue18);
   });
 
   test('a_peer_server_is_probed_mode_by_mode_measured_interleaved_with_Coffer_and_compared', { timeout: 180_000 }, async () => {
