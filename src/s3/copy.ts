@@ -21,7 +21,7 @@ import {
   validateKey,
 } from './headers.js';
 import { commitPart, parsePartNumber, requireUpload, uploadIdentity } from './multipart.js';
-import { writeConditionFrom } from './object.js';
+import { retryingLostBlob, writeConditionFrom } from './object.js';
 import { lockFieldsForWrite } from './object-lock.js';
 import { bucketVersioning, checkVersionIdSyntax, resolveObjectVersion, versionIdHeader } from './versioning.js';
 import { keysForRead, keysForWrite, readObjectData, type ReadKeys } from './object-encryption.js';
@@ -125,7 +125,12 @@ function directive(req: S3Request, name: string): 'COPY' | 'REPLACE' {
   return upper;
 }
 
-export async function copyObject(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
+/** CopyObject; a source whose blob is collected under it is resolved again, as a GET's is (object.ts). */
+export function copyObject(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
+  return retryingLostBlob(ctx, req, () => copyObjectOnce(ctx, req));
+}
+
+async function copyObjectOnce(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
   const { bucket, key } = req.endpoint;
   validateKey(key);
   const bucketRecord = await requireBucket(ctx, req, bucket);
@@ -218,7 +223,12 @@ function parseCopyRange(value: string | undefined, size: number): { start: numbe
   return { start, end };
 }
 
-export async function uploadPartCopy(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
+/** UploadPartCopy; its source, too, is resolved again when its blob is collected under it. */
+export function uploadPartCopy(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
+  return retryingLostBlob(ctx, req, () => uploadPartCopyOnce(ctx, req));
+}
+
+async function uploadPartCopyOnce(ctx: S3Context, req: S3Request<ObjectEndpoint>): Promise<S3Response> {
   await requireBucket(ctx, req, req.endpoint.bucket);
   const partNumber = parsePartNumber(req);
   const upload = await requireUpload(ctx, req);

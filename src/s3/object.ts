@@ -183,22 +183,23 @@ function responseOverride(param: string, value: string): string {
 }
 
 /**
- * A GET whose blob is gone when it opens it lost a race: the object it resolved was
- * replaced or deleted and its blob collected in between. The collector's grace period
- * (storage/blob-collector.ts) makes that all but impossible; where it is configured
+ * Runs a request that reads a stored object (GET, and the source of CopyObject and
+ * UploadPartCopy) once more when the blob it opens is gone: it lost a race, the object it
+ * resolved was replaced or deleted and its blob collected in between. The collector's grace
+ * period (storage/blob-collector.ts) makes that all but impossible; where it is configured
  * shorter than that gap, the key is resolved once more and its current version (or
- * NoSuchKey) answered, never a 500 for a race.
+ * NoSuchKey) used, never a 500 for a race. The same blob missing twice is no race: the
+ * object's data is lost (logged; InternalError).
  */
-async function getOrHead(ctx: S3Context, req: S3Request<ObjectEndpoint>, withBody: boolean): Promise<S3Response> {
+export async function retryingLostBlob<T>(ctx: S3Context, req: S3Request<ObjectEndpoint>, attempt: () => Promise<T>): Promise<T> {
   try {
-    return await resolveAndOpen(ctx, req, withBody);
+    return await attempt();
   } catch (err) {
     if (!(err instanceof BlobNotFoundError)) throw err;
     try {
-      return await resolveAndOpen(ctx, req, withBody);
+      return await attempt();
     } catch (again) {
       if (!(again instanceof BlobNotFoundError)) throw again;
-      // The same blob missing twice is no race: the object's data is lost. Said so in the log; InternalError.
       if (again.blobId === err.blobId) {
         ctx.log.error({ requestId: req.requestId, bucket: req.endpoint.bucket, key: req.endpoint.key, blobId: again.blobId }, 'blob of a stored object is missing');
         throw again;
@@ -207,6 +208,10 @@ async function getOrHead(ctx: S3Context, req: S3Request<ObjectEndpoint>, withBod
       throw new S3Error('SlowDown');
     }
   }
+}
+
+function getOrHead(ctx: S3Context, req: S3Request<ObjectEndpoint>, withBody: boolean): Promise<S3Response> {
+  return retryingLostBlob(ctx, req, () => resolveAndOpen(ctx, req, withBody));
 }
 
 async function resolveAndOpen(ctx: S3Context, req: S3Request<ObjectEndpoint>, withBody: boolean): Promise<S3Response> {

@@ -127,7 +127,9 @@ async function raceOneKey(
         await s3.send(new CopyObjectCommand({ Bucket: BUCKET, Key: `${key}-copy`, CopySource: `${BUCKET}/${key}` }));
       } catch (err) {
         const e = err as SdkError;
-        if (e.name !== 'NoSuchKey') figures.failures.push(`CopyObject: ${e.$metadata?.httpStatusCode ?? 'no status'} ${e.name}: ${e.message}`);
+        const what = `${e.$metadata?.httpStatusCode ?? 'no status'} ${e.name}: ${e.message}`;
+        if (options.allowed?.({ kind: 'failed', what })) figures.allowed++;
+        else if (e.name !== 'NoSuchKey') figures.failures.push(`CopyObject: ${what}`);
         continue;
       }
       figures.copies++;
@@ -228,6 +230,19 @@ describe('GET racing overwrite and delete', () => {
     t.diagnostic(JSON.stringify({ ...figures, failures: figures.failures.length }));
     assert.deepEqual(figures.failures.slice(0, 10), [], `${figures.failures.length} of ${figures.gets} GETs failed`);
     assert.ok(figures.writes >= 20 && figures.whole >= 20, 'the race really ran');
+  });
+
+  // CopyObject reads its source as a GET does, and can lose the same race: with no grace period
+  // its source blob can go between the copy's metadata read and its open. The copy then resolves
+  // the source again (object.ts retryingLostBlob) rather than answer 500. The window is a
+  // millisecond or so and a collector round must fall into it, so most runs here never hit it;
+  // test/unit/lost-blob-retry.test.ts pins the retry itself.
+  test('CopyObject_racing_writes_to_its_source_with_no_grace_period_never_answers_500', async (t) => {
+    const { s3 } = await serve({ COFFER_GC_GRACE_MS: '0' }, 1);
+    const figures = await raceOneKey(s3, 'c', { writes: 200, minWrites: 20, budgetMs: 3000, readers: 1, copies: true, allowed: (o) => o.what.startsWith('503 SlowDown') });
+    t.diagnostic(JSON.stringify({ ...figures, failures: figures.failures.length }));
+    assert.deepEqual(figures.failures.slice(0, 10), [], `${figures.failures.length} GETs or copies failed`);
+    assert.ok(figures.writes >= 20 && figures.copies >= 10, 'the race really ran');
   });
 
   // Only a zero grace period lets a part blob go while the object is streamed: the
