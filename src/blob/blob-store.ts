@@ -45,7 +45,12 @@ export interface BlobStats {
 export interface BlobStore {
   /** Streams `source` into a new durable, staged blob. If `source` throws, nothing is left behind. */
   write(source: AsyncIterable<Buffer>, options?: { signal?: AbortSignal }): Promise<PendingBlob>;
-  /** Streams a blob or a byte range of it. Throws BlobNotFoundError before yielding if it does not exist. */
+  /**
+   * Streams a blob or a byte range of it. Throws BlobNotFoundError before yielding if it does
+   * not exist. Once this has answered, the read gets every byte even if the blob is deleted
+   * meanwhile (an open file, one whole row, one streamed response): the collector relies on
+   * it to delete the blobs of one-blob objects at once (metadata-rules.ts collectableAtOnce).
+   */
   read(blobId: string, range?: ByteRange, options?: ReadOptions): Promise<AsyncIterable<Buffer>>;
   /** Deletes a blob wherever it is; absent blobs are fine. */
   delete(blobId: string): Promise<void>;

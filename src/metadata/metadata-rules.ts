@@ -19,6 +19,23 @@ export function checkWriteCondition(existing: ObjectRecord | undefined, conditio
 }
 
 /** The blobs of `existing` that `next` no longer references: what replacing it queues for collection. */
+/**
+ * Whether the blobs an object frees may be collected at once rather than after the
+ * collector's grace period (storage/blob-collector.ts): true for an object read through one
+ * blob. A read opens that blob right after it resolves the object, and a blob being read
+ * stays readable to its end when it is deleted (BlobStore.read); a read that finds it gone
+ * resolves the key again (s3/object.ts retryingLostBlob). An object of several blobs opens
+ * them one after another as it streams, so its blobs keep the grace period (and the holds of
+ * long reads, storage/read-holds.ts). Collecting at once gives the replaced data's page cache
+ * back while the next writes can use it (bench/RESULTS.md).
+ */
+export function collectableAtOnce(freed: Pick<ObjectRecord, 'parts'>): boolean {
+  return freed.parts.length <= 1;
+}
+
+/** queued_at of a garbage entry collectable at once: older than any grace period. */
+export const QUEUED_AT_ONCE = 0;
+
 export function blobsFreedByReplace(existing: ObjectRecord, next: ObjectRecord): string[] {
   const kept = new Set(next.parts.map((p) => p.blobId));
   return existing.parts.map((p) => p.blobId).filter((id) => !kept.has(id));

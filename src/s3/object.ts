@@ -185,30 +185,34 @@ function responseOverride(param: string, value: string): string {
 /**
  * Runs a request that reads a stored object (GET, and the source of CopyObject and
  * UploadPartCopy) once more when the blob it opens is gone: it lost a race, the object it
- * resolved was replaced or deleted and its blob collected in between. The collector's grace
- * period (storage/blob-collector.ts) makes that all but impossible; where it is configured
- * shorter than that gap, the key is resolved once more and its current version (or
- * NoSuchKey) used, never a 500 for a race. The same blob missing twice is no race: the
- * object's data is lost (logged; InternalError).
+ * resolved was replaced or deleted and its blob collected in between. An object of one blob
+ * is collected without a grace period (metadata-rules.ts collectableAtOnce): this is where
+ * its rare race ends. For objects of several blobs the grace period makes it all but
+ * impossible unless configured shorter than the gap. Either way the key is resolved once more
+ * and its current version (or NoSuchKey) used, never a 500 for a race. The same blob missing twice is no race: the
+ * object's data is lost (logged; InternalError). Losing the race LOST_BLOB_ATTEMPTS times
+ * running is SlowDown.
  */
 export async function retryingLostBlob<T>(ctx: S3Context, req: S3Request<ObjectEndpoint>, attempt: () => Promise<T>): Promise<T> {
-  try {
-    return await attempt();
-  } catch (err) {
-    if (!(err instanceof BlobNotFoundError)) throw err;
+  let lost: BlobNotFoundError | undefined;
+  for (let tries = 0; ; tries++) {
     try {
       return await attempt();
-    } catch (again) {
-      if (!(again instanceof BlobNotFoundError)) throw again;
-      if (again.blobId === err.blobId) {
-        ctx.log.error({ requestId: req.requestId, bucket: req.endpoint.bucket, key: req.endpoint.key, blobId: again.blobId }, 'blob of a stored object is missing');
-        throw again;
+    } catch (err) {
+      if (!(err instanceof BlobNotFoundError)) throw err;
+      if (lost?.blobId === err.blobId) {
+        ctx.log.error({ requestId: req.requestId, bucket: req.endpoint.bucket, key: req.endpoint.key, blobId: err.blobId }, 'blob of a stored object is missing');
+        throw err;
       }
-      // Lost the race twice: writers replace the key faster than it can be read. Retryable, as S3's throttling is.
-      throw new S3Error('SlowDown');
+      // Lost the race every time: writers replace the key faster than it can be read. Retryable, as S3's throttling is.
+      if (tries === LOST_BLOB_ATTEMPTS - 1) throw new S3Error('SlowDown');
+      lost = err;
     }
   }
 }
+
+/** Attempts of a read that keeps finding its blob collected before it answers SlowDown. */
+const LOST_BLOB_ATTEMPTS = 3;
 
 function getOrHead(ctx: S3Context, req: S3Request<ObjectEndpoint>, withBody: boolean): Promise<S3Response> {
   return retryingLostBlob(ctx, req, () => resolveAndOpen(ctx, req, withBody));

@@ -23,10 +23,16 @@
  * its blob gone (it resolves the key again, s3/object.ts; a multipart download
  * can be cut).
  *
+ * The blobs of an object read through one blob skip the grace period: the store queues
+ * them as collectable at once (metadata-rules.ts collectableAtOnce). A read opens that
+ * blob right after it resolves the object, a blob being read stays readable when it is
+ * deleted, and a read that finds it gone resolves the key again. Only objects of several
+ * blobs, opened one after another as they stream, need the period.
+ *
  * It runs soon after each write that queued garbage (`kick`, wired to
- * MetadataStore.onGarbage) — one grace period later, when that garbage becomes
- * collectable — and on a timer, the fallback for garbage queued by another
- * worker or left by a crash.
+ * MetadataStore.onGarbage) — after a short gathering delay for what is collectable at
+ * once, and one grace period later for the rest — and on a timer, the fallback for
+ * garbage queued by another worker or left by a crash.
  *
  * Deleting a blob whose queueing could still be rolled back by a crash would
  * lose the object the rollback restores; MetadataStore.takeGarbage returns only
@@ -59,6 +65,8 @@ export class BlobCollector {
   #running: Promise<void> | undefined;
   #scheduled: NodeJS.Timeout | undefined;
   #again = false;
+  #soon: NodeJS.Timeout | undefined;
+  #soonAgain = false;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
 
@@ -76,6 +84,9 @@ export class BlobCollector {
    */
   kick(): void {
     if (this.#stopped) return;
+    // What the store queued as collectable at once (metadata-rules.ts collectableAtOnce) goes
+    // after the gathering delay alone; the rest after the grace period, below.
+    if (this.#graceMs > 0) this.#kickSoon();
     if (this.#scheduled || this.#running) {
       this.#again = true;
       return;
@@ -87,6 +98,17 @@ export class BlobCollector {
       else this.#run();
     }, this.#graceMs + KICK_DELAY_MS);
     this.#scheduled.unref();
+  }
+
+  /** A round after the gathering delay (KICK_DELAY_MS); if a round is running then, another one after it. */
+  #kickSoon(): void {
+    if (this.#soon) return;
+    this.#soon = setTimeout(() => {
+      this.#soon = undefined;
+      if (this.#running) this.#soonAgain = true;
+      else this.#run();
+    }, KICK_DELAY_MS);
+    this.#soon.unref();
   }
 
   /** Also collects every `intervalMs`, whether kicked or not. */
@@ -115,6 +137,8 @@ export class BlobCollector {
     clearInterval(this.#timer);
     clearTimeout(this.#scheduled);
     this.#scheduled = undefined;
+    clearTimeout(this.#soon);
+    this.#soon = undefined;
     await this.#running;
     await this.collect().catch(this.#onError);
   }
@@ -124,6 +148,10 @@ export class BlobCollector {
       .catch(this.#onError)
       .finally(() => {
         this.#running = undefined;
+        if (this.#soonAgain) {
+          this.#soonAgain = false;
+          if (!this.#stopped) this.#kickSoon();
+        }
         // Garbage queued during the round: another round, after the same gathering delay.
         if (this.#again) {
           this.#again = false;

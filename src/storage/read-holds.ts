@@ -2,8 +2,9 @@
  * Keeps the blobs of objects being read from the blob collector while the read
  * lasts, however long that is.
  *
- * The collector deletes a replaced object's blobs only after a grace period
- * (storage/blob-collector.ts), counted in the shared metadata store so that
+ * The collector deletes a replaced multipart object's blobs only after a grace period
+ * (storage/blob-collector.ts; a one-blob object's go at once, its reader holding the one
+ * blob open), counted in the shared metadata store so that
  * every worker and node honours it. A download can outlast any fixed period
  * (an 11 MB object over a slow link, a multi-GB one over a fast link), so each
  * read is registered here and, every third of the grace period while it runs,

@@ -1,7 +1,7 @@
 /**
  * retryingLostBlob (src/s3/object.ts): how GET, HEAD, CopyObject and UploadPartCopy
  * answer when the blob they opened is gone. A race with the blob collector (another blob
- * the second time) is resolved again, or SlowDown when lost twice; the same blob missing
+ * each time) is resolved again, or SlowDown when lost three times running; the same blob missing
  * twice is lost data: InternalError's cause, logged with the blob id, never retried for ever.
  */
 import assert from 'node:assert/strict';
@@ -41,11 +41,18 @@ test('lost_blob_race_once_is_resolved_again_and_answers', async () => {
   assert.deepEqual(logged, [], 'a race is not an error');
 });
 
-test('lost_blob_race_twice_with_different_blobs_is_SlowDown', async () => {
+test('lost_blob_race_twice_is_resolved_a_third_time', async () => {
   const { ctx, req } = setup();
   const a = attempts('b1', 'b2');
+  assert.equal(await retryingLostBlob(ctx, req, a.run), 'answer');
+  assert.equal(a.calls(), 3);
+});
+
+test('lost_blob_race_three_times_with_different_blobs_is_SlowDown', async () => {
+  const { ctx, req } = setup();
+  const a = attempts('b1', 'b2', 'b3', 'b4');
   await assert.rejects(retryingLostBlob(ctx, req, a.run), (err: unknown) => err instanceof S3Error && err.code === 'SlowDown');
-  assert.equal(a.calls(), 2, 'tried twice, no more');
+  assert.equal(a.calls(), 3, 'tried three times, no more');
 });
 
 test('the_same_blob_missing_twice_is_lost_data_logged_and_not_retried_again', async () => {

@@ -75,6 +75,7 @@ import {
 import {
   blobsFreedByReplace,
   checkWriteCondition,
+  collectableAtOnce,
   deleteMarkerRecord,
   keyScanBounds,
   kmsKeyDoc,
@@ -83,6 +84,7 @@ import {
   newVersionId,
   nextVersionSeq,
   NULL_VERSION_ID,
+  QUEUED_AT_ONCE,
   seqOfVersionId,
   stampVersion,
   versionIdOf,
@@ -133,9 +135,11 @@ class Tx {
     return (await this.query<R>(sql, params)).rows;
   }
 
-  async queueGarbage(blobIds: string[]): Promise<void> {
+  /** Queues blobs for the collector; `atOnce` (metadata-rules.ts collectableAtOnce) makes them collectable without the grace period. */
+  async queueGarbage(blobIds: string[], atOnce = false): Promise<void> {
     if (blobIds.length === 0) return;
-    const r = await this.query(`INSERT INTO garbage (blob_id, queued_at) SELECT unnest($1::text[]), ${NOW_MS} ON CONFLICT (blob_id) DO NOTHING`, [blobIds]);
+    const queuedAt = atOnce ? String(QUEUED_AT_ONCE) : NOW_MS;
+    const r = await this.query(`INSERT INTO garbage (blob_id, queued_at) SELECT unnest($1::text[]), ${queuedAt} ON CONFLICT (blob_id) DO NOTHING`, [blobIds]);
     if ((r.rowCount ?? 0) > 0) this.garbage = true;
   }
 }
@@ -340,7 +344,7 @@ export class PostgresMetadataStore implements MetadataStore {
   async #writeObject(tx: Tx, object: ObjectRecord, existing: ObjectRecord | undefined): Promise<void> {
     const { bucket, key, ...doc } = object;
     await tx.query(WRITE_OBJECT_SQL, [bucket, utf8(key), JSON.stringify(doc), ...objectSummaryValues(doc)]);
-    if (existing) await tx.queueGarbage(blobsFreedByReplace(existing, object));
+    if (existing) await tx.queueGarbage(blobsFreedByReplace(existing, object), collectableAtOnce(existing));
   }
 
   /** Replaces the document of the object at the key (locked by the caller). */
@@ -393,14 +397,14 @@ export class PostgresMetadataStore implements MetadataStore {
     const kept = new Set(keep);
     if (existing) {
       if (versioning === 'Enabled' || (versioning === 'Suspended' && existing.versionId !== undefined)) await this.#insertOlder(tx, existing);
-      else await tx.queueGarbage(existing.parts.map((p) => p.blobId).filter((id) => !kept.has(id)));
+      else await tx.queueGarbage(existing.parts.map((p) => p.blobId).filter((id) => !kept.has(id)), collectableAtOnce(existing));
       await this.#deleteCurrent(tx, bucket, key);
     }
     if (versioning === 'Suspended') {
       const oldNull = await this.#olderVersion(tx, bucket, key, NULL_VERSION_ID);
       if (oldNull) {
         await this.#deleteOlder(tx, oldNull);
-        await tx.queueGarbage(oldNull.parts.map((p) => p.blobId).filter((id) => !kept.has(id)));
+        await tx.queueGarbage(oldNull.parts.map((p) => p.blobId).filter((id) => !kept.has(id)), collectableAtOnce(oldNull));
       }
     }
     return seq;
@@ -435,7 +439,7 @@ export class PostgresMetadataStore implements MetadataStore {
       if (!options.versioning) {
         if (!existing) return undefined;
         await this.#deleteCurrent(tx, bucket, key);
-        await tx.queueGarbage(existing.parts.map((p) => p.blobId));
+        await tx.queueGarbage(existing.parts.map((p) => p.blobId), collectableAtOnce(existing));
         return existing;
       }
       // A delete marker is a new row: never one in a bucket a DeleteBucket is removing (FOR SHARE, as putObject).
@@ -483,7 +487,7 @@ export class PostgresMetadataStore implements MetadataStore {
       options.check?.(found.record);
       if (found.current) await this.#deleteCurrent(tx, bucket, key);
       else await this.#deleteOlder(tx, found.record);
-      await tx.queueGarbage(found.record.parts.map((p) => p.blobId));
+      await tx.queueGarbage(found.record.parts.map((p) => p.blobId), collectableAtOnce(found.record));
       await this.#promote(tx, bucket, key);
       return found.record;
     });

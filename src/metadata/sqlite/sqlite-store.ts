@@ -70,6 +70,7 @@ import {
 import {
   blobsFreedByReplace,
   checkWriteCondition,
+  collectableAtOnce,
   deleteMarkerRecord,
   keyScanBounds,
   kmsKeyDoc,
@@ -78,6 +79,7 @@ import {
   newVersionId,
   nextVersionSeq,
   NULL_VERSION_ID,
+  QUEUED_AT_ONCE,
   seqOfVersionId,
   stampVersion,
   versionIdOf,
@@ -425,10 +427,11 @@ export class SqliteMetadataStore implements MetadataStore {
     return row && objectFromRow(row);
   }
 
-  #queueGarbage(blobIds: Iterable<string>): void {
-    const now = Date.now();
+  /** Queues blobs for the collector; `atOnce` (metadata-rules.ts collectableAtOnce) makes them collectable without the grace period. */
+  #queueGarbage(blobIds: Iterable<string>, atOnce = false): void {
+    const queuedAt = atOnce ? QUEUED_AT_ONCE : Date.now();
     const ins = this.#stmt('INSERT INTO garbage (blob_id, queued_at) VALUES (?, ?) ON CONFLICT (blob_id) DO NOTHING');
-    for (const id of blobIds) if (ins.run(id, now).changes > 0) this.#garbageQueued = true;
+    for (const id of blobIds) if (ins.run(id, queuedAt).changes > 0) this.#garbageQueued = true;
   }
 
   /** The key's newest row in `object_versions` (a non-current version or a delete marker). */
@@ -487,14 +490,14 @@ export class SqliteMetadataStore implements MetadataStore {
     const kept = new Set(keep);
     if (existing) {
       if (versioning === 'Enabled' || (versioning === 'Suspended' && existing.versionId !== undefined)) this.#insertOlderSync(existing);
-      else this.#queueGarbage(existing.parts.map((p) => p.blobId).filter((id) => !kept.has(id)));
+      else this.#queueGarbage(existing.parts.map((p) => p.blobId).filter((id) => !kept.has(id)), collectableAtOnce(existing));
       this.#stmt('DELETE FROM objects WHERE bucket = ? AND key = ?').run(bucket, utf8(key));
     }
     if (versioning === 'Suspended') {
       const oldNull = this.#olderVersionSync(bucket, key, NULL_VERSION_ID);
       if (oldNull) {
         this.#deleteOlderSync(oldNull);
-        this.#queueGarbage(oldNull.parts.map((p) => p.blobId).filter((id) => !kept.has(id)));
+        this.#queueGarbage(oldNull.parts.map((p) => p.blobId).filter((id) => !kept.has(id)), collectableAtOnce(oldNull));
       }
     }
     return seq;
@@ -507,7 +510,7 @@ export class SqliteMetadataStore implements MetadataStore {
     if (!versioning) {
       // A bucket that never had versioning: one object per key, replaced in place.
       this.#writeCurrentSync(object);
-      if (existing) this.#queueGarbage(blobsFreedByReplace(existing, object));
+      if (existing) this.#queueGarbage(blobsFreedByReplace(existing, object), collectableAtOnce(existing));
       return object;
     }
     const seq = this.#retireLatestSync(object.bucket, object.key, existing, versioning, object.parts.map((p) => p.blobId));
@@ -534,7 +537,7 @@ export class SqliteMetadataStore implements MetadataStore {
         if (!options.versioning) {
           if (!existing) return undefined;
           this.#stmt('DELETE FROM objects WHERE bucket = ? AND key = ?').run(bucket, utf8(key));
-          this.#queueGarbage(existing.parts.map((p) => p.blobId));
+          this.#queueGarbage(existing.parts.map((p) => p.blobId), collectableAtOnce(existing));
           return existing;
         }
         // A delete marker is a new row: never one in a bucket a DeleteBucket just removed.
@@ -573,7 +576,7 @@ export class SqliteMetadataStore implements MetadataStore {
         options.check?.(found.record);
         if (found.current) this.#stmt('DELETE FROM objects WHERE bucket = ? AND key = ?').run(bucket, utf8(key));
         else this.#deleteOlderSync(found.record);
-        this.#queueGarbage(found.record.parts.map((p) => p.blobId));
+        this.#queueGarbage(found.record.parts.map((p) => p.blobId), collectableAtOnce(found.record));
         this.#promoteSync(bucket, key);
         return found.record;
       })
