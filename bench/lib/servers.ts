@@ -107,7 +107,7 @@ export async function startCoffer(options: CofferOptions): Promise<CofferProcess
     COFFER_ACCESS_KEY_ID: options.accessKeyId,
     COFFER_SECRET_ACCESS_KEY: options.secretAccessKey,
     COFFER_REGION: options.region,
-    // The "listening" line is logged at info; requests are logged at debug, so info stays quiet.
+    // The "listening" line is logged at info, as is one line per request (the default, so its cost is measured).
     COFFER_LOG_LEVEL: 'info',
     // Buckets without an encryption configuration block SSE-C by default (as S3 does); the SSE-C scenarios need it.
     COFFER_DEFAULT_SSE_C: 'allowed',

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { S3Client } from '@aws-sdk/client-s3';
 
 export const ROOT = new URL('../../..', import.meta.url).pathname;
@@ -137,4 +138,26 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     output: () => out,
   };
   return server;
+}
+
+/**
+ * The pids of the workers of `serve --workers N` that logged "listening", once there are at
+ * least `n`. startServer returns at the first such line; a test that needs every worker
+ * serving (connections are dealt only to workers that listen) waits here for the rest.
+ */
+export async function workerPids(server: TestServer, n: number): Promise<number[]> {
+  for (let i = 0; i < 100; i++) {
+    const pids = new Set<number>();
+    for (const line of server.output().split('\n')) {
+      if (!line.includes('"listening"')) continue;
+      try {
+        pids.add((JSON.parse(line) as { pid: number }).pid);
+      } catch {
+        /* partial line */
+      }
+    }
+    if (pids.size >= n) return [...pids];
+    await sleep(100);
+  }
+  throw new Error(`fewer than ${n} workers started:\n${server.output()}`);
 }

@@ -11,7 +11,7 @@ import { CreateKeyCommand, DisableKeyCommand, EncryptCommand } from '@aws-sdk/cl
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { kmsClient, rejectsWithSdkError } from '../helpers/kms.js';
 import { bodyBytes } from '../helpers/s3.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { startServer, workerPids, type TestServer } from '../helpers/server.js';
 
 const TOKEN = 'metrics-token-0123456789abcdef';
 
@@ -151,6 +151,9 @@ describe('metrics', () => {
     const s3 = server.client();
     await s3.send(new CreateBucketCommand({ Bucket: 'spread' }));
     s3.destroy();
+    // Connections are dealt only to workers that listen: startServer returned at the first
+    // "listening" line, and the second worker may still be starting.
+    await workerPids(server, 2);
     // Fresh connections are dealt to the workers in turn: both serve some of these.
     const n = 20;
     for (let i = 0; i < n; i++) {

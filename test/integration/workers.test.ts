@@ -17,25 +17,7 @@ import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectC
 import { SERVING_V8_FLAGS } from '../../src/cli/v8-flags.js';
 import { randomBytesSeeded } from '../helpers/data.js';
 import { bodyBytes } from '../helpers/s3.js';
-import { CLI, startServer, type TestServer } from '../helpers/server.js';
-
-/** pids of the workers that logged "listening". */
-async function workerPids(server: TestServer, n: number): Promise<number[]> {
-  for (let i = 0; i < 100; i++) {
-    const pids = new Set<number>();
-    for (const line of server.output().split('\n')) {
-      if (!line.includes('"listening"')) continue;
-      try {
-        pids.add((JSON.parse(line) as { pid: number }).pid);
-      } catch {
-        /* partial line */
-      }
-    }
-    if (pids.size >= n) return [...pids];
-    await sleep(100);
-  }
-  assert.fail(`fewer than ${n} workers started:\n${server.output()}`);
-}
+import { CLI, startServer, workerPids, type TestServer } from '../helpers/server.js';
 
 async function gone(pids: number[]): Promise<boolean> {
   for (let i = 0; i < 100; i++) {
