@@ -18,7 +18,6 @@ export function checkWriteCondition(existing: ObjectRecord | undefined, conditio
   }
 }
 
-/** The blobs of `existing` that `next` no longer references: what replacing it queues for collection. */
 /**
  * Whether the blobs an object frees may be collected at once rather than after the
  * collector's grace period (storage/blob-collector.ts): true for an object read through one
@@ -36,6 +35,7 @@ export function collectableAtOnce(freed: Pick<ObjectRecord, 'parts'>): boolean {
 /** queued_at of a garbage entry collectable at once: older than any grace period. */
 export const QUEUED_AT_ONCE = 0;
 
+/** The blobs of `existing` that `next` no longer references: what replacing it queues for collection. */
 export function blobsFreedByReplace(existing: ObjectRecord, next: ObjectRecord): string[] {
   const kept = new Set(next.parts.map((p) => p.blobId));
   return existing.parts.map((p) => p.blobId).filter((id) => !kept.has(id));

@@ -188,10 +188,10 @@ function responseOverride(param: string, value: string): string {
  * resolved was replaced or deleted and its blob collected in between. An object of one blob
  * is collected without a grace period (metadata-rules.ts collectableAtOnce): this is where
  * its rare race ends. For objects of several blobs the grace period makes it all but
- * impossible unless configured shorter than the gap. Either way the key is resolved once more
- * and its current version (or NoSuchKey) used, never a 500 for a race. The same blob missing twice is no race: the
- * object's data is lost (logged; InternalError). Losing the race LOST_BLOB_ATTEMPTS times
- * running is SlowDown.
+ * impossible unless configured shorter than the gap. Either way the key is resolved once
+ * more and its current version (or NoSuchKey) used, never a 500 for a race. The same blob
+ * missing twice running is no race: the object's data is lost (logged; InternalError).
+ * Losing the race LOST_BLOB_ATTEMPTS times running is SlowDown.
  */
 export async function retryingLostBlob<T>(ctx: S3Context, req: S3Request<ObjectEndpoint>, attempt: () => Promise<T>): Promise<T> {
   let lost: BlobNotFoundError | undefined;

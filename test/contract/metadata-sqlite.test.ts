@@ -19,85 +19,81 @@ metadataStoreContract({
   destroy: async () => rmSync(dir, { recursive: true, force: true }),
 });
 
-// Schema migration 5 (Object Ownership), against a database left by an older version.
-test('sqlite_migration_5_keeps_existing_buckets_ACL_free_without_a_public_access_block', async () => {
+/**
+ * A database left by an older version (its first `migrations` schema migrations applied,
+ * then `fill` run on it), migrated by a store that `check` then examines.
+ */
+async function migratedFrom(migrations: number, fill: (db: Database.Database) => void, check: (store: SqliteMetadataStore) => Promise<void>): Promise<void> {
   const old = mkdtempSync(join(tmpdir(), 'coffer-sqlite-old-'));
   try {
     const path = join(old, 'meta.db');
     const db = new Database(path);
     db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL)');
-    for (const [i, sql] of SQLITE_MIGRATIONS.slice(0, 4).entries()) {
+    for (const [i, sql] of SQLITE_MIGRATIONS.slice(0, migrations).entries()) {
       db.exec(sql);
       db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(i + 1);
     }
-    db.prepare("INSERT INTO buckets (name, created_at, owner_id, region) VALUES ('before', 1, 'o', 'us-east-1')").run();
+    fill(db);
     db.close();
     const store = new SqliteMetadataStore({ path });
-    await store.migrate();
-    assert.deepEqual(JSON.parse((await store.getBucketConfig('before', 'ownershipControls'))!), { objectOwnership: 'BucketOwnerEnforced' });
-    assert.equal(await store.getBucketConfig('before', 'publicAccessBlock'), undefined, 'S3 left buckets made before April 2023 without a block');
-    await store.close();
+    try {
+      await store.migrate();
+      await check(store);
+    } finally {
+      await store.close();
+    }
   } finally {
     rmSync(old, { recursive: true, force: true });
   }
-});
+}
+
+// Schema migration 5 (Object Ownership), against a database left by an older version.
+test('sqlite_migration_5_keeps_existing_buckets_ACL_free_without_a_public_access_block', () =>
+  migratedFrom(
+    4,
+    (db) => db.prepare("INSERT INTO buckets (name, created_at, owner_id, region) VALUES ('before', 1, 'o', 'us-east-1')").run(),
+    async (store) => {
+      assert.deepEqual(JSON.parse((await store.getBucketConfig('before', 'ownershipControls'))!), { objectOwnership: 'BucketOwnerEnforced' });
+      assert.equal(await store.getBucketConfig('before', 'publicAccessBlock'), undefined, 'S3 left buckets made before April 2023 without a block');
+    },
+  ));
 
 // Schema migration 7 (bucket usage for the metrics) counts the objects a database already holds, once.
-test('sqlite_migration_7_counts_existing_objects_into_bucket_usage', async () => {
-  const old = mkdtempSync(join(tmpdir(), 'coffer-sqlite-old-'));
-  try {
-    const path = join(old, 'meta.db');
-    const db = new Database(path);
-    db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL)');
-    for (const [i, sql] of SQLITE_MIGRATIONS.slice(0, 6).entries()) {
-      db.exec(sql);
-      db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(i + 1);
-    }
-    db.prepare("INSERT INTO buckets (name, created_at, owner_id, region) VALUES ('full', 1, 'o', 'us-east-1'), ('empty', 1, 'o', 'us-east-1')").run();
-    const put = db.prepare("INSERT INTO objects (bucket, key, doc) VALUES ('full', ?, ?)");
-    put.run(Buffer.from('a'), JSON.stringify({ size: 7, parts: [] }));
-    put.run(Buffer.from('b'), JSON.stringify({ size: 35, parts: [] }));
-    db.close();
-    const store = new SqliteMetadataStore({ path });
-    await store.migrate();
-    assert.deepEqual(await store.bucketUsage(), [
-      { bucket: 'empty', objects: 0, bytes: 0 },
-      { bucket: 'full', objects: 2, bytes: 42 },
-    ]);
-    await store.close();
-  } finally {
-    rmSync(old, { recursive: true, force: true });
-  }
-});
+test('sqlite_migration_7_counts_existing_objects_into_bucket_usage', () =>
+  migratedFrom(
+    6,
+    (db) => {
+      db.prepare("INSERT INTO buckets (name, created_at, owner_id, region) VALUES ('full', 1, 'o', 'us-east-1'), ('empty', 1, 'o', 'us-east-1')").run();
+      const put = db.prepare("INSERT INTO objects (bucket, key, doc) VALUES ('full', ?, ?)");
+      put.run(Buffer.from('a'), JSON.stringify({ size: 7, parts: [] }));
+      put.run(Buffer.from('b'), JSON.stringify({ size: 35, parts: [] }));
+    },
+    async (store) => {
+      assert.deepEqual(await store.bucketUsage(), [
+        { bucket: 'empty', objects: 0, bytes: 0 },
+        { bucket: 'full', objects: 2, bytes: 42 },
+      ]);
+    },
+  ));
 
 // Schema migration 9 (the listing's summary columns) fills them in from the documents a database holds.
-test('sqlite_migration_9_fills_the_listing_columns_of_existing_objects', async () => {
-  const old = mkdtempSync(join(tmpdir(), 'coffer-sqlite-old-'));
-  try {
-    const path = join(old, 'meta.db');
-    const db = new Database(path);
-    db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL)');
-    for (const [i, sql] of SQLITE_MIGRATIONS.slice(0, 8).entries()) {
-      db.exec(sql);
-      db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(i + 1);
-    }
-    db.prepare("INSERT INTO buckets (name, created_at, owner_id, region) VALUES ('b', 1, 'o', 'us-east-1')").run();
-    const put = db.prepare("INSERT INTO objects (bucket, key, doc) VALUES ('b', ?, ?)");
-    const doc = { size: 7, etag: 'e', lastModified: 1_700_000_000_123, headers: {}, userMetadata: {}, tags: [], parts: [], multipart: false, storageClass: 'STANDARD', ownerId: 'o' };
-    put.run(Buffer.from('plain'), JSON.stringify(doc));
-    put.run(Buffer.from('summed'), JSON.stringify({ ...doc, size: 9, checksum: { algorithm: 'SHA256', value: 'x', type: 'FULL_OBJECT' } }));
-    db.close();
-    const store = new SqliteMetadataStore({ path });
-    await store.migrate();
-    assert.deepEqual(await store.listObjects('b', { prefix: '', limit: 10 }), [
-      { key: 'plain', size: 7, etag: 'e', lastModified: 1_700_000_000_123, storageClass: 'STANDARD', ownerId: 'o' },
-      { key: 'summed', size: 9, etag: 'e', lastModified: 1_700_000_000_123, checksumAlgorithm: 'SHA256', checksumType: 'FULL_OBJECT', storageClass: 'STANDARD', ownerId: 'o' },
-    ]);
-    await store.close();
-  } finally {
-    rmSync(old, { recursive: true, force: true });
-  }
-});
+test('sqlite_migration_9_fills_the_listing_columns_of_existing_objects', () =>
+  migratedFrom(
+    8,
+    (db) => {
+      db.prepare("INSERT INTO buckets (name, created_at, owner_id, region) VALUES ('b', 1, 'o', 'us-east-1')").run();
+      const put = db.prepare("INSERT INTO objects (bucket, key, doc) VALUES ('b', ?, ?)");
+      const doc = { size: 7, etag: 'e', lastModified: 1_700_000_000_123, headers: {}, userMetadata: {}, tags: [], parts: [], multipart: false, storageClass: 'STANDARD', ownerId: 'o' };
+      put.run(Buffer.from('plain'), JSON.stringify(doc));
+      put.run(Buffer.from('summed'), JSON.stringify({ ...doc, size: 9, checksum: { algorithm: 'SHA256', value: 'x', type: 'FULL_OBJECT' } }));
+    },
+    async (store) => {
+      assert.deepEqual(await store.listObjects('b', { prefix: '', limit: 10 }), [
+        { key: 'plain', size: 7, etag: 'e', lastModified: 1_700_000_000_123, storageClass: 'STANDARD', ownerId: 'o' },
+        { key: 'summed', size: 9, etag: 'e', lastModified: 1_700_000_000_123, checksumAlgorithm: 'SHA256', checksumType: 'FULL_OBJECT', storageClass: 'STANDARD', ownerId: 'o' },
+      ]);
+    },
+  ));
 
 /** A migrated store on a fresh database file (at `path`), closed and removed afterwards. */
 async function withStore(fn: (store: SqliteMetadataStore, path: string) => Promise<void>): Promise<void> {
